@@ -1,0 +1,456 @@
+//! The `Command` builder and `Stdio`, shaped like `std::process`.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
+
+use crate::child::Child;
+use crate::signal::SignalSet;
+use crate::spawn::{self, Defaults};
+
+/// A process builder, a drop-in superset of [`std::process::Command`].
+///
+/// Code written against std compiles unchanged with
+/// `use spawnfd::{Command, Stdio};`. The child is created with
+/// `clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD)` on a stack of its own, so
+/// spawning costs the same whatever the size of the parent, and the child is
+/// reachable only through its pidfd (see [`Child`]).
+///
+/// What the child gets, by default:
+///
+/// - **exactly** fds 0, 1 and 2 plus those given with [`Command::fd`]; every
+///   other fd is closed, even fds that other threads open without
+///   `O_CLOEXEC` during the spawn;
+/// - a clean signal slate: every disposition `SIG_DFL` (also those the
+///   parent ignores, such as `SIGPIPE`, which Rust programs ignore) and an
+///   empty signal mask;
+/// - `/dev/null` in place of a standard fd that it would inherit but that is
+///   closed in the parent.
+///
+/// # Differences from `std::process::Command`
+///
+/// - Unmapped fds are closed, not just those marked `O_CLOEXEC`; an fd the
+///   child should have must be given with [`Command::fd`]. Inherited
+///   standard fds lose `FD_CLOEXEC` (std would let an `O_CLOEXEC` stdin
+///   vanish at exec).
+/// - The child's signal mask is empty and every ignored signal is reset
+///   (std resets only `SIGPIPE`); see [`Command::reset_ignored_signals`] and
+///   [`Command::inherit_signal_mask`].
+/// - A failure before or at `execve` is reported by `spawn` as a
+///   [`SpawnError`](crate::SpawnError) naming the step; a child that
+///   failed is already reaped.
+/// - An environment key that is empty or contains `=` is refused with
+///   `InvalidInput` (std passes it on and the child sees a mangled
+///   environment).
+/// - A script without a `#!` line fails with `ENOEXEC` instead of being
+///   run by `/bin/sh` (as with std on glibc's `posix_spawnp`).
+/// - `get_envs` and the other getters return this crate's iterator types,
+///   which yield the same items as std's.
+///
+/// # Examples
+///
+/// ```
+/// use spawnfd::{Command, Stdio};
+///
+/// let output = Command::new("echo").arg("hello").stdout(Stdio::piped()).output()?;
+/// assert_eq!(output.stdout, b"hello\n");
+/// assert!(output.status.success());
+/// # std::io::Result::Ok(())
+/// ```
+pub struct Command {
+    pub(crate) program: OsString,
+    /// `args[0]` is `argv[0]` (the program unless [`Command::arg0`]).
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: EnvChanges,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) stdin: Option<Stdio>,
+    pub(crate) stdout: Option<Stdio>,
+    pub(crate) stderr: Option<Stdio>,
+    /// Extra child fds, in the order given.
+    pub(crate) fds: Vec<(RawFd, OwnedFd)>,
+    pub(crate) signals: SignalPlan,
+}
+
+/// What the caller changed in the environment, as std keeps it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct EnvChanges {
+    pub(crate) clear: bool,
+    pub(crate) vars: BTreeMap<OsString, Option<OsString>>,
+}
+
+/// The child's signal dispositions and mask.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SignalPlan {
+    pub(crate) reset_ignored: bool,
+    pub(crate) mask: MaskPlan,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MaskPlan {
+    Empty,
+    InheritThread,
+    Set(SignalSet),
+}
+
+impl Command {
+    /// A builder for running `program`, with std's defaults: the parent's
+    /// environment and working directory, no arguments, and standard fds
+    /// inherited (for `spawn` and `status`) or captured (for `output`).
+    ///
+    /// A `program` without a `/` is searched for in `PATH` (the child's
+    /// `PATH` when the environment was changed), as `execvp` does.
+    pub fn new<S: AsRef<OsStr>>(program: S) -> Command {
+        let program = program.as_ref().to_owned();
+        Command {
+            args: vec![program.clone()],
+            program,
+            env: EnvChanges::default(),
+            cwd: None,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            fds: Vec::new(),
+            signals: SignalPlan {
+                reset_ignored: true,
+                mask: MaskPlan::Empty,
+            },
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg<S: AsRef<OsStr>>(&mut self, arg: S) -> &mut Command {
+        self.args.push(arg.as_ref().to_owned());
+        self
+    }
+
+    /// Adds several arguments.
+    pub fn args<I, S>(&mut self, args: I) -> &mut Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        for arg in args {
+            self.arg(arg);
+        }
+        self
+    }
+
+    /// Sets `argv[0]`, which is the program by default.
+    pub fn arg0<S: AsRef<OsStr>>(&mut self, arg0: S) -> &mut Command {
+        self.args[0] = arg0.as_ref().to_owned();
+        self
+    }
+
+    /// Sets an environment variable for the child.
+    pub fn env<K, V>(&mut self, key: K, val: V) -> &mut Command
+    where
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        self.env
+            .vars
+            .insert(key.as_ref().to_owned(), Some(val.as_ref().to_owned()));
+        self
+    }
+
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(&mut self, vars: I) -> &mut Command
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self.env(k, v);
+        }
+        self
+    }
+
+    /// Removes a variable from the child's environment.
+    pub fn env_remove<K: AsRef<OsStr>>(&mut self, key: K) -> &mut Command {
+        let key = key.as_ref().to_owned();
+        if self.env.clear {
+            self.env.vars.remove(&key);
+        } else {
+            self.env.vars.insert(key, None);
+        }
+        self
+    }
+
+    /// Starts the child with an empty environment (plus what is set after).
+    pub fn env_clear(&mut self) -> &mut Command {
+        self.env.clear = true;
+        self.env.vars.clear();
+        self
+    }
+
+    /// Sets the child's working directory. A relative program path is then
+    /// relative to this directory, as with std on Unix.
+    pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// The child's fd 0.
+    pub fn stdin<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.stdin = Some(cfg.into());
+        self
+    }
+
+    /// The child's fd 1.
+    pub fn stdout<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.stdout = Some(cfg.into());
+        self
+    }
+
+    /// The child's fd 2.
+    pub fn stderr<T: Into<Stdio>>(&mut self, cfg: T) -> &mut Command {
+        self.stderr = Some(cfg.into());
+        self
+    }
+
+    /// Gives the child `source` as fd number `child_fd`.
+    ///
+    /// The command owns `source` and places it in every child it spawns; the
+    /// parent's copy closes when the command is dropped. The mapping may be
+    /// any permutation: sources may be fds that are themselves targets
+    /// (swaps, cycles), a source's own number (the child's fd is then
+    /// stripped of `FD_CLOEXEC`), or 0 to 2. To give one file at several
+    /// numbers, pass clones (`OwnedFd::try_clone`).
+    ///
+    /// `child_fd` 0, 1 or 2 takes the place of `stdin`, `stdout` or `stderr`
+    /// and cannot be combined with them. `spawn` refuses a negative or
+    /// repeated `child_fd` with `InvalidInput`.
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    /// use std::os::fd::OwnedFd;
+    ///
+    /// let file: OwnedFd = std::fs::File::open("/etc/hostname")?.into();
+    /// let status = Command::new("sh").args(["-c", "cat <&7 >/dev/null"]).fd(7, file).status()?;
+    /// assert!(status.success());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn fd(&mut self, child_fd: RawFd, source: impl Into<OwnedFd>) -> &mut Command {
+        self.fds.push((child_fd, source.into()));
+        self
+    }
+
+    /// Whether signals the parent ignores are reset to `SIG_DFL` in the
+    /// child (default `true`). With `false`, they stay ignored, as `execve`
+    /// leaves them.
+    pub fn reset_ignored_signals(&mut self, reset: bool) -> &mut Command {
+        self.signals.reset_ignored = reset;
+        self
+    }
+
+    /// Gives the child the signal mask of the thread that spawns it, as
+    /// `fork` and std do, instead of an empty one.
+    pub fn inherit_signal_mask(&mut self) -> &mut Command {
+        self.signals.mask = MaskPlan::InheritThread;
+        self
+    }
+
+    /// Sets the child's signal mask (`SIGKILL` and `SIGSTOP` cannot be
+    /// blocked; the kernel ignores them in the set).
+    pub fn signal_mask(&mut self, mask: SignalSet) -> &mut Command {
+        self.signals.mask = MaskPlan::Set(mask);
+        self
+    }
+
+    /// Starts the child and returns a handle to it.
+    ///
+    /// Standard fds are inherited unless set.
+    ///
+    /// # Errors
+    ///
+    /// - `InvalidInput` (with a message) for a request that cannot be
+    ///   carried out, before any process is created: a NUL byte in the
+    ///   program, an argument, an environment key or value or the working
+    ///   directory; an environment key that is empty or holds `=`; a negative
+    ///   or repeated child fd.
+    /// - For a failure in creating or preparing the child, an error whose
+    ///   kind is that of the errno and whose payload is a
+    ///   [`SpawnError`](crate::SpawnError) naming the step, the errno and the
+    ///   path or fd involved. The failed child has been reaped.
+    pub fn spawn(&mut self) -> io::Result<Child> {
+        spawn::spawn(self, Defaults::Inherit)
+    }
+
+    /// Runs the child to completion and collects its output: stdout and
+    /// stderr are captured and stdin is `/dev/null`, unless set.
+    pub fn output(&mut self) -> io::Result<Output> {
+        spawn::spawn(self, Defaults::Capture)?.wait_with_output()
+    }
+
+    /// Runs the child to completion, standard fds inherited unless set.
+    pub fn status(&mut self) -> io::Result<ExitStatus> {
+        spawn::spawn(self, Defaults::Inherit)?.wait()
+    }
+
+    /// The program, as given to [`Command::new`].
+    pub fn get_program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The arguments, without `argv[0]`.
+    pub fn get_args(&self) -> CommandArgs<'_> {
+        CommandArgs {
+            inner: self.args[1..].iter(),
+        }
+    }
+
+    /// The environment changes made with `env`, `envs` and `env_remove`,
+    /// sorted by key; a removed variable has the value `None`. Does not say
+    /// whether `env_clear` was called.
+    pub fn get_envs(&self) -> CommandEnvs<'_> {
+        CommandEnvs {
+            inner: self.env.vars.iter(),
+        }
+    }
+
+    /// The working directory set with [`Command::current_dir`].
+    pub fn get_current_dir(&self) -> Option<&Path> {
+        self.cwd.as_deref()
+    }
+}
+
+impl fmt::Debug for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(dir) = &self.cwd {
+            write!(f, "cd {dir:?} && ")?;
+        }
+        if self.env.clear {
+            f.write_str("env -i ")?;
+        }
+        for (k, v) in &self.env.vars {
+            match v {
+                Some(v) => write!(f, "{}={v:?} ", k.to_string_lossy())?,
+                None => write!(f, "-u {} ", k.to_string_lossy())?,
+            }
+        }
+        write!(f, "{:?}", self.program)?;
+        for arg in &self.args[1..] {
+            write!(f, " {arg:?}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The arguments of a [`Command`], from [`Command::get_args`].
+#[derive(Debug)]
+pub struct CommandArgs<'a> {
+    inner: std::slice::Iter<'a, OsString>,
+}
+
+impl<'a> Iterator for CommandArgs<'a> {
+    type Item = &'a OsStr;
+    fn next(&mut self) -> Option<&'a OsStr> {
+        self.inner.next().map(OsString::as_os_str)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl ExactSizeIterator for CommandArgs<'_> {}
+
+/// The environment changes of a [`Command`], from [`Command::get_envs`].
+#[derive(Debug)]
+pub struct CommandEnvs<'a> {
+    inner: std::collections::btree_map::Iter<'a, OsString, Option<OsString>>,
+}
+
+impl<'a> Iterator for CommandEnvs<'a> {
+    type Item = (&'a OsStr, Option<&'a OsStr>);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.inner
+            .next()
+            .map(|(k, v)| (k.as_os_str(), v.as_deref()))
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl ExactSizeIterator for CommandEnvs<'_> {}
+
+/// What to connect to a child's standard fd, as [`std::process::Stdio`].
+#[derive(Debug)]
+pub struct Stdio(pub(crate) StdioKind);
+
+#[derive(Debug)]
+pub(crate) enum StdioKind {
+    Inherit,
+    Null,
+    Piped,
+    /// An fd the command owns.
+    Owned(OwnedFd),
+    /// One of the parent's own standard fds, borrowed.
+    Parent(RawFd),
+}
+
+impl Stdio {
+    /// A new pipe; the parent's end appears in [`Child`]'s `stdin`, `stdout`
+    /// or `stderr` field.
+    pub fn piped() -> Stdio {
+        Stdio(StdioKind::Piped)
+    }
+
+    /// The parent's fd of the same number; `/dev/null` if it is closed.
+    pub fn inherit() -> Stdio {
+        Stdio(StdioKind::Inherit)
+    }
+
+    /// `/dev/null`, opened for reading (stdin) or writing (stdout, stderr).
+    pub fn null() -> Stdio {
+        Stdio(StdioKind::Null)
+    }
+
+    /// Whether this is [`Stdio::piped`].
+    pub fn makes_pipe(&self) -> bool {
+        matches!(self.0, StdioKind::Piped)
+    }
+}
+
+impl From<OwnedFd> for Stdio {
+    fn from(fd: OwnedFd) -> Stdio {
+        Stdio(StdioKind::Owned(fd))
+    }
+}
+
+impl From<File> for Stdio {
+    fn from(file: File) -> Stdio {
+        Stdio::from(OwnedFd::from(file))
+    }
+}
+
+macro_rules! stdio_from_owned {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Stdio {
+            fn from(value: $t) -> Stdio {
+                Stdio::from(OwnedFd::from(value))
+            }
+        }
+    )*};
+}
+stdio_from_owned!(ChildStdin, ChildStdout, ChildStderr, std::io::PipeReader, std::io::PipeWriter);
+
+impl From<io::Stdout> for Stdio {
+    /// The parent's own fd 1.
+    fn from(out: io::Stdout) -> Stdio {
+        Stdio(StdioKind::Parent(out.as_raw_fd()))
+    }
+}
+
+impl From<io::Stderr> for Stdio {
+    /// The parent's own fd 2.
+    fn from(err: io::Stderr) -> Stdio {
+        Stdio(StdioKind::Parent(err.as_raw_fd()))
+    }
+}

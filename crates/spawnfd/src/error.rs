@@ -1,0 +1,272 @@
+//! The one error type of a failed spawn: which step failed, with which errno,
+//! on what.
+
+use std::error::Error;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+
+/// The step of a spawn that failed.
+///
+/// Steps marked *child* run inside the new process, before `execve`; the
+/// others run in the parent. The child runs its steps in the order listed
+/// here (see the `in_child` module for why).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Step {
+    /// Parent: creating a pipe for `Stdio::piped()`.
+    Pipe,
+    /// Parent: `clone3`/`clone` refused to create the process.
+    Clone,
+    /// Child: resetting a signal's disposition to `SIG_DFL`
+    /// ([`SpawnError::signal`] names it).
+    SignalDisposition,
+    /// Child: changing to the working directory ([`SpawnError::path`]).
+    Chdir,
+    /// Child: opening `/dev/null` for `Stdio::null()` or for a closed
+    /// standard fd ([`SpawnError::fd`] is the child fd it was for).
+    DevNull,
+    /// Child: placing a file descriptor at its child fd
+    /// ([`SpawnError::fd`] is the child fd).
+    FdMapping,
+    /// Child: closing the file descriptors the child was not given.
+    CloseFds,
+    /// Child: setting the signal mask.
+    SignalMask,
+    /// Child: `execve` ([`SpawnError::path`] is the file that failed, when
+    /// one file is to blame).
+    Exec,
+}
+
+impl Step {
+    /// A short lower-case name, as used in error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::Pipe => "pipe",
+            Step::Clone => "clone",
+            Step::SignalDisposition => "signal disposition",
+            Step::Chdir => "chdir",
+            Step::DevNull => "open /dev/null",
+            Step::FdMapping => "fd mapping",
+            Step::CloseFds => "close fds",
+            Step::SignalMask => "signal mask",
+            Step::Exec => "exec",
+        }
+    }
+
+    pub(crate) fn from_code(code: u32) -> Option<Step> {
+        Some(match code {
+            1 => Step::Pipe,
+            2 => Step::Clone,
+            3 => Step::SignalDisposition,
+            4 => Step::Chdir,
+            5 => Step::DevNull,
+            6 => Step::FdMapping,
+            7 => Step::CloseFds,
+            8 => Step::SignalMask,
+            9 => Step::Exec,
+            _ => return None,
+        })
+    }
+
+    /// The number the child writes into its report; never 0.
+    pub(crate) const fn code(self) -> u32 {
+        match self {
+            Step::Pipe => 1,
+            Step::Clone => 2,
+            Step::SignalDisposition => 3,
+            Step::Chdir => 4,
+            Step::DevNull => 5,
+            Step::FdMapping => 6,
+            Step::CloseFds => 7,
+            Step::SignalMask => 8,
+            Step::Exec => 9,
+        }
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a failed step was working on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Detail {
+    None,
+    Path(PathBuf),
+    /// A program searched for in `PATH` and found nowhere usable.
+    Searched,
+    Fd(RawFd),
+    Signal(i32),
+    /// The child died before `execve` without reporting (for example,
+    /// killed by a signal); the value is the signal number.
+    Died(i32),
+}
+
+/// A spawn that failed, with the exact step and errno.
+///
+/// `Command::spawn` and friends return it inside an [`io::Error`] whose
+/// [`kind()`](io::Error::kind) is the kind of the errno. Reach it with
+/// [`SpawnError::from_io`] (or `err.get_ref()` and `downcast_ref`):
+///
+/// ```
+/// use spawnfd::{Command, SpawnError, Step};
+///
+/// let err = Command::new("/bin/true").current_dir("/nonexistent").spawn().unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+/// let detail = SpawnError::from_io(&err).unwrap();
+/// assert_eq!(detail.step(), Step::Chdir);
+/// assert_eq!(detail.raw_os_error(), Some(libc::ENOENT));
+/// assert_eq!(
+///     err.to_string(),
+///     r#"spawn "/bin/true": chdir "/nonexistent": No such file or directory (os error 2)"#
+/// );
+/// ```
+///
+/// Note that an `io::Error` that carries a payload has no errno of its own:
+/// `err.raw_os_error()` is `None`; use
+/// `SpawnError::from_io(&err).and_then(SpawnError::raw_os_error)`.
+#[derive(Debug)]
+pub struct SpawnError {
+    step: Step,
+    /// Always a raw OS error (`from_raw_os_error`), so that `source()` can
+    /// hand out a reference to it.
+    os: Option<io::Error>,
+    program: OsString,
+    detail: Detail,
+}
+
+impl Clone for SpawnError {
+    fn clone(&self) -> Self {
+        SpawnError::new(self.step, self.raw_os_error(), &self.program, self.detail.clone())
+    }
+}
+
+impl PartialEq for SpawnError {
+    fn eq(&self, other: &Self) -> bool {
+        self.step == other.step
+            && self.raw_os_error() == other.raw_os_error()
+            && self.program == other.program
+            && self.detail == other.detail
+    }
+}
+
+impl Eq for SpawnError {}
+
+impl SpawnError {
+    pub(crate) fn new(step: Step, errno: Option<i32>, program: &OsStr, detail: Detail) -> Self {
+        SpawnError {
+            step,
+            os: errno.map(io::Error::from_raw_os_error),
+            program: program.to_owned(),
+            detail,
+        }
+    }
+
+    /// The `SpawnError` inside an `io::Error` returned by this crate, if any.
+    pub fn from_io(err: &io::Error) -> Option<&SpawnError> {
+        err.get_ref()?.downcast_ref()
+    }
+
+    /// The step that failed.
+    pub fn step(&self) -> Step {
+        self.step
+    }
+
+    /// The errno the failing system call returned.
+    ///
+    /// `None` only when the child died before `execve` without reporting a
+    /// cause (see [`SpawnError::died_by_signal`]).
+    pub fn raw_os_error(&self) -> Option<i32> {
+        self.os.as_ref().and_then(io::Error::raw_os_error)
+    }
+
+    /// The program as given to `Command::new`.
+    pub fn program(&self) -> &OsStr {
+        &self.program
+    }
+
+    /// The path the step worked on: the working directory for
+    /// [`Step::Chdir`], the file `execve` failed on for [`Step::Exec`].
+    pub fn path(&self) -> Option<&Path> {
+        match &self.detail {
+            Detail::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The child fd the step worked on, for [`Step::FdMapping`],
+    /// [`Step::DevNull`] and [`Step::Pipe`].
+    pub fn fd(&self) -> Option<RawFd> {
+        match self.detail {
+            Detail::Fd(fd) => Some(fd),
+            _ => None,
+        }
+    }
+
+    /// The signal whose disposition could not be reset, for
+    /// [`Step::SignalDisposition`].
+    pub fn signal(&self) -> Option<i32> {
+        match self.detail {
+            Detail::Signal(sig) => Some(sig),
+            _ => None,
+        }
+    }
+
+    /// The signal that killed the child before it could exec or report,
+    /// if that is how the spawn failed.
+    pub fn died_by_signal(&self) -> Option<i32> {
+        match self.detail {
+            Detail::Died(sig) => Some(sig),
+            _ => None,
+        }
+    }
+
+}
+
+impl fmt::Display for SpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "spawn {:?}: {}", self.program, self.step)?;
+        match &self.detail {
+            Detail::None => {}
+            Detail::Path(p) => write!(f, " {p:?}")?,
+            Detail::Searched => write!(f, " (searched PATH)")?,
+            Detail::Fd(fd) => write!(f, " (child fd {fd})")?,
+            Detail::Signal(sig) => write!(f, " (signal {sig})")?,
+            Detail::Died(sig) => return write!(f, ": child died by signal {sig} before exec"),
+        }
+        match &self.os {
+            Some(e) => write!(f, ": {e}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Error for SpawnError {
+    /// The OS error of the failing system call.
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.os.as_ref().map(|e| e as &(dyn Error + 'static))
+    }
+}
+
+impl From<SpawnError> for io::Error {
+    fn from(err: SpawnError) -> io::Error {
+        let kind = match &err.os {
+            Some(e) => e.kind(),
+            None => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, err)
+    }
+}
+
+/// An `InvalidInput` error for a request refused before any process exists.
+pub(crate) fn invalid(program: &OsStr, what: fmt::Arguments<'_>) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("spawn {program:?}: {what}"),
+    )
+}

@@ -1,0 +1,59 @@
+//! Race-free, vfork-speed process spawning for Linux.
+//!
+//! `spawnfd` starts child processes correctly and fast, even from heavily
+//! multi-threaded programs. Its [`Command`] is a drop-in superset of
+//! [`std::process::Command`]:
+//!
+//! ```
+//! use spawnfd::{Command, Stdio};
+//!
+//! let mut child = Command::new("sh")
+//!     .args(["-c", "echo $GREETING"])
+//!     .env("GREETING", "hello")
+//!     .stdout(Stdio::piped())
+//!     .spawn()?;
+//! let out = std::io::read_to_string(child.stdout.take().unwrap())?;
+//! assert_eq!(out, "hello\n");
+//! assert!(child.wait()?.success());
+//! # std::io::Result::Ok(())
+//! ```
+//!
+//! What it does differently:
+//!
+//! - **The child is created with `clone3(CLONE_VM | CLONE_VFORK |
+//!   CLONE_PIDFD)`** on a small stack of its own: no page tables are copied,
+//!   so the cost does not grow with the parent's memory, and the pidfd comes
+//!   with the process, atomically.
+//! - **The child runs only a prepared plan** of raw system calls: every
+//!   string, path candidate and fd move is computed in the parent first.
+//! - **The child gets exactly the fds it was given** ([`Command::fd`]),
+//!   whatever other threads open meanwhile, and a clean signal slate.
+//! - **Failures are exact**: `spawn` returns the failing step, errno and
+//!   path or fd as a [`SpawnError`], never a fake success followed by exit
+//!   status 127.
+//! - **The child is a file descriptor** ([`Child::pidfd`]): waiting and
+//!   signalling go through it and can never reach a recycled pid.
+//!
+//! See the `ARCHITECTURE.md` file of the repository for how a spawn flows
+//! through the modules.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(not(target_os = "linux"))]
+compile_error!("spawnfd supports Linux only");
+
+mod child;
+mod command;
+mod error;
+mod fdmap;
+mod in_child;
+mod signal;
+mod spawn;
+mod sys;
+
+pub use child::Child;
+pub use command::{Command, CommandArgs, CommandEnvs, Stdio};
+pub use error::{SpawnError, Step};
+pub use signal::{Signal, SignalSet};
+pub use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};

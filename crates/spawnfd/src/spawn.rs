@@ -1,0 +1,373 @@
+//! The path of a spawn in the parent: validate the command and lay out
+//! everything the child needs, create the child, read its report.
+//!
+//! Everything that allocates or can fail on user input happens in
+//! [`Prepared::new`], before any process exists. The child receives a
+//! [`ChildCtx`] of raw pointers into the buffers of [`Prepared`], which
+//! outlives it: the spawning thread is suspended (`CLONE_VFORK`) until the
+//! child has exec'd or exited.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+
+use crate::child::Child;
+use crate::command::{Command, MaskPlan, StdioKind};
+use crate::error::{Detail, SpawnError, Step, invalid};
+use crate::fdmap::Slot;
+use crate::in_child::{ChildCtx, Report, Source, child_main};
+use crate::sys::clone::{self, BlockAllSignals, Created, Method};
+use crate::sys::{os, pidfd};
+
+/// The standard fds a spawn uses when the command leaves them unset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Defaults {
+    /// `spawn` and `status`: inherit all three.
+    Inherit,
+    /// `output`: stdin from `/dev/null`, stdout and stderr piped.
+    Capture,
+}
+
+/// The search path `execvp` uses when `PATH` is unset.
+const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
+
+pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
+    let mut prep = Prepared::new(cmd, defaults)?;
+    let mut method = clone::expected_method();
+    loop {
+        let report = Report::default();
+        let reset = prep.signals_to_reset(cmd, method)?;
+        let blocked = BlockAllSignals::new()?;
+        let mask = match cmd.signals.mask {
+            MaskPlan::Empty => 0,
+            MaskPlan::InheritThread => blocked.old(),
+            MaskPlan::Set(set) => set.as_raw(),
+        };
+        let mut ctx = ChildCtx {
+            argv: prep.argv.as_ptr(),
+            envp: prep.envp.as_ptr(),
+            exec_paths: prep.exec_paths.strings(),
+            cwd: prep.cwd.as_deref(),
+            slots: &mut prep.slots,
+            sources: &prep.sources,
+            reset_signals: reset,
+            mask,
+            report: &report,
+        };
+        // SAFETY: `child_main` follows the child rules and receives the ctx
+        // it expects, which lives until spawn_vfork returns; signals are
+        // blocked by `blocked`.
+        let created = unsafe {
+            clone::spawn_vfork(
+                child_main,
+                (&raw mut ctx).cast(),
+                method,
+                &blocked,
+            )
+        };
+        drop(blocked);
+        match created {
+            Ok(Some(created)) => return prep.finish(created, &report),
+            // clone3 is not available: plan again for clone.
+            Ok(None) => method = Method::Clone,
+            Err(e) if e.raw_os_error().is_none() => return Err(e),
+            Err(e) => return Err(prep.error(Step::Clone, e.raw_os_error(), Detail::None)),
+        }
+    }
+}
+
+/// A command laid out for the child.
+struct Prepared<'a> {
+    program: &'a OsStr,
+    argv: CStrArray,
+    envp: CStrArray,
+    exec_paths: CStrArray,
+    cwd: Option<CString>,
+    /// Child fds sorted by target, with their sources.
+    slots: Vec<Slot>,
+    sources: Vec<Source>,
+    /// The parent's ends of pipes for fds 0, 1, 2.
+    parent_ends: [Option<OwnedFd>; 3],
+    /// The child's ends of those pipes, closed once the child has them.
+    child_ends: Vec<OwnedFd>,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(cmd: &'a Command, defaults: Defaults) -> io::Result<Prepared<'a>> {
+        let program = cmd.program.as_os_str();
+        let bad = |what: std::fmt::Arguments<'_>| invalid(program, what);
+
+        if program.as_bytes().contains(&0) {
+            return Err(bad(format_args!("the program contains a NUL byte")));
+        }
+        let mut argv = CStrArray::default();
+        for (i, arg) in cmd.args.iter().enumerate() {
+            if argv.push(&[arg.as_bytes()]).is_err() {
+                return Err(match i {
+                    0 => bad(format_args!("arg0 contains a NUL byte")),
+                    i => bad(format_args!("argument {i} contains a NUL byte: {arg:?}")),
+                });
+            }
+        }
+        argv.terminate();
+
+        let (envp, path) = build_env(cmd, program)?;
+
+        let mut exec_paths = CStrArray::default();
+        let prog = program.as_bytes();
+        if prog.contains(&b'/') || prog.is_empty() {
+            let _ = exec_paths.push(&[prog]);
+        } else {
+            for dir in path.as_deref().unwrap_or(DEFAULT_PATH).split(|&b| b == b':') {
+                // An empty entry is the current directory.
+                let pushed = if dir.is_empty() {
+                    exec_paths.push(&[prog])
+                } else {
+                    exec_paths.push(&[dir, b"/", prog])
+                };
+                if pushed.is_err() {
+                    return Err(bad(format_args!("PATH contains a NUL byte")));
+                }
+            }
+        }
+        exec_paths.terminate();
+
+        let cwd = match &cmd.cwd {
+            Some(dir) => Some(CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+                bad(format_args!("the working directory contains a NUL byte: {dir:?}"))
+            })?),
+            None => None,
+        };
+
+        let mut prep = Prepared {
+            program,
+            argv,
+            envp,
+            exec_paths,
+            cwd,
+            slots: Vec::with_capacity(3 + cmd.fds.len()),
+            sources: Vec::with_capacity(3 + cmd.fds.len()),
+            parent_ends: [None, None, None],
+            child_ends: Vec::new(),
+        };
+        prep.plan_fds(cmd, defaults)?;
+        Ok(prep)
+    }
+
+    /// Validates the fd requests and lays out the slots, creating pipes.
+    fn plan_fds(&mut self, cmd: &Command, defaults: Defaults) -> io::Result<()> {
+        let program = self.program;
+        let mut plan: Vec<(i32, Source)> = Vec::with_capacity(3 + cmd.fds.len());
+        for &(target, ref fd) in &cmd.fds {
+            if target < 0 {
+                return Err(invalid(program, format_args!("child fd {target} is negative")));
+            }
+            plan.push((target, Source::Fd(fd.as_raw_fd())));
+        }
+        plan.sort_by_key(|&(target, _)| target);
+        if let Some(w) = plan.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(invalid(
+                program,
+                format_args!("child fd {} is given more than once", w[0].0),
+            ));
+        }
+
+        let stdio = [&cmd.stdin, &cmd.stdout, &cmd.stderr];
+        for (target, (cfg, name)) in stdio.into_iter().zip(["stdin", "stdout", "stderr"]).enumerate() {
+            let target = target as i32;
+            let mapped = plan.binary_search_by_key(&target, |&(t, _)| t).is_ok();
+            if mapped {
+                if cfg.is_some() {
+                    return Err(invalid(
+                        program,
+                        format_args!("child fd {target} is given both by {name}() and by fd()"),
+                    ));
+                }
+                continue;
+            }
+            let kind = match cfg {
+                Some(stdio) => &stdio.0,
+                None if defaults == Defaults::Capture && target == 0 => &StdioKind::Null,
+                None if defaults == Defaults::Capture => &StdioKind::Piped,
+                None => &StdioKind::Inherit,
+            };
+            let source = match kind {
+                StdioKind::Inherit => Source::Inherit,
+                StdioKind::Null if target == 0 => Source::Null(libc::O_RDONLY),
+                StdioKind::Null => Source::Null(libc::O_WRONLY),
+                StdioKind::Owned(fd) => Source::Fd(fd.as_raw_fd()),
+                StdioKind::Parent(fd) => Source::Fd(*fd),
+                StdioKind::Piped => {
+                    let (read, write) = os::pipe()
+                        .map_err(|e| self.error(Step::Pipe, e.raw_os_error(), Detail::Fd(target)))?;
+                    let (parent, child) = if target == 0 { (write, read) } else { (read, write) };
+                    let source = Source::Fd(child.as_raw_fd());
+                    self.parent_ends[target as usize] = Some(parent);
+                    self.child_ends.push(child);
+                    source
+                }
+            };
+            plan.push((target, source));
+        }
+        plan.sort_by_key(|&(target, _)| target);
+        for (target, source) in plan {
+            self.slots.push(Slot { target, src: -1 });
+            self.sources.push(source);
+        }
+        Ok(())
+    }
+
+    /// The signals the child must reset to `SIG_DFL`: those ignored (unless
+    /// the command keeps them) and, without `CLONE_CLEAR_SIGHAND`, those
+    /// that have handlers, which would otherwise run in the child.
+    fn signals_to_reset(&self, cmd: &Command, method: Method) -> io::Result<u64> {
+        if !cmd.signals.reset_ignored && method == Method::Clone3 {
+            return Ok(0);
+        }
+        let (ignored, caught) = os::signal_dispositions()?;
+        let mut reset = if cmd.signals.reset_ignored { ignored } else { 0 };
+        if method == Method::Clone {
+            reset |= caught;
+        }
+        // SIGKILL and SIGSTOP are always default.
+        Ok(reset & !(1 << (libc::SIGKILL - 1)) & !(1 << (libc::SIGSTOP - 1)))
+    }
+
+    /// Turns the child's report into a `Child` or an error; a failed child
+    /// is reaped first.
+    fn finish(self, created: Created, report: &Report) -> io::Result<Child> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let failed = report.failed.load(Relaxed);
+        let stage = report.stage.load(Relaxed);
+        if failed == 0 && stage == Step::Exec.code() {
+            let Prepared { parent_ends, .. } = self;
+            return Ok(Child::new(created.pidfd, created.pid, parent_ends));
+        }
+        // The child exited (or died) before exec: reap it.
+        let status = pidfd::wait(created.pidfd.as_fd(), true)?;
+        drop(created.pidfd);
+        if failed == 0 {
+            let sig = status.and_then(|s| s.signal()).unwrap_or(0);
+            let step = Step::from_code(stage).unwrap_or(Step::Clone);
+            return Err(SpawnError::new(step, None, self.program, Detail::Died(sig)).into());
+        }
+        let step = Step::from_code(failed).unwrap_or(Step::Exec);
+        let errno = report.errno.load(Relaxed);
+        let detail = report.detail.load(Relaxed);
+        let detail = match step {
+            Step::Exec if detail < 0 => Detail::Searched,
+            Step::Exec => match self.exec_paths.get(detail as usize) {
+                Some(path) => Detail::Path(PathBuf::from(OsStr::from_bytes(path))),
+                None => Detail::None,
+            },
+            Step::Chdir => match &self.cwd {
+                Some(dir) => Detail::Path(PathBuf::from(OsStr::from_bytes(dir.as_bytes()))),
+                None => Detail::None,
+            },
+            Step::FdMapping | Step::DevNull if detail >= 0 => Detail::Fd(detail as i32),
+            Step::SignalDisposition => Detail::Signal(detail as i32),
+            _ => Detail::None,
+        };
+        Err(SpawnError::new(step, Some(errno), self.program, detail).into())
+    }
+
+    fn error(&self, step: Step, errno: Option<i32>, detail: Detail) -> io::Error {
+        SpawnError::new(step, errno, self.program, detail).into()
+    }
+}
+
+/// Builds `envp` and returns the `PATH` the child's `execvp` would use
+/// (`None`: unset).
+fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(CStrArray, Option<Vec<u8>>)> {
+    let changes = &cmd.env;
+    let mut envp = CStrArray::default();
+    let mut path = None;
+    if !changes.clear {
+        for (key, value) in std::env::vars_os() {
+            if changes.vars.contains_key(&key) {
+                continue;
+            }
+            if key == "PATH" {
+                path = Some(value.as_bytes().to_vec());
+            }
+            // The parent's environment cannot hold NUL bytes.
+            let _ = envp.push(&[key.as_bytes(), b"=", value.as_bytes()]);
+        }
+    }
+    for (key, value) in &changes.vars {
+        let k = key.as_bytes();
+        if k.is_empty() || k.contains(&b'=') || k.contains(&0) {
+            return Err(invalid(
+                program,
+                format_args!("environment key {key:?} is empty or contains '=' or a NUL byte"),
+            ));
+        }
+        let Some(value) = value else { continue };
+        if envp.push(&[k, b"=", value.as_bytes()]).is_err() {
+            return Err(invalid(
+                program,
+                format_args!("the value of environment variable {key:?} contains a NUL byte"),
+            ));
+        }
+        if key == "PATH" {
+            path = Some(value.as_bytes().to_vec());
+        }
+    }
+    envp.terminate();
+    Ok((envp, path))
+}
+
+/// C strings packed into one buffer, with a NULL-terminated pointer array:
+/// two allocations however many strings.
+#[derive(Default)]
+struct CStrArray {
+    bytes: Vec<u8>,
+    /// Offsets into `bytes` until [`CStrArray::terminate`], then pointers.
+    ptrs: Vec<*const libc::c_char>,
+    starts: Vec<usize>,
+}
+
+impl CStrArray {
+    /// Appends the concatenation of `parts`; refuses a NUL byte.
+    fn push(&mut self, parts: &[&[u8]]) -> Result<(), ()> {
+        if parts.iter().any(|p| p.contains(&0)) {
+            return Err(());
+        }
+        self.starts.push(self.bytes.len());
+        for part in parts {
+            self.bytes.extend_from_slice(part);
+        }
+        self.bytes.push(0);
+        Ok(())
+    }
+
+    /// Fixes the buffer and builds the pointer array, NULL at the end.
+    fn terminate(&mut self) {
+        let base = self.bytes.as_ptr();
+        // SAFETY: every start is an offset inside `bytes`, which is not
+        // modified after this.
+        self.ptrs = self.starts.iter().map(|&s| unsafe { base.add(s).cast() }).collect();
+        self.ptrs.push(std::ptr::null());
+    }
+
+    fn as_ptr(&self) -> *const *const libc::c_char {
+        self.ptrs.as_ptr()
+    }
+
+    /// The string pointers, without the final NULL.
+    fn strings(&self) -> &[*const libc::c_char] {
+        &self.ptrs[..self.ptrs.len() - 1]
+    }
+
+    /// String `i`, without its NUL.
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let start = *self.starts.get(i)?;
+        let len = self.bytes[start..].iter().position(|&b| b == 0)?;
+        Some(&self.bytes[start..start + len])
+    }
+}

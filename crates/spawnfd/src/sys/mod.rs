@@ -1,0 +1,22 @@
+//! Everything that talks to the Linux kernel.
+//!
+//! What this layer provides to the rest of the crate:
+//!
+//! - [`raw`]: system calls that touch no thread-local state, the only way
+//!   the child may call the kernel;
+//! - [`clone`]: creating the child with `CLONE_VM | CLONE_VFORK |
+//!   CLONE_PIDFD` on its own stack (`clone3` since Linux 5.3 with
+//!   `CLONE_CLEAR_SIGHAND` since 5.5, else `clone` since 5.2), with every
+//!   signal blocked around it; which call works is probed once and cached;
+//! - [`pidfd`]: waiting for and signalling a child through its pidfd
+//!   (`waitid(P_PIDFD)` since 5.4, `pidfd_send_signal` since 5.1);
+//! - [`os`]: the parent's other needs: pipes, the process's signal
+//!   dispositions, non-blocking reads of two pipes at once.
+//!
+//! Safe wrappers live here; the rest of the crate holds no `unsafe` except
+//! the child module, which calls [`raw`].
+
+pub(crate) mod clone;
+pub(crate) mod os;
+pub(crate) mod pidfd;
+pub(crate) mod raw;
