@@ -21,40 +21,35 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// The signals this process ignores and catches, as bit sets (bit `n - 1`
 /// for signal `n`).
 ///
-/// Dispositions are per process; `/proc/thread-self/stat` reports them in
-/// one read (fields 33 `sigignore` and 34 `sigcatch`) without summing over
-/// every thread as `/proc/self/stat` would, where querying each signal with
-/// `rt_sigaction` would take 64 calls.
+/// Dispositions are per process; the `SigIgn` and `SigCgt` lines of
+/// `/proc/thread-self/status` give them in one read, where querying each
+/// signal with `rt_sigaction` would take 64 calls. (`/proc/PID/stat` is
+/// cheaper to generate but masks out signals 32 to 64; the `thread-self`
+/// view avoids summing over every thread.)
 pub(crate) fn signal_dispositions() -> io::Result<(u64, u64)> {
-    let mut buf = [0u8; 1024];
-    let mut file = File::open("/proc/thread-self/stat")?;
+    let mut buf = [0u8; 4096];
+    let mut file = File::open("/proc/thread-self/status")?;
     let mut len = 0;
-    loop {
+    while len < buf.len() {
         match file.read(&mut buf[len..])? {
             0 => break,
             n => len += n,
-        }
-        if len == buf.len() {
-            break;
         }
     }
     parse_dispositions(&buf[..len]).ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            "unexpected format of /proc/thread-self/stat",
+            "no SigIgn/SigCgt lines in /proc/thread-self/status",
         )
     })
 }
 
-fn parse_dispositions(stat: &[u8]) -> Option<(u64, u64)> {
-    // The command name (field 2) may hold spaces and parentheses: fields
-    // are counted from the last ')'.
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(stat.get(close + 1..)?).ok()?;
-    let mut fields = rest.split_ascii_whitespace().skip(33 - 3);
-    let ignored = fields.next()?.parse().ok()?;
-    let caught = fields.next()?.parse().ok()?;
-    Some((ignored, caught))
+fn parse_dispositions(status: &[u8]) -> Option<(u64, u64)> {
+    let field = |name: &[u8]| {
+        let line = status.split(|&b| b == b'\n').find_map(|l| l.strip_prefix(name))?;
+        u64::from_str_radix(std::str::from_utf8(line).ok()?.trim(), 16).ok()
+    };
+    Some((field(b"SigIgn:")?, field(b"SigCgt:")?))
 }
 
 /// Reads two pipes to their ends at once, so that a child blocked writing
@@ -122,10 +117,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_dispositions_past_odd_names() {
-        let stat = b"42 (a) b) c) S 1 42 42 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 \
-                     100 1000 100 18446744073709551615 1 1 0 0 0 0 0 4096 16386 0 0 0 17 1 0 0 0 0 0";
-        assert_eq!(parse_dispositions(stat), Some((4096, 16386)));
+    fn parses_dispositions() {
+        let status = b"Name:\tSigIgn: x\nSigQ:\t0/1\nSigIgn:\t0000000080001000\nSigCgt:\t0000000000004002\n";
+        assert_eq!(parse_dispositions(status), Some((0x8000_1000, 0x4002)));
+        assert_eq!(parse_dispositions(b"SigIgn:\t0\n"), None);
     }
 
     #[test]
