@@ -422,15 +422,15 @@ fn close_unlisted(slots: &[Slot]) -> Result<(), Errno> {
 /// Parses a NUL-terminated decimal fd name; `.` and `..` give `None`.
 fn parse_fd(name: &[u8]) -> Option<c_int> {
     let mut fd: c_int = 0;
-    let mut digits = 0;
+    let mut seen_digit = false;
     for &b in name.iter().take_while(|&&b| b != 0) {
         if !b.is_ascii_digit() {
             return None;
         }
         fd = fd.checked_mul(10)?.checked_add(c_int::from(b.wrapping_sub(b'0')))?;
-        digits += 1u32;
+        seen_digit = true;
     }
-    (digits > 0).then_some(fd)
+    seen_digit.then_some(fd)
 }
 
 fn close_below_limit(slots: &[Slot]) -> Result<(), Errno> {
