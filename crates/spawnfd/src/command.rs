@@ -439,7 +439,13 @@ macro_rules! stdio_from_owned {
         }
     )*};
 }
-stdio_from_owned!(ChildStdin, ChildStdout, ChildStderr, std::io::PipeReader, std::io::PipeWriter);
+stdio_from_owned!(
+    ChildStdin,
+    ChildStdout,
+    ChildStderr,
+    std::io::PipeReader,
+    std::io::PipeWriter
+);
 
 impl From<io::Stdout> for Stdio {
     /// The parent's own fd 1.

@@ -142,7 +142,12 @@ pub struct SpawnError {
 
 impl Clone for SpawnError {
     fn clone(&self) -> Self {
-        SpawnError::new(self.step, self.raw_os_error(), &self.program, self.detail.clone())
+        SpawnError::new(
+            self.step,
+            self.raw_os_error(),
+            &self.program,
+            self.detail.clone(),
+        )
     }
 }
 
@@ -225,7 +230,6 @@ impl SpawnError {
             _ => None,
         }
     }
-
 }
 
 impl fmt::Display for SpawnError {

@@ -128,7 +128,12 @@ enum Closed {
     All,
 }
 
-fn close_gap<O: FdOps>(ops: &mut O, slots: &[Slot], first: u32, last: u32) -> Result<Closed, Failure> {
+fn close_gap<O: FdOps>(
+    ops: &mut O,
+    slots: &[Slot],
+    first: u32,
+    last: u32,
+) -> Result<Closed, Failure> {
     match ops.close_range(first, last) {
         Ok(()) => Ok(Closed::Gap),
         // No close_range: close everything unlisted at once, which leaves
@@ -151,16 +156,16 @@ fn overwritten_by_other(slots: &[Slot], fd: c_int) -> bool {
 
 /// One more than the largest target or source.
 fn first_free_above(slots: &[Slot]) -> c_int {
-    let top = slots
-        .iter()
-        .map(|s| s.target.max(s.src))
-        .max()
-        .unwrap_or(2);
+    let top = slots.iter().map(|s| s.target.max(s.src)).max().unwrap_or(2);
     top.saturating_add(1)
 }
 
 #[cfg(test)]
-#[allow(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used)]
+#[allow(
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    clippy::unwrap_used
+)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

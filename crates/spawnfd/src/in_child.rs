@@ -402,7 +402,9 @@ fn close_unlisted(slots: &[Slot]) -> Result<(), Errno> {
         let mut off = 0usize;
         // Each record: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
         while let Some(rec) = bytes.get(off..) {
-            let Some(&[lo, hi]) = rec.get(16..18) else { break };
+            let Some(&[lo, hi]) = rec.get(16..18) else {
+                break;
+            };
             let reclen = usize::from(u16::from_ne_bytes([lo, hi]));
             if reclen == 0 {
                 break;
@@ -427,7 +429,9 @@ fn parse_fd(name: &[u8]) -> Option<c_int> {
         if !b.is_ascii_digit() {
             return None;
         }
-        fd = fd.checked_mul(10)?.checked_add(c_int::from(b.wrapping_sub(b'0')))?;
+        fd = fd
+            .checked_mul(10)?
+            .checked_add(c_int::from(b.wrapping_sub(b'0')))?;
         seen_digit = true;
     }
     seen_digit.then_some(fd)

@@ -122,7 +122,9 @@ impl SignalSet {
 
     /// The signals in the set, in increasing order.
     pub fn iter(self) -> impl Iterator<Item = Signal> {
-        (1..=64).filter_map(Signal::new).filter(move |s| self.contains(*s))
+        (1..=64)
+            .filter_map(Signal::new)
+            .filter(move |s| self.contains(*s))
     }
 
     /// The set as the kernel's 64-bit `sigset_t` word.

@@ -62,14 +62,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
         // SAFETY: `child_main` follows the child rules and receives the ctx
         // it expects, which lives until spawn_vfork returns; signals are
         // blocked by `blocked`.
-        let created = unsafe {
-            clone::spawn_vfork(
-                child_main,
-                (&raw mut ctx).cast(),
-                method,
-                &blocked,
-            )
-        };
+        let created =
+            unsafe { clone::spawn_vfork(child_main, (&raw mut ctx).cast(), method, &blocked) };
         drop(blocked);
         match created {
             Ok(Some(created)) => return prep.finish(created, &report),
@@ -123,7 +117,11 @@ impl<'a> Prepared<'a> {
         if prog.contains(&b'/') || prog.is_empty() {
             let _ = exec_paths.push(&[prog]);
         } else {
-            for dir in path.as_deref().unwrap_or(DEFAULT_PATH).split(|&b| b == b':') {
+            for dir in path
+                .as_deref()
+                .unwrap_or(DEFAULT_PATH)
+                .split(|&b| b == b':')
+            {
                 // An empty entry is the current directory.
                 let pushed = if dir.is_empty() {
                     exec_paths.push(&[prog])
@@ -139,7 +137,9 @@ impl<'a> Prepared<'a> {
 
         let cwd = match &cmd.cwd {
             Some(dir) => Some(CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
-                bad(format_args!("the working directory contains a NUL byte: {dir:?}"))
+                bad(format_args!(
+                    "the working directory contains a NUL byte: {dir:?}"
+                ))
             })?),
             None => None,
         };
@@ -165,7 +165,10 @@ impl<'a> Prepared<'a> {
         let mut plan: Vec<(i32, Source)> = Vec::with_capacity(3 + cmd.fds.len());
         for &(target, ref fd) in &cmd.fds {
             if target < 0 {
-                return Err(invalid(program, format_args!("child fd {target} is negative")));
+                return Err(invalid(
+                    program,
+                    format_args!("child fd {target} is negative"),
+                ));
             }
             plan.push((target, Source::Fd(fd.as_raw_fd())));
         }
@@ -178,7 +181,11 @@ impl<'a> Prepared<'a> {
         }
 
         let stdio = [&cmd.stdin, &cmd.stdout, &cmd.stderr];
-        for (target, (cfg, name)) in stdio.into_iter().zip(["stdin", "stdout", "stderr"]).enumerate() {
+        for (target, (cfg, name)) in stdio
+            .into_iter()
+            .zip(["stdin", "stdout", "stderr"])
+            .enumerate()
+        {
             let target = target as i32;
             let mapped = plan.binary_search_by_key(&target, |&(t, _)| t).is_ok();
             if mapped {
@@ -203,9 +210,14 @@ impl<'a> Prepared<'a> {
                 StdioKind::Owned(fd) => Source::Fd(fd.as_raw_fd()),
                 StdioKind::Parent(fd) => Source::Fd(*fd),
                 StdioKind::Piped => {
-                    let (read, write) = os::pipe()
-                        .map_err(|e| self.error(Step::Pipe, e.raw_os_error(), Detail::Fd(target)))?;
-                    let (parent, child) = if target == 0 { (write, read) } else { (read, write) };
+                    let (read, write) = os::pipe().map_err(|e| {
+                        self.error(Step::Pipe, e.raw_os_error(), Detail::Fd(target))
+                    })?;
+                    let (parent, child) = if target == 0 {
+                        (write, read)
+                    } else {
+                        (read, write)
+                    };
                     let source = Source::Fd(child.as_raw_fd());
                     self.parent_ends[target as usize] = Some(parent);
                     self.child_ends.push(child);
@@ -230,7 +242,11 @@ impl<'a> Prepared<'a> {
             return Ok(0);
         }
         let (ignored, caught) = os::signal_dispositions()?;
-        let mut reset = if cmd.signals.reset_ignored { ignored } else { 0 };
+        let mut reset = if cmd.signals.reset_ignored {
+            ignored
+        } else {
+            0
+        };
         if method == Method::Clone {
             reset |= caught;
         }
@@ -351,7 +367,11 @@ impl CStrArray {
         let base = self.bytes.as_ptr();
         // SAFETY: every start is an offset inside `bytes`, which is not
         // modified after this.
-        self.ptrs = self.starts.iter().map(|&s| unsafe { base.add(s).cast() }).collect();
+        self.ptrs = self
+            .starts
+            .iter()
+            .map(|&s| unsafe { base.add(s).cast() })
+            .collect();
         self.ptrs.push(std::ptr::null());
     }
 

@@ -12,6 +12,9 @@
 //! env KEY=VALUE                 each environment variable
 //! ```
 //!
+//! Without `/proc`, the fds are found by trying each number below 4096 and
+//! their targets are shown as `?`; the signal lines are left out.
+//!
 //! The report goes to stdout, or to the file named by `SPAWNFD_PROBE_OUT`
 //! (created or truncated, opened only after the fds have been listed).
 //! The exit status is `SPAWNFD_PROBE_EXIT` (default 0).
@@ -28,36 +31,20 @@ use std::os::unix::ffi::OsStrExt;
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     let mut report = Vec::new();
-    // List the fds first, before this program opens anything else. The
-    // directory listing itself holds one fd, which is left out.
-    let entries: Vec<_> = std::fs::read_dir("/proc/self/fd")
-        .expect("read /proc/self/fd")
-        .filter_map(Result::ok)
-        .collect();
-    let mut fds: Vec<(i32, String)> = entries
-        .iter()
-        .filter_map(|e| {
-            let fd: i32 = e.file_name().to_str()?.parse().ok()?;
-            let target = std::fs::read_link(e.path()).ok()?;
-            Some((fd, target.to_string_lossy().into_owned()))
-        })
-        .filter(|(_, target)| !target.starts_with("/proc/") || !target.ends_with("/fd"))
-        .collect();
-    fds.sort();
-    for (fd, target) in fds {
-        // SAFETY: F_GETFD on a number only reads its flags.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-        if flags < 0 {
-            continue;
-        }
-        let cloexec = i32::from(flags & libc::FD_CLOEXEC != 0);
-        writeln!(report, "fd {fd} {target} cloexec={cloexec}").unwrap();
+    // List the fds first, before this program opens anything else.
+    match std::fs::read_dir("/proc/self/fd") {
+        Ok(dir) => list_fds(dir, &mut report),
+        Err(_) => scan_fds(&mut report),
     }
-
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    for (key, name) in [("SigBlk:", "sigblk"), ("SigIgn:", "sigign"), ("SigCgt:", "sigcgt")] {
-        if let Some(line) = status.lines().find(|l| l.starts_with(key)) {
-            writeln!(report, "{name} {}", line[key.len()..].trim()).unwrap();
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for (key, name) in [
+            ("SigBlk:", "sigblk"),
+            ("SigIgn:", "sigign"),
+            ("SigCgt:", "sigcgt"),
+        ] {
+            if let Some(line) = status.lines().find(|l| l.starts_with(key)) {
+                writeln!(report, "{name} {}", line[key.len()..].trim()).unwrap();
+            }
         }
     }
 
@@ -80,11 +67,47 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
 
     match std::env::var_os("SPAWNFD_PROBE_OUT") {
         Some(path) => std::fs::write(path, &report).expect("write the report file"),
-        None => std::io::stdout().write_all(&report).expect("write the report"),
+        None => std::io::stdout()
+            .write_all(&report)
+            .expect("write the report"),
     }
     let code = std::env::var("SPAWNFD_PROBE_EXIT")
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
     std::process::exit(code)
+}
+
+fn cloexec(fd: i32) -> Option<i32> {
+    // SAFETY: F_GETFD on a number only reads its flags.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    (flags >= 0).then_some(i32::from(flags & libc::FD_CLOEXEC != 0))
+}
+
+fn list_fds(dir: std::fs::ReadDir, report: &mut Vec<u8>) {
+    // The listing holds one fd of its own, which refers to the directory and
+    // is left out.
+    let mut fds: Vec<(i32, String)> = dir
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let fd: i32 = e.file_name().to_str()?.parse().ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            Some((fd, target.to_string_lossy().into_owned()))
+        })
+        .filter(|(_, target)| !(target.starts_with("/proc/") && target.ends_with("/fd")))
+        .collect();
+    fds.sort();
+    for (fd, target) in fds {
+        if let Some(cloexec) = cloexec(fd) {
+            writeln!(report, "fd {fd} {target} cloexec={cloexec}").unwrap();
+        }
+    }
+}
+
+fn scan_fds(report: &mut Vec<u8>) {
+    for fd in 0..4096 {
+        if let Some(cloexec) = cloexec(fd) {
+            writeln!(report, "fd {fd} ? cloexec={cloexec}").unwrap();
+        }
+    }
 }

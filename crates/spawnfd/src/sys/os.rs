@@ -24,11 +24,17 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// Dispositions are per process; the `SigIgn` and `SigCgt` lines of
 /// `/proc/thread-self/status` give them in one read, where querying each
 /// signal with `rt_sigaction` would take 64 calls. (`/proc/PID/stat` is
-/// cheaper to generate but masks out signals 32 to 64; the `thread-self`
-/// view avoids summing over every thread.)
+/// cheaper to generate but masks out signals 32 to 64.) Without `/proc`
+/// (a chroot, say), the 64 queries it is.
 pub(crate) fn signal_dispositions() -> io::Result<(u64, u64)> {
+    match File::open("/proc/thread-self/status") {
+        Ok(file) => dispositions_from_proc(file),
+        Err(_) => Ok(dispositions_from_sigaction()),
+    }
+}
+
+fn dispositions_from_proc(mut file: File) -> io::Result<(u64, u64)> {
     let mut buf = [0u8; 4096];
-    let mut file = File::open("/proc/thread-self/status")?;
     let mut len = 0;
     while len < buf.len() {
         match file.read(&mut buf[len..])? {
@@ -44,9 +50,40 @@ pub(crate) fn signal_dispositions() -> io::Result<(u64, u64)> {
     })
 }
 
+fn dispositions_from_sigaction() -> (u64, u64) {
+    let (mut ignored, mut caught) = (0u64, 0u64);
+    for sig in 1..=64 {
+        // The kernel's struct sigaction, handler first.
+        let mut old = [0u64; 4];
+        // SAFETY: a query (no new action) into `old`, large enough for the
+        // kernel's struct. The raw call reaches the signals libc reserves.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                std::ptr::null::<u64>(),
+                old.as_mut_ptr(),
+                8usize,
+            )
+        };
+        if r != 0 {
+            continue;
+        }
+        let bit = 1u64 << (sig - 1);
+        match old[0] as libc::sighandler_t {
+            libc::SIG_IGN => ignored |= bit,
+            libc::SIG_DFL => {}
+            _ => caught |= bit,
+        }
+    }
+    (ignored, caught)
+}
+
 fn parse_dispositions(status: &[u8]) -> Option<(u64, u64)> {
     let field = |name: &[u8]| {
-        let line = status.split(|&b| b == b'\n').find_map(|l| l.strip_prefix(name))?;
+        let line = status
+            .split(|&b| b == b'\n')
+            .find_map(|l| l.strip_prefix(name))?;
         u64::from_str_radix(std::str::from_utf8(line).ok()?.trim(), 16).ok()
     };
     Some((field(b"SigIgn:")?, field(b"SigCgt:")?))
@@ -63,7 +100,10 @@ pub(crate) fn read2(out: Option<OwnedFd>, err: Option<OwnedFd>) -> io::Result<(V
         (Some(out), Some(err)) => {
             set_nonblocking(&out)?;
             set_nonblocking(&err)?;
-            let mut pipes = [(Some(File::from(out)), &mut out_buf), (Some(File::from(err)), &mut err_buf)];
+            let mut pipes = [
+                (Some(File::from(out)), &mut out_buf),
+                (Some(File::from(err)), &mut err_buf),
+            ];
             while pipes.iter().any(|(f, _)| f.is_some()) {
                 let mut polls: Vec<libc::pollfd> = pipes
                     .iter()
@@ -118,7 +158,8 @@ mod tests {
 
     #[test]
     fn parses_dispositions() {
-        let status = b"Name:\tSigIgn: x\nSigQ:\t0/1\nSigIgn:\t0000000080001000\nSigCgt:\t0000000000004002\n";
+        let status =
+            b"Name:\tSigIgn: x\nSigQ:\t0/1\nSigIgn:\t0000000080001000\nSigCgt:\t0000000000004002\n";
         assert_eq!(parse_dispositions(status), Some((0x8000_1000, 0x4002)));
         assert_eq!(parse_dispositions(b"SigIgn:\t0\n"), None);
     }
@@ -133,6 +174,8 @@ mod tests {
         };
         assert_eq!(ignored, field("SigIgn:"));
         assert_eq!(caught, field("SigCgt:"));
+        // The fallback for a missing /proc agrees.
+        assert_eq!(dispositions_from_sigaction(), (ignored, caught));
         // The Rust runtime ignores SIGPIPE.
         assert_ne!(ignored & (1 << (libc::SIGPIPE - 1)), 0);
     }

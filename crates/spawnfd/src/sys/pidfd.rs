@@ -81,6 +81,9 @@ mod tests {
         assert_eq!(dumped.signal(), Some(6));
         assert!(dumped.core_dumped());
         assert!(wait_status(libc::CLD_CONTINUED, 0).continued());
-        assert_eq!(wait_status(libc::CLD_STOPPED, 19).stopped_signal(), Some(19));
+        assert_eq!(
+            wait_status(libc::CLD_STOPPED, 19).stopped_signal(),
+            Some(19)
+        );
     }
 }
