@@ -76,7 +76,8 @@ impl TinyProgram {
     pub fn create() -> io::Result<TinyProgram> {
         let tiny = if cfg!(target_arch = "x86_64") {
             let bytes = exit0_x86_64();
-            let path = std::env::temp_dir().join(format!("spawnfd-bench-exit0-{}", std::process::id()));
+            let path =
+                std::env::temp_dir().join(format!("spawnfd-bench-exit0-{}", std::process::id()));
             let mut file = fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)

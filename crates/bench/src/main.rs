@@ -1,1 +1,453 @@
-fn main() {}
+//! Spawn benchmark: `spawnfd` against std and `posix_spawn`, side by side.
+//!
+//! The bench times spawn + wait of a tiny static program (a generated
+//! 129-byte ELF that calls `exit(0)`) with four contenders, in one process
+//! and interleaved round-robin, so that machine drift hits all of them
+//! alike:
+//!
+//! - `spawnfd`: `spawnfd::Command::new(tiny).status()`;
+//! - `std`: `std::process::Command::new(tiny).status()` (glibc `posix_spawn`);
+//! - `std-fork`: the same with a no-op `pre_exec`, which forces `fork`;
+//! - `posix_spawn`: `libc::posix_spawn` + `waitpid`.
+//!
+//! It does so with the parent holding each of several amounts of resident
+//! memory (`--mem`, default 0 and 4 GiB), prints the median and p90 per
+//! contender and the ratios between them, and checks them against the
+//! project's targets (reporting PASS/MISS, never failing over them).
+//!
+//! With `--syscalls` it instead counts the system calls of one spawn, parent
+//! and child together, by re-running itself under `strace -f -c` in the
+//! internal `--one` sub-mode.
+//!
+//! Run it with `cargo run --release -p spawnfd-bench -- --help`.
+
+mod contenders;
+mod elf;
+mod memory;
+mod stats;
+mod syscalls;
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use contenders::{Contender, Spawner};
+use elf::TinyProgram;
+use memory::{Ballast, format_size, parse_size};
+use stats::Summary;
+use syscalls::PerSpawn;
+
+type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
+
+const USAGE: &str = "\
+Usage: spawnfd-bench [OPTIONS]
+
+Times spawn + wait of a tiny static program with spawnfd, std (posix_spawn),
+std with a no-op pre_exec (fork) and libc::posix_spawn, interleaved
+round-robin, with the parent holding each amount of touched memory.
+
+Options:
+  --mem SIZES        comma-separated parent memory sizes, e.g. 0,512M,4G
+                     (binary units; default 0,4G)
+  --iters N          timed spawns per contender per size (default 2000)
+  --fork-iters N     at sizes of 256 MiB and more, std-fork is timed only
+                     N times, spread evenly over the rounds (default 40)
+  --warmup N         untimed spawns per contender per size (default 20)
+  --thp              leave transparent huge pages to the system setting
+                     (default: the memory is MADV_NOHUGEPAGE, 4 KiB pages)
+  --syscalls         count system calls per spawn with strace -f -c instead
+                     of timing
+  --syscall-n N      spawns per contender in --syscalls (default 200)
+  -h, --help         print this help
+
+Internal (what --syscalls runs under strace):
+  --one CONTENDER --n N --tiny PATH
+                     one warm-up spawn, then N spawns of CONTENDER
+                     (spawnfd, std, std-fork, posix_spawn)";
+
+/// Sizes from which `std-fork` gets only `--fork-iters` spawns.
+const BIG: u64 = 256 << 20;
+
+/// What to do, from the command line.
+#[derive(Debug)]
+enum Mode {
+    Time(TimeOptions),
+    Syscalls {
+        n: u64,
+    },
+    One {
+        contender: Contender,
+        n: u64,
+        tiny: PathBuf,
+    },
+    Help,
+}
+
+#[derive(Debug)]
+struct TimeOptions {
+    sizes: Vec<u64>,
+    iters: usize,
+    fork_iters: usize,
+    warmup: usize,
+    huge_pages: bool,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
+    let mut time = TimeOptions {
+        sizes: vec![0, 4 << 30],
+        iters: 2000,
+        fork_iters: 40,
+        warmup: 20,
+        huge_pages: false,
+    };
+    let mut syscalls = false;
+    let mut syscall_n = 200;
+    let mut one = None;
+    let mut n = None;
+    let mut tiny = None;
+
+    fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
+        let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
+        value
+            .parse()
+            .map_err(|_| format!("{flag}: not a number: {value:?}"))
+    }
+
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Mode::Help),
+            "--mem" => {
+                let list = args.next().ok_or("--mem needs a value")?;
+                time.sizes = list
+                    .split(',')
+                    .map(|s| parse_size(s).ok_or_else(|| format!("--mem: bad size {s:?}")))
+                    .collect::<Result<_, _>>()?;
+            }
+            "--iters" => time.iters = number(&arg, args.next())?,
+            "--fork-iters" => time.fork_iters = number(&arg, args.next())?,
+            "--warmup" => time.warmup = number(&arg, args.next())?,
+            "--thp" => time.huge_pages = true,
+            "--syscalls" => syscalls = true,
+            "--syscall-n" => syscall_n = number(&arg, args.next())?,
+            "--one" => {
+                let name = args.next().ok_or("--one needs a contender")?;
+                one = Some(
+                    Contender::from_name(&name)
+                        .ok_or_else(|| format!("unknown contender {name:?}"))?,
+                );
+            }
+            "--n" => n = Some(number(&arg, args.next())?),
+            "--tiny" => tiny = Some(PathBuf::from(args.next().ok_or("--tiny needs a path")?)),
+            other => return Err(format!("unknown argument {other:?} (see --help)")),
+        }
+    }
+
+    if let Some(contender) = one {
+        let n = n.ok_or("--one needs --n")?;
+        let tiny = tiny.ok_or("--one needs --tiny")?;
+        return Ok(Mode::One { contender, n, tiny });
+    }
+    if syscalls {
+        if syscall_n == 0 {
+            return Err("--syscall-n must be at least 1".into());
+        }
+        return Ok(Mode::Syscalls { n: syscall_n });
+    }
+    if time.iters == 0 || time.fork_iters == 0 || time.sizes.is_empty() {
+        return Err("--iters, --fork-iters and --mem must not be zero or empty".into());
+    }
+    Ok(Mode::Time(time))
+}
+
+fn main() -> ExitCode {
+    let mode = match parse_args(std::env::args().skip(1)) {
+        Ok(mode) => mode,
+        Err(e) => {
+            eprintln!("spawnfd-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match mode {
+        Mode::Help => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Mode::Time(options) => time_all(&options),
+        Mode::Syscalls { n } => count_syscalls(n),
+        Mode::One { contender, n, tiny } => run_one(contender, n, tiny),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("spawnfd-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The `--one` sub-mode: a warm-up spawn, then `n` spawns, nothing else.
+fn run_one(contender: Contender, n: u64, tiny: PathBuf) -> Result<()> {
+    let spawner = Spawner::new(TinyProgram::existing(tiny).path())?;
+    for _ in 0..=n {
+        spawner.run(contender)?;
+    }
+    Ok(())
+}
+
+/// The samples of every contender at one memory size.
+struct SizeResult {
+    size: u64,
+    summaries: Vec<(Contender, Summary)>,
+}
+
+impl SizeResult {
+    fn median(&self, contender: Contender) -> f64 {
+        self.summaries
+            .iter()
+            .find(|(c, _)| *c == contender)
+            .map_or(f64::NAN, |(_, s)| s.median)
+    }
+}
+
+fn time_all(options: &TimeOptions) -> Result<()> {
+    let tiny = TinyProgram::create()?;
+    let spawner = Spawner::new(tiny.path())?;
+    println!("spawnfd-bench: spawn + wait of {}", tiny.description());
+    println!(
+        "  contenders interleaved round-robin (rotating order); stdin/stdout/stderr inherited by all"
+    );
+    println!(
+        "  {} timed spawns per contender per size after {} warm-up spawns; std-fork: {} at sizes >= {}",
+        options.iters,
+        options.warmup,
+        options.fork_iters.min(options.iters),
+        format_size(BIG)
+    );
+    println!(
+        "  parent memory: anonymous mmap, one byte written per page, {}",
+        if options.huge_pages {
+            "transparent huge pages as the system sets them"
+        } else {
+            "MADV_NOHUGEPAGE (4 KiB pages)"
+        }
+    );
+
+    let mut results = Vec::new();
+    for &size in &options.sizes {
+        let len = usize::try_from(size).map_err(|_| "memory size too large")?;
+        let started = Instant::now();
+        let ballast = Ballast::new(len, options.huge_pages)?;
+        let rss = memory::resident_bytes().map_or_else(|| "?".to_owned(), format_size);
+        println!();
+        println!(
+            "== parent memory {} (touched in {:.1} s; VmRSS {rss}) ==",
+            format_size(size),
+            started.elapsed().as_secs_f64()
+        );
+        let result = time_size(&spawner, options, size)?;
+        print_size(&result);
+        results.push(result);
+        drop(ballast);
+    }
+    print_targets(&results);
+    Ok(())
+}
+
+/// Times every contender at the current memory size, interleaved.
+fn time_size(spawner: &Spawner, options: &TimeOptions, size: u64) -> Result<SizeResult> {
+    let budget = |c: Contender| match c {
+        Contender::StdFork if size >= BIG => options.fork_iters.min(options.iters),
+        _ => options.iters,
+    };
+    // A rationed contender gets a short warm-up too.
+    let warmup = |c: Contender| {
+        if budget(c) < options.iters {
+            options.warmup.min(2)
+        } else {
+            options.warmup
+        }
+    };
+    for round in 0..options.warmup {
+        for c in Contender::ALL {
+            if round < warmup(c) {
+                spawner.run(c)?;
+            }
+        }
+    }
+
+    let mut samples: Vec<Vec<Duration>> = Contender::ALL
+        .iter()
+        .map(|&c| Vec::with_capacity(budget(c)))
+        .collect();
+    for round in 0..options.iters {
+        for k in 0..Contender::ALL.len() {
+            // Rotate who goes first, so that no contender always follows
+            // the same one.
+            let i = (round + k) % Contender::ALL.len();
+            let c = Contender::ALL[i];
+            // A rationed contender runs in evenly spaced rounds.
+            let due = samples[i].len() * options.iters < (round + 1) * budget(c);
+            if !due {
+                continue;
+            }
+            let start = Instant::now();
+            spawner.run(c)?;
+            samples[i].push(start.elapsed());
+        }
+    }
+
+    let summaries = Contender::ALL
+        .into_iter()
+        .zip(&samples)
+        .map(|(c, s)| Ok((c, Summary::of(s).ok_or("no samples")?)))
+        .collect::<Result<_>>()?;
+    Ok(SizeResult { size, summaries })
+}
+
+fn print_size(result: &SizeResult) {
+    println!(
+        "  {:<12} {:>6} {:>11} {:>11} {:>11}",
+        "contender", "n", "median µs", "p90 µs", "min µs"
+    );
+    for (c, s) in &result.summaries {
+        println!(
+            "  {:<12} {:>6} {:>11.1} {:>11.1} {:>11.1}",
+            c.name(),
+            s.n,
+            s.median,
+            s.p90,
+            s.min
+        );
+    }
+    let spawnfd = result.median(Contender::Spawnfd);
+    println!("  ratios of medians:");
+    for other in [Contender::PosixSpawn, Contender::Std, Contender::StdFork] {
+        let ratio = spawnfd / result.median(other);
+        let target = if other == Contender::PosixSpawn {
+            verdict(ratio <= 0.98, "target <= 0.98")
+        } else {
+            String::new()
+        };
+        println!("    spawnfd / {:<12} {ratio:>8.3} {target}", other.name());
+    }
+}
+
+fn verdict(pass: bool, target: &str) -> String {
+    format!("[{target}: {}]", if pass { "PASS" } else { "MISS" })
+}
+
+/// The targets across sizes: spawnfd must stay flat, fork must not.
+fn print_targets(results: &[SizeResult]) {
+    let (Some(small), Some(big)) = (
+        results.iter().min_by_key(|r| r.size),
+        results.iter().max_by_key(|r| r.size),
+    ) else {
+        return;
+    };
+    println!();
+    println!("== targets (reported, never enforced) ==");
+    for r in results {
+        let ratio = r.median(Contender::Spawnfd) / r.median(Contender::PosixSpawn);
+        println!(
+            "  spawnfd/posix_spawn at {:<8} {ratio:>9.3}  {}",
+            format_size(r.size),
+            verdict(ratio <= 0.98, "<= 0.98")
+        );
+    }
+    if big.size == small.size {
+        return;
+    }
+    let (s, b) = (format_size(small.size), format_size(big.size));
+    let flat = big.median(Contender::Spawnfd) / small.median(Contender::Spawnfd);
+    println!(
+        "  spawnfd({b})/spawnfd({s}) {flat:>13.3}  {}",
+        verdict(flat <= 1.05, "<= 1.05")
+    );
+    let fork = big.median(Contender::StdFork) / big.median(Contender::Spawnfd);
+    println!(
+        "  std-fork({b})/spawnfd({b}) {fork:>11.1}  {}",
+        verdict(fork >= 100.0, ">= 100")
+    );
+    for c in [Contender::Std, Contender::StdFork, Contender::PosixSpawn] {
+        let growth = big.median(c) / small.median(c);
+        println!("  ({} {b}/{s}: {growth:.3})", c.name());
+    }
+}
+
+fn count_syscalls(n: u64) -> Result<()> {
+    if let Err(why) = syscalls::check_strace() {
+        println!("spawnfd-bench: {why}; skipping the system call counts");
+        return Ok(());
+    }
+    let tiny = TinyProgram::create()?;
+    let bench = std::env::current_exe()?;
+    println!(
+        "spawnfd-bench: system calls per spawn + wait of {}, parent and child",
+        tiny.description()
+    );
+    println!(
+        "  strace -f -c of {n} spawns minus a run of 0 (both after one warm-up spawn), divided by {n};"
+    );
+    println!("  the tiny program's exit is not counted (strace -c omits calls that never return)");
+    println!();
+    println!(
+        "  {:<12} {:>13}  top system calls per spawn",
+        "contender", "calls/spawn"
+    );
+    for c in Contender::ALL {
+        let base = syscalls::count(&bench, tiny.path(), c, 0)?;
+        let with = syscalls::count(&bench, tiny.path(), c, n)?;
+        let per = PerSpawn::from_runs(&with, &base, n);
+        let top: Vec<String> = per
+            .top
+            .iter()
+            .take(6)
+            .map(|(name, calls)| format!("{name} {calls:.0}"))
+            .collect();
+        let target = if c == Contender::Spawnfd {
+            format!("  {}", verdict(per.total < 30.0, "target < 30"))
+        } else {
+            String::new()
+        };
+        println!(
+            "  {:<12} {:>13.1}  {}{target}",
+            c.name(),
+            per.total,
+            top.join(", ")
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Mode, String> {
+        parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn arguments() {
+        let Ok(Mode::Time(t)) = parse(&["--mem", "0,1G", "--iters", "10"]) else {
+            panic!("not a timing run");
+        };
+        assert_eq!(t.sizes, [0, 1 << 30]);
+        assert_eq!(t.iters, 10);
+        assert!(matches!(
+            parse(&["--syscalls"]),
+            Ok(Mode::Syscalls { n: 200 })
+        ));
+        assert!(matches!(
+            parse(&["--one", "posix_spawn", "--n", "3", "--tiny", "/bin/true"]),
+            Ok(Mode::One {
+                contender: Contender::PosixSpawn,
+                n: 3,
+                ..
+            })
+        ));
+        assert!(parse(&["--iters", "x"]).is_err());
+        assert!(parse(&["--one", "vfork"]).is_err());
+    }
+}

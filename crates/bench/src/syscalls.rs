@@ -86,7 +86,11 @@ impl PerSpawn {
 
 /// Whether `strace` can be run here; `Err` says why not.
 pub fn check_strace() -> Result<(), String> {
-    match Command::new("strace").arg("-V").stdout(Stdio::null()).status() {
+    match Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .status()
+    {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(format!("`strace -V` failed: {s}")),
         Err(e) => Err(format!("strace not found ({e})")),
@@ -122,7 +126,10 @@ pub fn count(bench: &Path, tiny: &Path, contender: Contender, n: u64) -> io::Res
         )));
     }
     parse_summary(&summary?).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidData, "no total line in the strace summary")
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no total line in the strace summary",
+        )
     })
 }
 

@@ -42,7 +42,9 @@ impl fmt::Display for FdMapping {
 fn parse_fd(s: &str, what: &str) -> Result<RawFd, String> {
     // `RawFd::from_str` would accept a leading '+'; insist on plain digits.
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{what} must be a non-negative fd number, not {s:?}"));
+        return Err(format!(
+            "{what} must be a non-negative fd number, not {s:?}"
+        ));
     }
     s.parse()
         .map_err(|_| format!("{what} fd number {s} is too large"))
@@ -105,7 +107,18 @@ mod tests {
 
     #[test]
     fn fd_mapping_rejects_bad_syntax() {
-        for bad in ["", "3", "=5", "3=", "3=5=6", "-1=5", "3=-5", "+3=5", "a=5", "3=99999999999"] {
+        for bad in [
+            "",
+            "3",
+            "=5",
+            "3=",
+            "3=5=6",
+            "-1=5",
+            "3=-5",
+            "+3=5",
+            "a=5",
+            "3=99999999999",
+        ] {
             assert!(bad.parse::<FdMapping>().is_err(), "{bad:?} was accepted");
         }
     }
@@ -113,7 +126,10 @@ mod tests {
     #[test]
     fn env_var_splits_at_the_first_equals_sign() {
         let var = EnvVar::parse(OsStr::new("X=a=b")).unwrap();
-        assert_eq!((var.key.as_os_str(), var.value.as_os_str()), (OsStr::new("X"), OsStr::new("a=b")));
+        assert_eq!(
+            (var.key.as_os_str(), var.value.as_os_str()),
+            (OsStr::new("X"), OsStr::new("a=b"))
+        );
         let var = EnvVar::parse(OsStr::new("EMPTY=")).unwrap();
         assert_eq!(var.value, OsStr::new(""));
     }
