@@ -205,6 +205,7 @@ impl<'a> Prepared<'a> {
             };
             let source = match kind {
                 StdioKind::Inherit => Source::Inherit,
+                StdioKind::Parent(fd) if *fd == target => Source::Inherit,
                 StdioKind::Null if target == 0 => Source::Null(libc::O_RDONLY),
                 StdioKind::Null => Source::Null(libc::O_WRONLY),
                 StdioKind::Owned(fd) => Source::Fd(fd.as_raw_fd()),
