@@ -231,8 +231,9 @@ impl Command {
     /// use spawnfd::Command;
     /// use std::os::fd::OwnedFd;
     ///
-    /// let file: OwnedFd = std::fs::File::open("/etc/hostname")?.into();
-    /// let status = Command::new("sh").args(["-c", "cat <&7 >/dev/null"]).fd(7, file).status()?;
+    /// let file: OwnedFd = std::fs::File::open("/dev/null")?.into();
+    /// // `sh` fails on `<&7` unless the child has an fd 7.
+    /// let status = Command::new("sh").args(["-c", "cat <&7"]).fd(7, file).status()?;
     /// assert!(status.success());
     /// # std::io::Result::Ok(())
     /// ```
