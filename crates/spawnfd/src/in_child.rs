@@ -85,7 +85,7 @@ pub(crate) struct Report {
     pub(crate) failed: AtomicU32,
     pub(crate) errno: AtomicI32,
     /// Step-specific: the child fd, the signal, or the index of the exec
-    /// candidate (-1: every candidate was missing).
+    /// candidate to blame (-1: every candidate was missing).
     pub(crate) detail: AtomicI64,
 }
 
@@ -219,7 +219,6 @@ fn run(ctx: &mut ChildCtx<'_>) -> Fail {
     }
     match denied {
         Some(i) => Fail::new(Step::Exec, Errno(libc::EACCES), i as i64),
-        None if ctx.exec_paths.len() == 1 => Fail::new(Step::Exec, last, 0),
         None => Fail::new(Step::Exec, last, -1),
     }
 }

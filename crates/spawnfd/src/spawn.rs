@@ -81,6 +81,8 @@ struct Prepared<'a> {
     argv: CStrArray,
     envp: CStrArray,
     exec_paths: CStrArray,
+    /// Whether `exec_paths` come from a `PATH` search.
+    searched: bool,
     cwd: Option<CString>,
     /// Child fds sorted by target, with their sources.
     slots: Vec<Slot>,
@@ -114,7 +116,8 @@ impl<'a> Prepared<'a> {
 
         let mut exec_paths = CStrArray::default();
         let prog = program.as_bytes();
-        if prog.contains(&b'/') || prog.is_empty() {
+        let searched = !(prog.contains(&b'/') || prog.is_empty());
+        if !searched {
             let _ = exec_paths.push(&[prog]);
         } else {
             for dir in path
@@ -149,6 +152,7 @@ impl<'a> Prepared<'a> {
             argv,
             envp,
             exec_paths,
+            searched,
             cwd,
             slots: Vec::with_capacity(3 + cmd.fds.len()),
             sources: Vec::with_capacity(3 + cmd.fds.len()),
@@ -179,6 +183,7 @@ impl<'a> Prepared<'a> {
                 format_args!("child fd {} is given more than once", w[0].0),
             ));
         }
+        let mapped = plan.len();
 
         let stdio = [&cmd.stdin, &cmd.stdout, &cmd.stderr];
         for (target, (cfg, name)) in stdio
@@ -187,8 +192,11 @@ impl<'a> Prepared<'a> {
             .enumerate()
         {
             let target = target as i32;
-            let mapped = plan.binary_search_by_key(&target, |&(t, _)| t).is_ok();
-            if mapped {
+            // Search only the sorted entries of fd(), not the stdio added below.
+            if plan[..mapped]
+                .binary_search_by_key(&target, |&(t, _)| t)
+                .is_ok()
+            {
                 if cfg.is_some() {
                     return Err(invalid(
                         program,
@@ -277,11 +285,9 @@ impl<'a> Prepared<'a> {
         let errno = report.errno.load(Relaxed);
         let detail = report.detail.load(Relaxed);
         let detail = match step {
-            Step::Exec if detail < 0 => Detail::Searched,
-            Step::Exec => match self.exec_paths.get(detail as usize) {
-                Some(path) => Detail::Path(PathBuf::from(OsStr::from_bytes(path))),
-                None => Detail::None,
-            },
+            Step::Exec if detail < 0 && self.searched => Detail::Searched,
+            Step::Exec if detail < 0 => self.exec_path(0),
+            Step::Exec => self.exec_path(detail as usize),
             Step::Chdir => match &self.cwd {
                 Some(dir) => Detail::Path(PathBuf::from(OsStr::from_bytes(dir.as_bytes()))),
                 None => Detail::None,
@@ -291,6 +297,14 @@ impl<'a> Prepared<'a> {
             _ => Detail::None,
         };
         Err(SpawnError::new(step, Some(errno), self.program, detail).into())
+    }
+
+    /// Exec candidate `i` as an error detail.
+    fn exec_path(&self, i: usize) -> Detail {
+        match self.exec_paths.get(i) {
+            Some(path) => Detail::Path(PathBuf::from(OsStr::from_bytes(path))),
+            None => Detail::None,
+        }
     }
 
     fn error(&self, step: Step, errno: Option<i32>, detail: Detail) -> io::Error {
