@@ -16,7 +16,7 @@
 //! | N       | the child exited with status N                               |
 //! | 128 + N | the child was killed by signal N (not re-raised)             |
 //! | 127     | PROGRAM was not found (exec failed with `ENOENT`)            |
-//! | 126     | PROGRAM was found but could not be executed (other exec error) |
+//! | 126     | PROGRAM was found but could not be executed (other exec error, or a missing `#!` interpreter) |
 //! | 125     | spawnfd itself failed: bad `--fd`, chdir failure, invalid input, ... |
 //! | 2       | usage error (bad command line)                               |
 

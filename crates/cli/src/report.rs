@@ -24,7 +24,8 @@ Exit status:
   N        the child exited with status N
   128+N    the child was killed by signal N (spawnfd exits, it does not re-raise N)
   127      PROGRAM was not found (exec failed with ENOENT)
-  126      PROGRAM was found but could not be executed (any other exec error)
+  126      PROGRAM was found but could not be executed (any other exec error,
+           or its #! interpreter is missing)
   125      spawnfd itself failed: a bad --fd, a failed chdir to --cwd,
            invalid input (such as a repeated CHILD fd), ...
   2        usage error";
@@ -58,7 +59,7 @@ impl Error {
         };
         match SpawnError::from_io(err) {
             Some(spawn) if spawn.step() == Step::Exec => match spawn.raw_os_error() {
-                Some(libc::ENOENT) => NOT_FOUND,
+                Some(libc::ENOENT) if !spawn.missing_interpreter() => NOT_FOUND,
                 Some(_) => CANNOT_EXECUTE,
                 // The child died before exec without saying why.
                 None => SPAWNFD_FAILED,

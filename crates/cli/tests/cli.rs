@@ -161,6 +161,20 @@ fn command_not_found_as_json() {
 }
 
 #[test]
+fn missing_interpreter_exits_126_and_names_the_script() {
+    let path = file_with("bad-interpreter", "#!/nonexistent/interpreter\n");
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+
+    let out = run([&path]);
+    assert_eq!(out.status.code(), Some(126));
+    assert!(
+        stderr(&out).contains("(its interpreter or loader is missing)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn non_executable_file_exits_126() {
     let path = file_with("not-executable", "#!/bin/sh\nexit 0\n");
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();

@@ -100,6 +100,9 @@ pub(crate) enum Detail {
     Path(PathBuf),
     /// A program searched for in `PATH` and found nowhere usable.
     Searched,
+    /// A file that exists but whose `execve` said `ENOENT`: its `#!`
+    /// interpreter or ELF loader is missing.
+    Interpreter(PathBuf),
     Fd(RawFd),
     Signal(i32),
     /// The child died before `execve` without reporting (for example,
@@ -199,9 +202,16 @@ impl SpawnError {
     /// [`Step::Chdir`], the file `execve` failed on for [`Step::Exec`].
     pub fn path(&self) -> Option<&Path> {
         match &self.detail {
-            Detail::Path(p) => Some(p),
+            Detail::Path(p) | Detail::Interpreter(p) => Some(p),
             _ => None,
         }
+    }
+
+    /// Whether `execve` failed with `ENOENT` on a file that exists, which
+    /// means that the interpreter named by its `#!` line (or the ELF loader
+    /// it asks for) is missing; [`SpawnError::path`] is the file.
+    pub fn missing_interpreter(&self) -> bool {
+        matches!(self.detail, Detail::Interpreter(_))
     }
 
     /// The child fd the step worked on, for [`Step::FdMapping`],
@@ -239,6 +249,7 @@ impl fmt::Display for SpawnError {
             Detail::None => {}
             Detail::Path(p) => write!(f, " {p:?}")?,
             Detail::Searched => write!(f, " (searched PATH)")?,
+            Detail::Interpreter(p) => write!(f, " {p:?} (its interpreter or loader is missing)")?,
             Detail::Fd(fd) => write!(f, " (child fd {fd})")?,
             Detail::Signal(sig) => write!(f, " (signal {sig})")?,
             Detail::Died(sig) => return write!(f, ": child died by signal {sig} before exec"),

@@ -217,11 +217,26 @@ fn run(ctx: &mut ChildCtx<'_>) -> Fail {
         }
         last = e;
     }
-    match denied {
-        Some(i) => Fail::new(Step::Exec, Errno(libc::EACCES), i as i64),
-        None => Fail::new(Step::Exec, last, -1),
+    if let Some(i) = denied {
+        return Fail::new(Step::Exec, Errno(libc::EACCES), i as i64);
     }
+    // Every candidate said ENOENT. If one of them exists after all, what is
+    // missing is its interpreter (`#!` line) or ELF loader: name that file.
+    // Checked only now, so a successful search pays nothing for it.
+    if last == Errno(libc::ENOENT) {
+        for (i, &path) in ctx.exec_paths.iter().enumerate() {
+            // SAFETY: `path` is a NUL-terminated string.
+            if unsafe { syscall!(libc::SYS_faccessat, libc::AT_FDCWD, path, libc::F_OK) }.is_ok() {
+                return Fail::new(Step::Exec, last, EXISTS_BUT.wrapping_add(i as i64));
+            }
+        }
+    }
+    Fail::new(Step::Exec, last, -1)
 }
+
+/// Added to a candidate's index in [`Report::detail`] when `execve` said
+/// `ENOENT` for a file that exists.
+pub(crate) const EXISTS_BUT: i64 = 1 << 32;
 
 fn reset_signals(set: u64) -> Result<(), Fail> {
     // A zeroed kernel `struct sigaction`: SIG_DFL, no flags, empty mask.

@@ -20,7 +20,7 @@ use crate::child::Child;
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
-use crate::in_child::{ChildCtx, Report, Source, child_main};
+use crate::in_child::{ChildCtx, EXISTS_BUT, Report, Source, child_main};
 use crate::sys::clone::{self, BlockAllSignals, Created, Method};
 use crate::sys::{os, pidfd};
 
@@ -287,6 +287,12 @@ impl<'a> Prepared<'a> {
         let detail = match step {
             Step::Exec if detail < 0 && self.searched => Detail::Searched,
             Step::Exec if detail < 0 => self.exec_path(0),
+            Step::Exec if detail >= EXISTS_BUT => {
+                match self.exec_path((detail - EXISTS_BUT) as usize) {
+                    Detail::Path(path) => Detail::Interpreter(path),
+                    other => other,
+                }
+            }
             Step::Exec => self.exec_path(detail as usize),
             Step::Chdir => match &self.cwd {
                 Some(dir) => Detail::Path(PathBuf::from(OsStr::from_bytes(dir.as_bytes()))),

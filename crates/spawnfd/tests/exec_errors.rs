@@ -199,6 +199,39 @@ fn file_that_is_neither_elf_nor_script() {
 }
 
 #[test]
+fn script_whose_interpreter_is_missing() {
+    let _serial = serial();
+    let dir = TempDir::new("interp");
+    let file = write_file(dir.path(), "script", b"#!/nonexistent/interpreter\n", 0o755);
+    // The kernel says ENOENT although the file exists; the error says which
+    // file and why, by path and through PATH alike.
+    for cmd in [Command::new(&file), {
+        let mut cmd = Command::new("script");
+        cmd.env("PATH", format!("/nonexistent:{}", dir.path().display()));
+        cmd
+    }] {
+        let mut cmd = cmd;
+        let err = spawn_err(&mut cmd);
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        let d = detail(&err);
+        assert_eq!(d.step(), Step::Exec);
+        assert_eq!(d.raw_os_error(), Some(libc::ENOENT));
+        assert!(d.missing_interpreter());
+        assert_eq!(d.path(), Some(file.as_path()));
+        assert!(
+            err.to_string().ends_with(&format!(
+                ": exec {file:?} (its interpreter or loader is missing): \
+                 No such file or directory (os error 2)"
+            )),
+            "{err}"
+        );
+    }
+    // A file that is really missing is not blamed on an interpreter.
+    let err = spawn_err(&mut Command::new(dir.path().join("absent")));
+    assert!(!detail(&err).missing_interpreter());
+}
+
+#[test]
 fn source_is_the_os_error() {
     let _serial = serial();
     let err = spawn_err(&mut Command::new(MISSING));
