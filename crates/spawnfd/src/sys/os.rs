@@ -7,7 +7,11 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 
-/// `pipe2(O_CLOEXEC)`: (read end, write end).
+/// `pipe2(O_CLOEXEC)`: (read end, write end), both numbered 3 or above.
+///
+/// Where the parent's fd 0, 1 or 2 is closed, `pipe2` would put an end
+/// there, and a child inheriting that standard fd would get the library's
+/// pipe instead of `/dev/null`: such an end is moved up.
 pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [-1; 2];
     // SAFETY: `fds` has room for two fds.
@@ -15,7 +19,21 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
         return Err(io::Error::last_os_error());
     }
     // SAFETY: both fds are new and owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(read)?, above_stdio(write)?))
+}
+
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
+    }
+    // SAFETY: F_DUPFD_CLOEXEC on an fd we own returns a new fd or -1.
+    let moved = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if moved < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd owned by nobody else; `fd` closes on return.
+    Ok(unsafe { OwnedFd::from_raw_fd(moved) })
 }
 
 /// The signals this process ignores and catches, as bit sets (bit `n - 1`

@@ -1,0 +1,334 @@
+//! Helpers shared by the fd, signal and strace tests: running `spawnfd-probe`
+//! and parsing its report, placing raw fds at chosen numbers, reading
+//! `/proc`, and re-running one test of the current binary in a process of
+//! its own.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{CString, OsStr};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use spawnfd::{Child, Command};
+
+/// The helper program that reports the state it was started with.
+pub const PROBE: &str = env!("CARGO_BIN_EXE_spawnfd-probe");
+
+/// One open fd of the probe, as it reported it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FdEntry {
+    /// `readlink /proc/self/fd/N`: a path, `pipe:[INODE]`, `/memfd:NAME`, …
+    pub target: String,
+    pub cloexec: bool,
+}
+
+/// The probe's report, parsed.
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub fds: BTreeMap<RawFd, FdEntry>,
+    pub sigblk: u64,
+    pub sigign: u64,
+    pub sigcgt: u64,
+    pub cwd: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+}
+
+impl Report {
+    /// Parses the lines `spawnfd-probe` writes; panics on anything else.
+    pub fn parse(text: &str) -> Report {
+        let mut report = Report::default();
+        for line in text.lines() {
+            let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match kind {
+                "fd" => {
+                    let (fd, rest) = rest.split_once(' ').expect("fd line: number");
+                    let (target, flag) = rest.rsplit_once(" cloexec=").expect("fd line: flag");
+                    let entry = FdEntry {
+                        target: target.to_owned(),
+                        cloexec: flag == "1",
+                    };
+                    report.fds.insert(fd.parse().expect("fd number"), entry);
+                }
+                "sigblk" => report.sigblk = parse_hex(rest),
+                "sigign" => report.sigign = parse_hex(rest),
+                "sigcgt" => report.sigcgt = parse_hex(rest),
+                "cwd" => report.cwd = rest.to_owned(),
+                "arg" => {
+                    let (_, arg) = rest.split_once(' ').unwrap_or((rest, ""));
+                    report.args.push(arg.to_owned());
+                }
+                "env" => {
+                    let (key, value) = rest.split_once('=').unwrap_or((rest, ""));
+                    report.env.insert(key.to_owned(), value.to_owned());
+                }
+                _ => panic!("unexpected line in the probe's report: {line:?}"),
+            }
+        }
+        report
+    }
+
+    /// The numbers of the open fds.
+    pub fn fd_numbers(&self) -> BTreeSet<RawFd> {
+        self.fds.keys().copied().collect()
+    }
+
+    /// The entry of fd `fd`; panics with the whole fd table if it is closed.
+    pub fn fd(&self, fd: RawFd) -> &FdEntry {
+        self.fds
+            .get(&fd)
+            .unwrap_or_else(|| panic!("fd {fd} is not open in the child: {:#?}", self.fds))
+    }
+
+    /// Asserts that fd `fd` is open on `target` without `FD_CLOEXEC`.
+    #[track_caller]
+    pub fn assert_fd(&self, fd: RawFd, target: &str) {
+        let entry = self.fd(fd);
+        assert_eq!(entry.target, target, "child fd {fd}: {:#?}", self.fds);
+        assert!(
+            !entry.cloexec,
+            "child fd {fd} has FD_CLOEXEC: {:#?}",
+            self.fds
+        );
+    }
+}
+
+fn parse_hex(text: &str) -> u64 {
+    u64::from_str_radix(text.trim(), 16).unwrap_or_else(|e| panic!("hex {text:?}: {e}"))
+}
+
+/// Bit `sig - 1`: signal `sig` in a `/proc/PID/status` signal set.
+pub const fn sig_bit(sig: i32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// A path in the temporary directory, unique in this process run, removed
+/// on drop.
+pub struct TempPath(PathBuf);
+
+impl TempPath {
+    pub fn new(tag: &str) -> TempPath {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("spawnfd-{tag}-{}-{n}", std::process::id());
+        TempPath(std::env::temp_dir().join(name))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A `Command` for the probe.
+pub fn probe() -> Command {
+    Command::new(PROBE)
+}
+
+/// A probe that was started with [`spawn_probe`].
+pub struct ProbeRun {
+    pub child: Child,
+    out: TempPath,
+}
+
+/// Starts `cmd` (a probe command) with its report going to a temporary
+/// file, so that its standard fds stay as configured.
+#[track_caller]
+pub fn spawn_probe(cmd: &mut Command) -> ProbeRun {
+    let out = TempPath::new("report");
+    cmd.env("SPAWNFD_PROBE_OUT", out.path());
+    let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    ProbeRun { child, out }
+}
+
+impl ProbeRun {
+    /// Waits for the probe (closing its stdin pipe, if any) and returns its
+    /// report.
+    #[track_caller]
+    pub fn report(mut self) -> Report {
+        let status = self.child.wait().expect("wait for the probe");
+        assert!(status.success(), "the probe failed: {status}");
+        let text = std::fs::read_to_string(self.out.path()).expect("read the probe's report");
+        Report::parse(&text)
+    }
+}
+
+/// Runs `cmd` (a probe command) to completion and returns its report.
+#[track_caller]
+pub fn run_probe(cmd: &mut Command) -> Report {
+    spawn_probe(cmd).report()
+}
+
+/// Whether this process has any child, running or not yet reaped.
+pub fn has_children() -> bool {
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is writable; WNOWAIT leaves any child as it is.
+    let r = unsafe {
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if r == 0 {
+        return true;
+    }
+    let err = io::Error::last_os_error();
+    assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "waitid: {err}");
+    false
+}
+
+/// What fd `fd` of this process refers to (`readlink /proc/self/fd/N`).
+pub fn fd_target(fd: RawFd) -> String {
+    std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .unwrap_or_else(|e| panic!("readlink of our fd {fd}: {e}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Whether fd `fd` is open in this process.
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the flags of a number, open or not.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Whether fd `fd` of this process has `FD_CLOEXEC`.
+pub fn has_cloexec(fd: impl AsFd) -> bool {
+    // SAFETY: F_GETFD on an fd we borrow.
+    let flags = unsafe { libc::fcntl(fd.as_fd().as_raw_fd(), libc::F_GETFD) };
+    assert!(flags >= 0, "F_GETFD: {}", io::Error::last_os_error());
+    flags & libc::FD_CLOEXEC != 0
+}
+
+/// Duplicates `fd` onto number `at`, which must be free (tests pick numbers
+/// in a range of their own, far above what `open` hands out), with or
+/// without `FD_CLOEXEC`.
+#[track_caller]
+pub fn place_at(fd: impl AsFd, at: RawFd, cloexec: bool) -> OwnedFd {
+    assert!(!is_open(at), "fd {at} is already open in the test process");
+    let flags = if cloexec { libc::O_CLOEXEC } else { 0 };
+    // SAFETY: dup3 with a borrowed source and a number nothing else owns.
+    let fd = unsafe { libc::dup3(fd.as_fd().as_raw_fd(), at, flags) };
+    assert_eq!(fd, at, "dup3 onto {at}: {}", io::Error::last_os_error());
+    // SAFETY: `at` was just made and is owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(at) }
+}
+
+/// A new pipe whose read end is returned; the write end is closed. Each
+/// call gives a distinct `pipe:[INODE]`, handy to tell fds apart.
+pub fn pipe_end() -> OwnedFd {
+    let (read, _write) = io::pipe().expect("pipe");
+    read.into()
+}
+
+/// Opens `/dev/null` without `O_CLOEXEC`, as careless code in another
+/// library would.
+pub fn open_leaky() -> OwnedFd {
+    // SAFETY: a NUL-terminated path and plain flags.
+    let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY) };
+    assert!(fd >= 0, "open /dev/null: {}", io::Error::last_os_error());
+    // SAFETY: a new fd owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// `dup(fd)`: a copy without `FD_CLOEXEC`.
+pub fn dup_leaky(fd: impl AsFd) -> OwnedFd {
+    // SAFETY: dup of a borrowed fd.
+    let new = unsafe { libc::dup(fd.as_fd().as_raw_fd()) };
+    assert!(new >= 0, "dup: {}", io::Error::last_os_error());
+    // SAFETY: a new fd owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(new) }
+}
+
+/// A memfd (with `MFD_CLOEXEC`) named `name`.
+pub fn memfd(name: &str) -> OwnedFd {
+    let name = CString::new(name).expect("memfd name");
+    // SAFETY: a NUL-terminated name and plain flags.
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC) };
+    assert!(fd >= 0, "memfd_create: {}", io::Error::last_os_error());
+    // SAFETY: a new fd owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+/// A hexadecimal signal-set field (`SigBlk:`, `SigIgn:`, …) of a
+/// `/proc/…/status` file.
+pub fn status_field(path: &str, key: &str) -> u64 {
+    let status = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .unwrap_or_else(|| panic!("no {key} in {path}"));
+    parse_hex(line)
+}
+
+/// The environment variable that tells a re-run test binary which test to
+/// run for real.
+const ISOLATED: &str = "SPAWNFD_TEST_ISOLATED";
+
+/// A command that re-runs only the ignored test `test` of the current test
+/// binary in a new process; the test does its work only there (see
+/// [`in_isolated_run`]).
+pub fn isolated_command(test: &str) -> std::process::Command {
+    isolated_command_under::<&str>(&[], test)
+}
+
+/// As [`isolated_command`], with the test binary run by `wrapper` (a
+/// program and its arguments, such as `strace -f`).
+pub fn isolated_command_under<S: AsRef<OsStr>>(wrapper: &[S], test: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut cmd = std::process::Command::new(program);
+            cmd.args(args).arg(exe);
+            cmd
+        }
+        None => std::process::Command::new(exe),
+    };
+    cmd.args([
+        test,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(ISOLATED, test);
+    cmd
+}
+
+/// Asserts that a run of [`isolated_command`] passed and did run its test.
+#[track_caller]
+pub fn assert_isolated_passed(test: &str, status: ExitStatus, stdout: &[u8], stderr: &[u8]) {
+    let stdout = String::from_utf8_lossy(stdout);
+    let stderr = String::from_utf8_lossy(stderr);
+    assert!(
+        status.success() && stdout.contains("1 passed"),
+        "the isolated run of {test} failed ({status}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+}
+
+/// Runs `test` alone in a new process and asserts that it passed.
+#[track_caller]
+pub fn run_isolated(test: &str) {
+    let out = isolated_command(test)
+        .output()
+        .expect("re-run the test binary");
+    assert_isolated_passed(test, out.status, &out.stdout, &out.stderr);
+}
+
+/// Whether this process is the isolated run of `test`; an ignored test
+/// that is run directly (`cargo test -- --ignored`) should do nothing.
+pub fn in_isolated_run(test: &str) -> bool {
+    std::env::var_os(ISOLATED).is_some_and(|t| t == test)
+}
