@@ -84,16 +84,23 @@ impl PerSpawn {
     }
 }
 
-/// Whether `strace` can be run here; `Err` says why not.
-pub fn check_strace() -> Result<(), String> {
-    match Command::new("strace")
-        .arg("-V")
+/// Whether `strace -f` can trace `program` here (it may be missing, or
+/// ptrace may be forbidden); `Err` says why not.
+pub fn check_strace(program: &Path) -> Result<(), String> {
+    let output = Command::new("strace")
+        .args(["-f", "-o", "/dev/null"])
+        .arg(program)
         .stdout(Stdio::null())
-        .status()
-    {
-        Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("`strace -V` failed: {s}")),
-        Err(e) => Err(format!("strace not found ({e})")),
+        .output();
+    match output {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "`strace -f {}` failed ({}): {}",
+            program.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => Err(format!("cannot run strace ({e})")),
     }
 }
 
@@ -106,13 +113,17 @@ pub fn count(bench: &Path, tiny: &Path, contender: Contender, n: u64) -> io::Res
         std::process::id(),
         contender.name()
     ));
-    let result = Command::new("strace")
+    // Started with spawnfd, whose clean signal slate makes the counts
+    // independent of how the bench itself was started: a process started
+    // by glibc's posix_spawn (as `cargo run` starts the bench) inherits
+    // signals 32 and 33 ignored, which spawnfd would reset in every child.
+    let result = spawnfd::Command::new("strace")
         .args(["-f", "-c", "-o"])
         .arg(&out)
         .arg(bench)
         .args(["--one", contender.name(), "--n", &n.to_string(), "--tiny"])
         .arg(tiny)
-        .stderr(Stdio::piped())
+        .stdout(spawnfd::Stdio::null())
         .output();
     let summary = std::fs::read_to_string(&out);
     let _ = std::fs::remove_file(&out);
