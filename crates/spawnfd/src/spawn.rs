@@ -12,7 +12,7 @@
 use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 
@@ -79,7 +79,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
 struct Prepared<'a> {
     program: &'a OsStr,
     argv: CStrArray,
-    envp: CStrArray,
+    envp: Envp,
     exec_paths: CStrArray,
     /// Whether `exec_paths` come from a `PATH` search.
     searched: bool,
@@ -320,8 +320,17 @@ impl<'a> Prepared<'a> {
 
 /// Builds `envp` and returns the `PATH` the child's `execvp` would use
 /// (`None`: unset).
-fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(CStrArray, Option<Vec<u8>>)> {
+///
+/// An unchanged environment is not copied: the child gets the parent's
+/// `environ` as it is, as with std. (Changing the environment while another
+/// thread spawns is already undefined behaviour by the contract of
+/// `std::env::set_var`.)
+fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(Envp, Option<Vec<u8>>)> {
     let changes = &cmd.env;
+    if !changes.clear && changes.vars.is_empty() {
+        let path = std::env::var_os("PATH").map(|p| p.into_vec());
+        return Ok((Envp::Parent, path));
+    }
     let mut envp = CStrArray::default();
     let mut path = None;
     if !changes.clear {
@@ -356,7 +365,23 @@ fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(CStrArray, Option<Ve
         }
     }
     envp.terminate();
-    Ok((envp, path))
+    Ok((Envp::Built(envp), path))
+}
+
+/// The child's environment.
+enum Envp {
+    /// The parent's `environ`, read at the moment of the spawn.
+    Parent,
+    Built(CStrArray),
+}
+
+impl Envp {
+    fn as_ptr(&self) -> *const *const libc::c_char {
+        match self {
+            Envp::Parent => os::environ(),
+            Envp::Built(envp) => envp.as_ptr(),
+        }
+    }
 }
 
 /// C strings packed into one buffer, with a NULL-terminated pointer array:

@@ -5,7 +5,23 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+mod libc_env {
+    unsafe extern "C" {
+        /// The process's environment, as libc keeps it.
+        pub(super) static environ: *const *const libc::c_char;
+    }
+}
+
+/// The current value of libc's `environ`.
+pub(crate) fn environ() -> *const *const libc::c_char {
+    // SAFETY: reading the pointer is sound; what it points to may only be
+    // changed by `setenv` and friends, which std's contract forbids while
+    // other threads read the environment.
+    unsafe { libc_env::environ }
+}
 
 /// `pipe2(O_CLOEXEC)`: (read end, write end), both numbered 3 or above.
 ///
@@ -40,32 +56,71 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
 /// for signal `n`).
 ///
 /// Dispositions are per process; the `SigIgn` and `SigCgt` lines of
-/// `/proc/thread-self/status` give them in one read, where querying each
-/// signal with `rt_sigaction` would take 64 calls. (`/proc/PID/stat` is
-/// cheaper to generate but masks out signals 32 to 64.) Without `/proc`
-/// (a chroot, say), the 64 queries it is.
+/// `/proc/self/status` give them in one `pread`, where querying each signal
+/// with `rt_sigaction` would take 64 calls. (`/proc/PID/stat` is cheaper to
+/// generate but masks out signals 32 to 64.) The file stays open between
+/// spawns, see [`StatusFile`]. Without `/proc` (a chroot, say), the 64
+/// queries it is.
 pub(crate) fn signal_dispositions() -> io::Result<(u64, u64)> {
-    match File::open("/proc/thread-self/status") {
-        Ok(file) => dispositions_from_proc(file),
-        Err(_) => Ok(dispositions_from_sigaction()),
-    }
-}
-
-fn dispositions_from_proc(mut file: File) -> io::Result<(u64, u64)> {
     let mut buf = [0u8; 4096];
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..])? {
-            0 => break,
-            n => len += n,
+    // Once more with a fresh file if the cached fd reads wrong: someone may
+    // have closed it behind our back and reused its number.
+    for fresh in [false, true] {
+        let Some(fd) = STATUS_FILE.get(fresh) else {
+            break;
+        };
+        // SAFETY: pread into our buffer; `fd` is at worst a number that no
+        // longer names the status file, which the parse below detects.
+        let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if let Ok(n) = usize::try_from(n) {
+            if let Some(dispositions) = parse_dispositions(&buf[..n]) {
+                return Ok(dispositions);
+            }
         }
     }
-    parse_dispositions(&buf[..len]).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            "no SigIgn/SigCgt lines in /proc/thread-self/status",
-        )
-    })
+    Ok(dispositions_from_sigaction())
+}
+
+/// An fd of `/proc/self/status` kept open for [`signal_dispositions`]:
+/// reading it from offset 0 regenerates it, so keeping it saves the path
+/// walk, `openat` and `close` of every spawn.
+///
+/// The fd is tagged with the pid it was opened in: after a `fork`, it would
+/// describe the parent, and the child opens its own.
+struct StatusFile {
+    /// `pid << 32 | fd`, or 0 before the first open.
+    tagged: AtomicU64,
+}
+
+static STATUS_FILE: StatusFile = StatusFile {
+    tagged: AtomicU64::new(0),
+};
+
+impl StatusFile {
+    /// The fd to read, opening one if there is none for this process (or
+    /// `fresh` asks for a new one). `None` without `/proc`.
+    fn get(&self, fresh: bool) -> Option<libc::c_int> {
+        let pid = std::process::id();
+        let tagged = self.tagged.load(Ordering::Acquire);
+        if !fresh && tagged != 0 && (tagged >> 32) as u32 == pid {
+            return Some(tagged as u32 as libc::c_int);
+        }
+        let file = File::open("/proc/self/status").ok()?;
+        // Never on a closed standard fd, which a child would then inherit.
+        let fd = above_stdio(OwnedFd::from(file)).ok()?;
+        let new = (u64::from(pid) << 32) | u64::from(fd.as_raw_fd() as u32);
+        match self
+            .tagged
+            .compare_exchange(tagged, new, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // Ours now, for the life of the process. The fd it replaces is
+            // not closed: it was inherited across a fork or went bad, and
+            // its number may belong to someone else by now.
+            Ok(_) => Some(fd.into_raw_fd()),
+            // Another thread replaced it first: use that one.
+            Err(current) => Some(current as u32 as libc::c_int),
+        }
+    }
 }
 
 fn dispositions_from_sigaction() -> (u64, u64) {
@@ -183,9 +238,25 @@ mod tests {
     }
 
     #[test]
+    fn survives_its_fd_being_taken_over() {
+        let before = signal_dispositions().unwrap();
+        let fd = STATUS_FILE.get(false).unwrap();
+        // Someone closes "all other fds" and the number goes to a file of
+        // theirs: the answer must still come from /proc.
+        let zero = File::open("/dev/zero").unwrap();
+        // SAFETY: replaces the cached fd's number with /dev/zero; the cache
+        // does not own the number any more after this test.
+        assert_eq!(unsafe { libc::dup2(zero.as_raw_fd(), fd) }, fd);
+        assert_eq!(signal_dispositions().unwrap(), before);
+        assert_ne!(STATUS_FILE.get(false), Some(fd));
+    }
+
+    #[test]
     fn matches_proc_status() {
         let (ignored, caught) = signal_dispositions().unwrap();
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        // A second read through the kept fd gives the same answer.
+        assert_eq!(signal_dispositions().unwrap(), (ignored, caught));
         let field = |name: &str| {
             let line = status.lines().find(|l| l.starts_with(name)).unwrap();
             u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
