@@ -51,6 +51,13 @@ use crate::spawn::{self, Defaults};
 ///   run by `/bin/sh` (as with std on glibc's `posix_spawnp`).
 /// - `get_envs` and the other getters return this crate's iterator types,
 ///   which yield the same items as std's.
+/// - [`Stdio`] is this crate's type: a `std::process::Stdio` cannot be
+///   converted (it does not reveal what it holds), but everything std's
+///   converts from (`File`, `OwnedFd`, the `Child*` pipes, `io::stdout()`,
+///   `io::stderr()`, pipe ends) converts into this one.
+/// - The `CommandExt` extras std has on Unix are inherent methods here
+///   ([`Command::arg0`]); `pre_exec` does not exist, because the child runs
+///   only the library's own prepared steps.
 ///
 /// # Examples
 ///

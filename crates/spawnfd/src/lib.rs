@@ -34,6 +34,23 @@
 //! - **The child is a file descriptor** ([`Child::pidfd`]): waiting and
 //!   signalling go through it and can never reach a recycled pid.
 //!
+//! # What the library holds
+//!
+//! - One fd of `/proc/self/status` (close-on-exec, numbered 3 or above),
+//!   opened by the first spawn and kept for the life of the process: each
+//!   spawn reads the signal dispositions from it with one `pread`. Closing it
+//!   behind the library's back is harmless; it notices and opens another.
+//! - Up to 16 child stacks of 64 KiB (plus a guard page each), mapped on
+//!   first use and reused, one per spawn running at the same moment.
+//!
+//! No signal handler is installed and no thread is started.
+//!
+//! # Requirements
+//!
+//! Linux 5.3 for `clone3` (5.5 for `CLONE_CLEAR_SIGHAND`; older kernels use
+//! `clone`, from 5.2, with `CLONE_PIDFD`), 5.4 for `waitid(P_PIDFD)`, 5.9
+//! for `close_range` (older kernels list `/proc/self/fd` instead).
+//!
 //! See the `ARCHITECTURE.md` file of the repository for how a spawn flows
 //! through the modules.
 
