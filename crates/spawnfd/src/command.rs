@@ -9,8 +9,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 
+use crate::attrs::{Attrs, Cgroup, IdMap, Namespaces, Resource};
 use crate::child::Child;
-use crate::signal::SignalSet;
+use crate::signal::{Signal, SignalSet};
 use crate::spawn::{self, Defaults};
 
 /// A process builder, a drop-in superset of [`std::process::Command`].
@@ -81,6 +82,7 @@ pub struct Command {
     /// Extra child fds, in the order given.
     pub(crate) fds: Vec<(RawFd, OwnedFd)>,
     pub(crate) signals: SignalPlan,
+    pub(crate) attrs: Attrs,
 }
 
 /// What the caller changed in the environment, as std keeps it.
@@ -126,6 +128,7 @@ impl Command {
                 reset_ignored: true,
                 mask: MaskPlan::Empty,
             },
+            attrs: Attrs::default(),
         }
     }
 
@@ -198,8 +201,23 @@ impl Command {
 
     /// Sets the child's working directory. A relative program path is then
     /// relative to this directory, as with std on Unix.
+    ///
+    /// The child changes directory after [`Command::chroot`] and after taking
+    /// its credentials, so the path is resolved inside the new root and
+    /// must be reachable by the new user.
     pub fn current_dir<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
         self.cwd = Some(dir.as_ref().to_owned());
+        self.attrs.cwd_fd = None;
+        self
+    }
+
+    /// Sets the child's working directory to an open directory (`fchdir`),
+    /// which cannot be renamed or replaced between now and the spawn.
+    /// Replaces [`Command::current_dir`]; `get_current_dir` then returns
+    /// `None`.
+    pub fn current_dir_fd(&mut self, dir: impl Into<OwnedFd>) -> &mut Command {
+        self.attrs.cwd_fd = Some(dir.into());
+        self.cwd = None;
         self
     }
 
@@ -268,6 +286,201 @@ impl Command {
     /// blocked; the kernel ignores them in the set).
     pub fn signal_mask(&mut self, mask: SignalSet) -> &mut Command {
         self.signals.mask = MaskPlan::Set(mask);
+        self
+    }
+
+    /// Makes the child the leader of a new session (`setsid`), with no
+    /// controlling terminal until [`Command::controlling_terminal`] gives it
+    /// one. Cannot be combined with [`Command::process_group`].
+    pub fn setsid(&mut self, on: bool) -> &mut Command {
+        self.attrs.setsid = on;
+        self
+    }
+
+    /// Puts the child in process group `pgid` (`setpgid(0, pgid)`); 0 makes
+    /// a new group whose id is the child's pid. As std's
+    /// `CommandExt::process_group`.
+    pub fn process_group(&mut self, pgid: i32) -> &mut Command {
+        self.attrs.pgid = Some(pgid);
+        self
+    }
+
+    /// Makes the terminal at child fd `fd` the child's controlling terminal
+    /// (`ioctl(TIOCSCTTY)`, as Go's `Setctty`). Needs
+    /// [`Command::setsid`], and `fd` must be one of the child's fds (0 to 2
+    /// or given with [`Command::fd`]).
+    pub fn controlling_terminal(&mut self, fd: RawFd) -> &mut Command {
+        self.attrs.ctty = Some(fd);
+        self
+    }
+
+    /// Detaches the child from the parent's controlling terminal
+    /// (`ioctl(TIOCNOTTY)` on `/dev/tty`, as Go's `Noctty`); nothing happens
+    /// if there is none.
+    pub fn detach_terminal(&mut self, on: bool) -> &mut Command {
+        self.attrs.noctty = on;
+        self
+    }
+
+    /// Puts the child's process group in the foreground of the terminal at
+    /// child fd `fd` (`tcsetpgrp`), without the child being stopped by
+    /// `SIGTTOU` while it does so. `fd` must be one of the child's fds.
+    pub fn foreground(&mut self, fd: RawFd) -> &mut Command {
+        self.attrs.foreground = Some(fd);
+        self
+    }
+
+    /// Sets the child's user id (`setuid`), after its groups and group id.
+    /// As with std, when the parent is root and [`Command::groups`] is not
+    /// set, the supplementary groups are dropped (`setgroups(0)`, where
+    /// permitted) so the child keeps none of root's.
+    pub fn uid(&mut self, uid: u32) -> &mut Command {
+        self.attrs.uid = Some(uid);
+        self
+    }
+
+    /// Sets the child's group id (`setgid`), after its groups and before its
+    /// user id.
+    pub fn gid(&mut self, gid: u32) -> &mut Command {
+        self.attrs.gid = Some(gid);
+        self
+    }
+
+    /// Sets the child's supplementary groups (`setgroups`), first of its
+    /// credentials.
+    pub fn groups(&mut self, groups: &[u32]) -> &mut Command {
+        self.attrs.groups = Some(groups.to_vec());
+        self
+    }
+
+    /// Changes the child's root directory (`chroot`) before it takes its
+    /// credentials; the working directory, the program path and `PATH` are
+    /// then resolved inside it. Does not change directory: combine with
+    /// `current_dir("/")` to leave no way out.
+    pub fn chroot<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
+        self.attrs.chroot = Some(dir.as_ref().to_owned());
+        self
+    }
+
+    /// Sets the child's file mode creation mask (`umask`).
+    pub fn umask(&mut self, mask: u32) -> &mut Command {
+        self.attrs.umask = Some(mask);
+        self
+    }
+
+    /// Sets the child's soft and hard limit of `resource` (`prlimit`), before
+    /// it drops privileges, so a root parent may raise hard limits. Use
+    /// [`RLIM_INFINITY`](crate::RLIM_INFINITY) for no limit. A later call
+    /// for the same resource replaces an earlier one.
+    ///
+    /// ```
+    /// use spawnfd::{Command, Resource};
+    /// // Give a child the classic soft fd limit back, whatever this process
+    /// // raised its own to.
+    /// let mut hard = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    /// unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut hard) };
+    /// let status = Command::new("true").rlimit(Resource::NOFILE, 1024, hard.rlim_max).status()?;
+    /// assert!(status.success());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn rlimit(&mut self, resource: Resource, soft: u64, hard: u64) -> &mut Command {
+        self.attrs
+            .rlimits
+            .retain(|&(r, _, _)| r != resource.as_raw());
+        self.attrs.rlimits.push((resource.as_raw(), soft, hard));
+        self
+    }
+
+    /// Sets the child's niceness, -20 (most favoured) to 19
+    /// (`setpriority(PRIO_PROCESS)`); below the parent's needs privilege.
+    pub fn nice(&mut self, nice: i32) -> &mut Command {
+        self.attrs.nice = Some(nice);
+        self
+    }
+
+    /// Restricts the child to these CPUs (`sched_setaffinity`).
+    pub fn cpu_affinity(&mut self, cpus: &[usize]) -> &mut Command {
+        self.attrs.cpus = Some(cpus.to_vec());
+        self
+    }
+
+    /// Has the kernel send `signal` to the child when the thread that
+    /// spawned it exits (`PR_SET_PDEATHSIG`). Set after the child's
+    /// credentials (a credential change clears it); if the parent died in
+    /// between, the child sends the signal to itself.
+    ///
+    /// Note that the kernel watches the spawning *thread*, not the process:
+    /// spawn from a thread that lives as long as the child should.
+    pub fn parent_death_signal(&mut self, signal: Signal) -> &mut Command {
+        self.attrs.pdeathsig = Some(signal);
+        self
+    }
+
+    /// Sets `PR_SET_NO_NEW_PRIVS` in the child: `execve` will not grant
+    /// privileges (set-user-id bits, file capabilities) to it or its
+    /// descendants.
+    pub fn no_new_privs(&mut self, on: bool) -> &mut Command {
+        self.attrs.no_new_privs = on;
+        self
+    }
+
+    /// Starts the child directly inside the cgroup v2 directory `dir`
+    /// (`clone3` with `CLONE_INTO_CGROUP`, since Linux 5.7): it never runs
+    /// a single instruction in the parent's cgroup.
+    pub fn cgroup<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
+        self.attrs.cgroup = Some(Cgroup::Path(dir.as_ref().to_owned()));
+        self
+    }
+
+    /// As [`Command::cgroup`], with the cgroup directory already open.
+    pub fn cgroup_fd(&mut self, dir: impl Into<OwnedFd>) -> &mut Command {
+        self.attrs.cgroup = Some(Cgroup::Fd(dir.into()));
+        self
+    }
+
+    /// Creates the child in new namespaces (the `CLONE_NEW*` flags of
+    /// `clone3`). Adds to earlier calls.
+    ///
+    /// A new user namespace ([`Namespaces::USER`]) needs its id maps
+    /// written from outside before the child goes on, so such a child is
+    /// created without `CLONE_VFORK`: the spawning thread writes the maps
+    /// and then waits on a futex until the child has exec'd. It still shares
+    /// the parent's memory, so the cost stays independent of the parent's
+    /// size. Every other attribute keeps the `CLONE_VFORK` path.
+    pub fn unshare(&mut self, namespaces: Namespaces) -> &mut Command {
+        self.attrs.namespaces |= namespaces;
+        self
+    }
+
+    /// The `uid_map` of the child's new user namespace (with
+    /// [`Namespaces::USER`]), written by the parent before the child goes
+    /// on.
+    pub fn uid_map(&mut self, map: &[IdMap]) -> &mut Command {
+        self.attrs.uid_map = map.to_vec();
+        self
+    }
+
+    /// The `gid_map` of the child's new user namespace. Where the parent
+    /// lacks `CAP_SETGID` over it, `setgroups` is denied in the namespace
+    /// first, as the kernel requires.
+    pub fn gid_map(&mut self, map: &[IdMap]) -> &mut Command {
+        self.attrs.gid_map = map.to_vec();
+        self
+    }
+
+    /// Makes the child a tracee of this process before `execve`
+    /// (`PTRACE_TRACEME`), for debuggers and tracers: it stops with
+    /// `SIGTRAP` after the exec.
+    pub fn ptrace_traceme(&mut self, on: bool) -> &mut Command {
+        self.attrs.traceme = on;
+        self
+    }
+
+    /// Sets these signals to `SIG_IGN` in the child (after the reset of the
+    /// parent's ignored signals); they stay ignored across `execve`.
+    /// `SIGKILL` and `SIGSTOP` cannot be ignored and are refused.
+    pub fn ignore_signals(&mut self, signals: SignalSet) -> &mut Command {
+        self.attrs.ignore = signals;
         self
     }
 

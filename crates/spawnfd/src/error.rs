@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 
 /// The step of a spawn that failed.
 ///
-/// Steps marked *child* run inside the new process, before `execve`; the
-/// others run in the parent. The child runs its steps in the order listed
-/// here (see the `in_child` module for why).
+/// Steps marked *child* run inside the new process, before `execve`, in the
+/// order listed here (the `in_child` module says why); the others run in
+/// the parent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Step {
@@ -20,10 +20,31 @@ pub enum Step {
     Pipe,
     /// Parent: `clone3`/`clone` refused to create the process.
     Clone,
-    /// Child: resetting a signal's disposition to `SIG_DFL`
-    /// ([`SpawnError::signal`] names it).
+    /// Parent: writing the `uid_map`, `setgroups` or `gid_map` of a new
+    /// user namespace ([`SpawnError::path`] is the file).
+    IdMap,
+    /// Child: setting a signal's disposition ([`SpawnError::signal`]).
     SignalDisposition,
-    /// Child: changing to the working directory ([`SpawnError::path`]).
+    /// Child: `setsid`.
+    Setsid,
+    /// Child: `setpgid` ([`SpawnError::id`] is the group asked for).
+    ProcessGroup,
+    /// Child: `prlimit` ([`SpawnError::resource`]).
+    Rlimit,
+    /// Child: `setpriority` ([`SpawnError::id`] is the niceness).
+    Nice,
+    /// Child: `sched_setaffinity`.
+    CpuAffinity,
+    /// Child: `chroot` ([`SpawnError::path`]).
+    Chroot,
+    /// Child: `setgroups`.
+    Setgroups,
+    /// Child: `setgid` ([`SpawnError::id`]).
+    Setgid,
+    /// Child: `setuid` ([`SpawnError::id`]).
+    Setuid,
+    /// Child: changing to the working directory ([`SpawnError::path`], or
+    /// [`SpawnError::fd`] for a directory given as an fd).
     Chdir,
     /// Child: opening `/dev/null` for `Stdio::null()` or for a closed
     /// standard fd ([`SpawnError::fd`] is the child fd it was for).
@@ -31,59 +52,100 @@ pub enum Step {
     /// Child: placing a file descriptor at its child fd
     /// ([`SpawnError::fd`] is the child fd).
     FdMapping,
-    /// Child: closing the file descriptors the child was not given.
-    CloseFds,
+    /// Child: detaching from the controlling terminal (`TIOCNOTTY`).
+    DetachTerminal,
+    /// Child: acquiring the controlling terminal (`TIOCSCTTY`,
+    /// [`SpawnError::fd`]).
+    ControllingTerminal,
+    /// Child: `tcsetpgrp` ([`SpawnError::fd`]).
+    Foreground,
+    /// Child: `PR_SET_PDEATHSIG` ([`SpawnError::signal`]).
+    ParentDeathSignal,
+    /// Child: `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivs,
+    /// Child: `PTRACE_TRACEME`.
+    Ptrace,
     /// Child: setting the signal mask.
     SignalMask,
+    /// Child: closing the file descriptors the child was not given.
+    CloseFds,
     /// Child: `execve` ([`SpawnError::path`] is the file that failed, when
     /// one file is to blame).
     Exec,
 }
 
+/// Every step, in declaration order: step `code` is `STEPS[code - 1]`.
+const STEPS: [Step; 25] = [
+    Step::Pipe,
+    Step::Clone,
+    Step::IdMap,
+    Step::SignalDisposition,
+    Step::Setsid,
+    Step::ProcessGroup,
+    Step::Rlimit,
+    Step::Nice,
+    Step::CpuAffinity,
+    Step::Chroot,
+    Step::Setgroups,
+    Step::Setgid,
+    Step::Setuid,
+    Step::Chdir,
+    Step::DevNull,
+    Step::FdMapping,
+    Step::DetachTerminal,
+    Step::ControllingTerminal,
+    Step::Foreground,
+    Step::ParentDeathSignal,
+    Step::NoNewPrivs,
+    Step::Ptrace,
+    Step::SignalMask,
+    Step::CloseFds,
+    Step::Exec,
+];
+
 impl Step {
-    /// A short lower-case name, as used in error messages.
+    /// A short lower-case name, as used in error messages: mostly the
+    /// system call's.
     pub fn name(self) -> &'static str {
         match self {
             Step::Pipe => "pipe",
             Step::Clone => "clone",
+            Step::IdMap => "write id map",
             Step::SignalDisposition => "signal disposition",
+            Step::Setsid => "setsid",
+            Step::ProcessGroup => "setpgid",
+            Step::Rlimit => "setrlimit",
+            Step::Nice => "setpriority",
+            Step::CpuAffinity => "sched_setaffinity",
+            Step::Chroot => "chroot",
+            Step::Setgroups => "setgroups",
+            Step::Setgid => "setgid",
+            Step::Setuid => "setuid",
             Step::Chdir => "chdir",
             Step::DevNull => "open /dev/null",
             Step::FdMapping => "fd mapping",
-            Step::CloseFds => "close fds",
+            Step::DetachTerminal => "detach terminal",
+            Step::ControllingTerminal => "set controlling terminal",
+            Step::Foreground => "tcsetpgrp",
+            Step::ParentDeathSignal => "set parent-death signal",
+            Step::NoNewPrivs => "set no_new_privs",
+            Step::Ptrace => "ptrace traceme",
             Step::SignalMask => "signal mask",
+            Step::CloseFds => "close fds",
             Step::Exec => "exec",
         }
     }
 
     pub(crate) fn from_code(code: u32) -> Option<Step> {
-        Some(match code {
-            1 => Step::Pipe,
-            2 => Step::Clone,
-            3 => Step::SignalDisposition,
-            4 => Step::Chdir,
-            5 => Step::DevNull,
-            6 => Step::FdMapping,
-            7 => Step::CloseFds,
-            8 => Step::SignalMask,
-            9 => Step::Exec,
-            _ => return None,
-        })
+        STEPS
+            .get(usize::try_from(code).ok()?.checked_sub(1)?)
+            .copied()
     }
 
-    /// The number the child writes into its report; never 0.
+    /// The number the child writes into its report; never 0. (`STEPS`
+    /// lists the variants in declaration order.)
     pub(crate) const fn code(self) -> u32 {
-        match self {
-            Step::Pipe => 1,
-            Step::Clone => 2,
-            Step::SignalDisposition => 3,
-            Step::Chdir => 4,
-            Step::DevNull => 5,
-            Step::FdMapping => 6,
-            Step::CloseFds => 7,
-            Step::SignalMask => 8,
-            Step::Exec => 9,
-        }
+        self as u32 + 1
     }
 }
 
@@ -105,6 +167,10 @@ pub(crate) enum Detail {
     Interpreter(PathBuf),
     Fd(RawFd),
     Signal(i32),
+    /// A user, group or process group id, or a niceness.
+    Id(i64),
+    /// An `RLIMIT_*` resource.
+    Resource(i32),
     /// The child died before `execve` without reporting (for example,
     /// killed by a signal); the value is the signal number.
     Died(i32),
@@ -223,8 +289,26 @@ impl SpawnError {
         }
     }
 
-    /// The signal whose disposition could not be reset, for
-    /// [`Step::SignalDisposition`].
+    /// The id the step tried to set: the uid for [`Step::Setuid`], the gid
+    /// for [`Step::Setgid`], the group for [`Step::ProcessGroup`], the
+    /// niceness for [`Step::Nice`].
+    pub fn id(&self) -> Option<i64> {
+        match self.detail {
+            Detail::Id(id) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The resource whose limit could not be set, for [`Step::Rlimit`].
+    pub fn resource(&self) -> Option<crate::Resource> {
+        match self.detail {
+            Detail::Resource(r) => crate::Resource::new(r),
+            _ => None,
+        }
+    }
+
+    /// The signal whose disposition could not be set, for
+    /// [`Step::SignalDisposition`] and [`Step::ParentDeathSignal`].
     pub fn signal(&self) -> Option<i32> {
         match self.detail {
             Detail::Signal(sig) => Some(sig),
@@ -252,6 +336,11 @@ impl fmt::Display for SpawnError {
             Detail::Interpreter(p) => write!(f, " {p:?} (its interpreter or loader is missing)")?,
             Detail::Fd(fd) => write!(f, " (child fd {fd})")?,
             Detail::Signal(sig) => write!(f, " (signal {sig})")?,
+            Detail::Id(id) => write!(f, " {id}")?,
+            Detail::Resource(r) => match crate::Resource::new(*r) {
+                Some(r) => write!(f, " {}", r.name())?,
+                None => write!(f, " {r}")?,
+            },
             Detail::Died(sig) => return write!(f, ": child died by signal {sig} before exec"),
         }
         match &self.os {
@@ -284,4 +373,19 @@ pub(crate) fn invalid(program: &OsStr, what: fmt::Arguments<'_>) -> io::Error {
         io::ErrorKind::InvalidInput,
         format!("spawn {program:?}: {what}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn step_codes_round_trip() {
+        for (i, &step) in STEPS.iter().enumerate() {
+            assert_eq!(step.code() as usize, i + 1, "{step:?}");
+            assert_eq!(Step::from_code(step.code()), Some(step));
+        }
+        assert_eq!(Step::from_code(0), None);
+        assert_eq!(Step::from_code(STEPS.len() as u32 + 1), None);
+    }
 }

@@ -20,7 +20,8 @@
 //!    fd without `FD_CLOEXEC`; when `src == target` the fd is already there
 //!    and only its `FD_CLOEXEC` flag is cleared (`dup3` refuses equal
 //!    numbers, and `dup2` would keep the flag).
-//! 3. **Close the rest.** `close_range` over each gap between consecutive
+//! 3. **Close the rest** ([`close_unmapped`], run as the child's last step
+//!    before exec, so that it also closes what the steps between opened). `close_range` over each gap between consecutive
 //!    targets and from the last target to the top, which also closes the
 //!    copies of pass 1. Where `close_range` is missing (before Linux 5.9),
 //!    [`FdOps::close_unlisted`] closes what is left by other means.
@@ -76,7 +77,7 @@ pub(crate) enum Failure {
     Close(Errno),
 }
 
-/// Runs the three passes over `slots` (sorted by target, targets distinct).
+/// Runs passes 1 and 2 over `slots` (sorted by target, targets distinct).
 pub(crate) fn place<O: FdOps>(ops: &mut O, slots: &mut [Slot]) -> Result<(), Failure> {
     let above = first_free_above(slots);
 
@@ -109,7 +110,11 @@ pub(crate) fn place<O: FdOps>(ops: &mut O, slots: &mut [Slot]) -> Result<(), Fai
             errno,
         })?;
     }
+    Ok(())
+}
 
+/// Pass 3: closes every fd that is not a target of `slots`.
+pub(crate) fn close_unmapped<O: FdOps>(ops: &mut O, slots: &[Slot]) -> Result<(), Failure> {
     // Pass 3: close every gap between targets, and above the last one.
     let mut first: u32 = 0;
     for slot in slots.iter() {
@@ -243,6 +248,7 @@ mod tests {
             .map(|&(target, src)| (target, (1000 + src as u32, false)))
             .collect();
         place(&mut table, &mut slots).unwrap();
+        close_unmapped(&mut table, &slots).unwrap();
         assert_eq!(table.fds, expected, "open {open:?} mapping {mapping:?}");
     }
 
@@ -274,6 +280,7 @@ mod tests {
             Slot { target: 3, src: 5 },
         ];
         place(&mut table, &mut slots).unwrap();
+        close_unmapped(&mut table, &slots).unwrap();
         assert_eq!(table.syscalls, 4 + 1);
     }
 

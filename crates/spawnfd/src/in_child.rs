@@ -28,24 +28,47 @@
 //! # The order of the steps
 //!
 //! All signals are blocked when the child starts (the parent blocked them
-//! around the clone), so no handler can run until step 5.
+//! around the clone), so no handler can run and no job-control signal can
+//! stop the child until step 12. Each step records itself in the report
+//! before it runs, so a child that dies is blamed on the right step; each
+//! failure carries its own [`Step`].
 //!
-//! 1. **Signal dispositions**: reset the signals the parent ignores (or, on
-//!    the `clone` fallback without `CLONE_CLEAR_SIGHAND`, also those it
-//!    catches) to `SIG_DFL`. First, so that later steps run with a clean
-//!    table; the child's table is its own copy (no `CLONE_SIGHAND`).
-//! 2. **Working directory**: `chdir`, before anything that could resolve a
-//!    relative path: the program path is then relative to the new directory,
-//!    as with std.
-//! 3. **File descriptors**: check the inherited standard fds in one `ppoll`
-//!    (a closed one becomes `/dev/null`), open `/dev/null` where asked, place
-//!    every source at its child number and close all others (see
-//!    [`crate::fdmap`]). Closing comes last among the fd steps so that the
-//!    `/dev/null` opens and the moves above land on numbers it then cleans up.
-//! 4. **Signal mask**: set the child's mask (empty by default). Last before
-//!    exec, so that a pending signal is delivered only to a child whose
-//!    dispositions are already default.
-//! 5. **Exec**: `execve` each candidate path in order, as `execvp` does.
+//! 0. **User namespace hand-shake** (only with a new user namespace): wait
+//!    on a futex until the parent has written the id maps.
+//! 1. **Signal dispositions**: reset the signals the parent ignores (on the
+//!    `clone` fallback without `CLONE_CLEAR_SIGHAND`, also those it
+//!    catches) to `SIG_DFL`, then ignore the requested ones. First, so that
+//!    later steps run with a clean table; it is the child's own copy.
+//! 2. **Session and process group** (`setsid`, `setpgid`): before anything
+//!    that concerns terminals, which belong to sessions.
+//! 3. **Limits and scheduling** (`prlimit`, `setpriority`,
+//!    `sched_setaffinity`): while the child still has the parent's
+//!    privileges, which raising a hard limit or a priority needs.
+//! 4. **File mode mask** (`umask`).
+//! 5. **Root directory** (`chroot`): before the credentials, since only the
+//!    privileged may.
+//! 6. **Credentials**: `setgroups`, then `setgid`, then `setuid`: after
+//!    `setuid` the child could no longer change the others.
+//! 7. **Working directory** (`chdir`, `fchdir`): inside the new root and as
+//!    the new user, who must be able to reach it; before anything resolves
+//!    a relative path (the program path is then relative to it, as with
+//!    std).
+//! 8. **File descriptors**: check the inherited standard fds in one `ppoll`
+//!    (a closed one becomes `/dev/null`), open `/dev/null` where asked, and
+//!    place every source at its child number ([`crate::fdmap`]).
+//! 9. **Terminal** (`TIOCNOTTY`, `TIOCSCTTY`, `tcsetpgrp`): on the placed
+//!    child fds, after the session exists; `tcsetpgrp` from a background
+//!    group is not stopped by `SIGTTOU` because signals are still blocked.
+//! 10. **Lifetime and privileges** (`PR_SET_PDEATHSIG`, then the check that
+//!     the parent did not die before it; `PR_SET_NO_NEW_PRIVS`): after the
+//!     credentials, whose change would clear the parent-death signal.
+//! 11. **Tracing** (`PTRACE_TRACEME`): late, so that the tracee cannot be
+//!     stopped before the mask step.
+//! 12. **Signal mask**: empty by default; once every disposition is final,
+//!     so a pending signal meets only default or requested actions.
+//! 13. **Close every other fd**: last before exec, so that it also closes
+//!     whatever the steps above opened.
+//! 14. **Exec**: `execve` each candidate path in order, as `execvp` does.
 
 #![allow(unsafe_code)]
 #![deny(
@@ -56,7 +79,7 @@
     clippy::panic
 )]
 
-use core::ffi::{CStr, c_char, c_int, c_void};
+use core::ffi::{CStr, c_char, c_int, c_long, c_void};
 use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering::Relaxed};
 
 use crate::error::Step;
@@ -106,7 +129,43 @@ pub(crate) struct ChildCtx<'a> {
     pub(crate) reset_signals: u64,
     /// The child's signal mask, in the kernel's layout.
     pub(crate) mask: u64,
+    /// Signals to set to `SIG_IGN`, after the reset.
+    pub(crate) ignore_signals: u64,
+    pub(crate) attrs: ChildAttrs<'a>,
+    /// With a new user namespace: 0 until the parent has written the id
+    /// maps (futex word).
+    pub(crate) go: Option<&'a AtomicU32>,
     pub(crate) report: &'a Report,
+}
+
+/// The attributes beyond std's, laid out for the child.
+#[derive(Default)]
+pub(crate) struct ChildAttrs<'a> {
+    pub(crate) setsid: bool,
+    pub(crate) pgid: Option<c_int>,
+    /// `(resource, soft, hard)`.
+    pub(crate) rlimits: &'a [(c_int, u64, u64)],
+    pub(crate) nice: Option<c_int>,
+    /// A CPU bit set, empty for none.
+    pub(crate) cpus: &'a [u64],
+    pub(crate) umask: Option<u32>,
+    pub(crate) chroot: Option<&'a CStr>,
+    pub(crate) groups: Option<&'a [u32]>,
+    /// `setgroups(0)` as std does for a `uid` without `groups`: EPERM is
+    /// not an error then.
+    pub(crate) drop_groups: bool,
+    pub(crate) gid: Option<u32>,
+    pub(crate) uid: Option<u32>,
+    /// Working directory as an fd of the parent (and so of the child).
+    pub(crate) cwd_fd: Option<c_int>,
+    pub(crate) noctty: bool,
+    pub(crate) ctty: Option<c_int>,
+    pub(crate) foreground: Option<c_int>,
+    /// The signal, and the parent's pid for the race check (0: skip it,
+    /// as in a new PID namespace, where `getppid` says 0).
+    pub(crate) pdeathsig: Option<(c_int, c_int)>,
+    pub(crate) no_new_privs: bool,
+    pub(crate) traceme: bool,
 }
 
 /// A failed step.
@@ -152,42 +211,191 @@ fn exit(code: c_int) -> ! {
 
 /// The steps, in order; returns only on failure.
 fn run(ctx: &mut ChildCtx<'_>) -> Fail {
-    let stage = |step: Step| ctx.report.stage.store(step.code(), Relaxed);
+    match steps(ctx) {
+        Err(fail) => fail,
+        Ok(never) => match never {},
+    }
+}
 
-    // 1. Signal dispositions.
-    stage(Step::SignalDisposition);
-    if let Err(fail) = reset_signals(ctx.reset_signals) {
-        return fail;
+/// Records the step about to run, so that the parent can name it if the
+/// child dies without a report.
+fn stage(report: &Report, step: Step) {
+    report.stage.store(step.code(), Relaxed);
+}
+
+/// Maps a failed system call to its step.
+fn at<T>(step: Step, detail: i64, r: Result<T, Errno>) -> Result<T, Fail> {
+    r.map_err(|e| Fail::new(step, e, detail))
+}
+
+fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
+    let report = ctx.report;
+    let a = &ctx.attrs;
+
+    // 0. With a new user namespace, wait for the parent to write its maps.
+    if let Some(go) = ctx.go {
+        wait_for_go(go);
     }
 
-    // 2. Working directory.
-    stage(Step::Chdir);
-    if let Some(dir) = ctx.cwd {
-        // SAFETY: `dir` is a NUL-terminated string.
-        if let Err(e) = unsafe { syscall!(libc::SYS_chdir, dir.as_ptr()) } {
-            return Fail::new(Step::Chdir, e, -1);
+    // 1. Signal dispositions: reset, then the requested ignores. First, so
+    //    that later steps run with a clean table.
+    stage(report, Step::SignalDisposition);
+    set_dispositions(ctx.reset_signals, 0)?;
+    set_dispositions(ctx.ignore_signals, 1)?;
+
+    // 2. Session and process group, before anything about terminals.
+    if a.setsid {
+        stage(report, Step::Setsid);
+        // SAFETY: no arguments.
+        at(Step::Setsid, -1, unsafe { syscall!(libc::SYS_setsid) })?;
+    }
+    if let Some(pgid) = a.pgid {
+        stage(report, Step::ProcessGroup);
+        // SAFETY: integer arguments.
+        at(Step::ProcessGroup, i64::from(pgid), unsafe {
+            syscall!(libc::SYS_setpgid, 0usize, pgid)
+        })?;
+    }
+
+    // 3. Limits and scheduling, while the child still has the parent's
+    //    privileges (raising a hard limit or priority needs them).
+    for &(resource, soft, hard) in a.rlimits {
+        stage(report, Step::Rlimit);
+        let limit = libc::rlimit64 {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: `limit` outlives the call; no old limit is asked for.
+        at(Step::Rlimit, i64::from(resource), unsafe {
+            syscall!(
+                libc::SYS_prlimit64,
+                0usize,
+                resource,
+                &raw const limit,
+                0usize
+            )
+        })?;
+    }
+    if let Some(nice) = a.nice {
+        stage(report, Step::Nice);
+        // SAFETY: integer arguments.
+        at(Step::Nice, i64::from(nice), unsafe {
+            syscall!(libc::SYS_setpriority, libc::PRIO_PROCESS, 0usize, nice)
+        })?;
+    }
+    if !a.cpus.is_empty() {
+        stage(report, Step::CpuAffinity);
+        // SAFETY: `cpus` is a bit set of the given size in bytes.
+        at(Step::CpuAffinity, -1, unsafe {
+            syscall!(
+                libc::SYS_sched_setaffinity,
+                0usize,
+                core::mem::size_of_val(a.cpus),
+                a.cpus.as_ptr()
+            )
+        })?;
+    }
+
+    // 4. File mode mask (cannot fail).
+    if let Some(mask) = a.umask {
+        // SAFETY: an integer argument.
+        let _ = unsafe { syscall!(libc::SYS_umask, mask) };
+    }
+
+    // 5. Root directory, before the credentials that may forbid it.
+    if let Some(dir) = a.chroot {
+        stage(report, Step::Chroot);
+        // SAFETY: a NUL-terminated path.
+        at(Step::Chroot, -1, unsafe {
+            syscall!(libc::SYS_chroot, dir.as_ptr())
+        })?;
+    }
+
+    // 6. Credentials: groups, then group id, then user id (after setuid the
+    //    child could no longer change its groups).
+    set_credentials(report, a)?;
+
+    // 7. Working directory: inside the new root, as the new user.
+    stage(report, Step::Chdir);
+    if let Some(fd) = a.cwd_fd {
+        // SAFETY: an integer argument.
+        at(Step::Chdir, i64::from(fd), unsafe {
+            syscall!(libc::SYS_fchdir, fd)
+        })?;
+    } else if let Some(dir) = ctx.cwd {
+        // SAFETY: a NUL-terminated path.
+        at(Step::Chdir, -1, unsafe {
+            syscall!(libc::SYS_chdir, dir.as_ptr())
+        })?;
+    }
+
+    // 8. File descriptors: check and open the sources, place them.
+    stage(report, Step::DevNull);
+    resolve_sources(ctx.slots, ctx.sources)?;
+    stage(report, Step::FdMapping);
+    fdmap::place(&mut RawFds, ctx.slots).map_err(fd_failure)?;
+
+    // 9. Terminal, on the placed child fds. Signals are still blocked, so
+    //    tcsetpgrp from a background group is not stopped by SIGTTOU.
+    set_terminal(report, a)?;
+
+    // 10. Lifetime and privileges. After the credentials, which would clear
+    //     the parent-death signal.
+    if let Some((sig, parent)) = a.pdeathsig {
+        stage(report, Step::ParentDeathSignal);
+        // SAFETY: integer arguments.
+        at(Step::ParentDeathSignal, i64::from(sig), unsafe {
+            syscall!(libc::SYS_prctl, libc::PR_SET_PDEATHSIG, sig)
+        })?;
+        // The parent may have died before the prctl: then nobody will send
+        // the signal, so send it ourselves (delivered once unblocked).
+        // SAFETY: no arguments.
+        let ppid = unsafe { syscall!(libc::SYS_getppid) }.unwrap_or(0);
+        if parent != 0 && ppid != c_long::from(parent) {
+            // SAFETY: integer arguments; the signal goes to ourselves.
+            let me = unsafe { syscall!(libc::SYS_getpid) }.unwrap_or(0);
+            // SAFETY: integer arguments.
+            at(Step::ParentDeathSignal, i64::from(sig), unsafe {
+                syscall!(libc::SYS_kill, me, sig)
+            })?;
         }
     }
-
-    // 3. File descriptors.
-    stage(Step::DevNull);
-    if let Err(fail) = resolve_sources(ctx.slots, ctx.sources) {
-        return fail;
+    if a.no_new_privs {
+        stage(report, Step::NoNewPrivs);
+        // SAFETY: integer arguments.
+        at(Step::NoNewPrivs, -1, unsafe {
+            syscall!(
+                libc::SYS_prctl,
+                libc::PR_SET_NO_NEW_PRIVS,
+                1usize,
+                0usize,
+                0usize,
+                0usize
+            )
+        })?;
     }
-    stage(Step::FdMapping);
-    match fdmap::place(&mut RawFds, ctx.slots) {
-        Ok(()) => {}
-        Err(fdmap::Failure::Map { target, errno }) => {
-            return Fail::new(Step::FdMapping, errno, i64::from(target));
-        }
-        Err(fdmap::Failure::Close(errno)) => return Fail::new(Step::CloseFds, errno, -1),
+
+    // 11. Tracing, last before the mask, so that no signal can stop the
+    //     tracee while the parent is still suspended.
+    if a.traceme {
+        stage(report, Step::Ptrace);
+        // SAFETY: integer arguments.
+        at(Step::Ptrace, -1, unsafe {
+            syscall!(
+                libc::SYS_ptrace,
+                libc::PTRACE_TRACEME,
+                0usize,
+                0usize,
+                0usize
+            )
+        })?;
     }
 
-    // 4. Signal mask.
-    stage(Step::SignalMask);
+    // 12. Signal mask, once every disposition is final.
+    stage(report, Step::SignalMask);
     let mask = ctx.mask;
     // SAFETY: `mask` is an 8-byte kernel sigset_t that outlives the call.
-    if let Err(e) = unsafe {
+    at(Step::SignalMask, -1, unsafe {
         syscall!(
             libc::SYS_rt_sigprocmask,
             libc::SIG_SETMASK,
@@ -195,13 +403,121 @@ fn run(ctx: &mut ChildCtx<'_>) -> Fail {
             0usize,
             8usize
         )
-    } {
-        return Fail::new(Step::SignalMask, e, -1);
-    }
+    })?;
 
-    // 5. Exec: like execvp, go on past files that are missing, remember a
-    // file that is there but not executable, stop at any other error.
-    stage(Step::Exec);
+    // 13. Close every fd that is not the child's: last, so that it also
+    //     closes whatever the steps above opened.
+    stage(report, Step::CloseFds);
+    fdmap::close_unmapped(&mut RawFds, ctx.slots).map_err(fd_failure)?;
+
+    // 14. Exec.
+    stage(report, Step::Exec);
+    Err(exec(ctx))
+}
+
+fn fd_failure(failure: fdmap::Failure) -> Fail {
+    match failure {
+        fdmap::Failure::Map { target, errno } => {
+            Fail::new(Step::FdMapping, errno, i64::from(target))
+        }
+        fdmap::Failure::Close(errno) => Fail::new(Step::CloseFds, errno, -1),
+    }
+}
+
+/// Sleeps on the futex word until the parent sets it.
+fn wait_for_go(go: &AtomicU32) {
+    while go.load(Relaxed) == 0 {
+        // SAFETY: a futex wait on a live, aligned u32 while it holds 0;
+        // spurious wake-ups and EINTR loop.
+        let _ = unsafe {
+            syscall!(
+                libc::SYS_futex,
+                go.as_ptr(),
+                libc::FUTEX_WAIT,
+                0usize,
+                0usize
+            )
+        };
+    }
+}
+
+fn set_credentials(report: &Report, a: &ChildAttrs<'_>) -> Result<(), Fail> {
+    if let Some(groups) = a.groups {
+        stage(report, Step::Setgroups);
+        // SAFETY: `groups` is an array of that many gid_t.
+        let r = unsafe { syscall!(libc::SYS_setgroups, groups.len(), groups.as_ptr()) };
+        match r {
+            // std's implicit drop of root's groups is skipped where the
+            // child may not change groups.
+            Err(Errno(libc::EPERM)) if a.drop_groups => {}
+            r => drop(at(Step::Setgroups, -1, r)?),
+        }
+    }
+    if let Some(gid) = a.gid {
+        stage(report, Step::Setgid);
+        // SAFETY: an integer argument.
+        at(Step::Setgid, i64::from(gid), unsafe {
+            syscall!(libc::SYS_setgid, gid)
+        })?;
+    }
+    if let Some(uid) = a.uid {
+        stage(report, Step::Setuid);
+        // SAFETY: an integer argument.
+        at(Step::Setuid, i64::from(uid), unsafe {
+            syscall!(libc::SYS_setuid, uid)
+        })?;
+    }
+    Ok(())
+}
+
+fn set_terminal(report: &Report, a: &ChildAttrs<'_>) -> Result<(), Fail> {
+    if a.noctty {
+        stage(report, Step::DetachTerminal);
+        // SAFETY: a NUL-terminated literal path.
+        match unsafe {
+            syscall!(
+                libc::SYS_openat,
+                libc::AT_FDCWD,
+                c"/dev/tty".as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+                0usize
+            )
+        } {
+            // No controlling terminal: nothing to detach from.
+            Err(Errno(libc::ENXIO)) => {}
+            Err(e) => return Err(Fail::new(Step::DetachTerminal, e, -1)),
+            Ok(tty) => {
+                // SAFETY: an ioctl without argument on the fd just opened.
+                let r = unsafe { syscall!(libc::SYS_ioctl, tty, libc::TIOCNOTTY) };
+                close_fd(tty as c_int);
+                at(Step::DetachTerminal, -1, r)?;
+            }
+        }
+    }
+    if let Some(fd) = a.ctty {
+        stage(report, Step::ControllingTerminal);
+        // SAFETY: integer arguments.
+        at(Step::ControllingTerminal, i64::from(fd), unsafe {
+            syscall!(libc::SYS_ioctl, fd, libc::TIOCSCTTY, 0usize)
+        })?;
+    }
+    if let Some(fd) = a.foreground {
+        stage(report, Step::Foreground);
+        // SAFETY: no arguments beyond the pid 0.
+        let pgrp = at(Step::Foreground, i64::from(fd), unsafe {
+            syscall!(libc::SYS_getpgid, 0usize)
+        })? as libc::pid_t;
+        // SAFETY: `pgrp` outlives the call.
+        at(Step::Foreground, i64::from(fd), unsafe {
+            syscall!(libc::SYS_ioctl, fd, libc::TIOCSPGRP, &raw const pgrp)
+        })?;
+    }
+    Ok(())
+}
+
+/// Like execvp: go on past files that are missing, remember a file that is
+/// there but not executable, stop at any other error.
+fn exec(ctx: &ChildCtx<'_>) -> Fail {
     let mut denied: Option<usize> = None;
     let mut last = Errno(libc::ENOENT);
     for (i, &path) in ctx.exec_paths.iter().enumerate() {
@@ -238,26 +554,18 @@ fn run(ctx: &mut ChildCtx<'_>) -> Fail {
 /// `ENOENT` for a file that exists.
 pub(crate) const EXISTS_BUT: i64 = 1 << 32;
 
-fn reset_signals(set: u64) -> Result<(), Fail> {
-    // A zeroed kernel `struct sigaction`: SIG_DFL, no flags, empty mask.
-    let default = [0u64; 4];
+/// Sets each signal of `set` to `handler` (`SIG_DFL` 0 or `SIG_IGN` 1).
+fn set_dispositions(set: u64, handler: u64) -> Result<(), Fail> {
+    // A kernel `struct sigaction`: the handler, no flags, an empty mask.
+    let action = [handler, 0, 0, 0];
     let mut bits = set;
     while bits != 0 {
         let sig = bits.trailing_zeros().wrapping_add(1);
         bits &= bits.wrapping_sub(1);
-        // SAFETY: `default` is a valid kernel sigaction; no old action is
+        // SAFETY: `action` is a valid kernel sigaction; no old action is
         // requested.
-        if let Err(e) = unsafe {
-            syscall!(
-                libc::SYS_rt_sigaction,
-                sig,
-                default.as_ptr(),
-                0usize,
-                8usize
-            )
-        } {
-            return Err(Fail::new(Step::SignalDisposition, e, i64::from(sig)));
-        }
+        let r = unsafe { syscall!(libc::SYS_rt_sigaction, sig, action.as_ptr(), 0usize, 8usize) };
+        at(Step::SignalDisposition, i64::from(sig), r)?;
     }
     Ok(())
 }

@@ -60,6 +60,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("spawnfd supports Linux only");
 
+mod attrs;
 mod child;
 mod command;
 mod error;
@@ -69,6 +70,7 @@ mod signal;
 mod spawn;
 mod sys;
 
+pub use attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
 pub use child::Child;
 pub use command::{Command, CommandArgs, CommandEnvs, Stdio};
 pub use error::{SpawnError, Step};

@@ -15,13 +15,15 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU32;
 
+use crate::attrs::{AttrPlan, Namespaces};
 use crate::child::Child;
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
 use crate::in_child::{ChildCtx, EXISTS_BUT, Report, Source, child_main};
-use crate::sys::clone::{self, BlockAllSignals, Created, Method};
+use crate::sys::clone::{self, BlockAllSignals, Created, Method, UserNsSetup};
 use crate::sys::{os, pidfd};
 
 /// The standard fds a spawn uses when the command leaves them unset.
@@ -39,8 +41,10 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
     let mut prep = Prepared::new(cmd, defaults)?;
     let mut method = clone::expected_method();
+    let user_ns = cmd.attrs.namespaces.contains(Namespaces::USER);
     loop {
         let report = Report::default();
+        let go = AtomicU32::new(0);
         let reset = prep.signals_to_reset(cmd, method)?;
         let blocked = BlockAllSignals::new()?;
         let mask = match cmd.signals.mask {
@@ -57,13 +61,26 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
             sources: &prep.sources,
             reset_signals: reset,
             mask,
+            ignore_signals: cmd.attrs.ignore.as_raw(),
+            attrs: prep.attrs.child_attrs(&cmd.attrs),
+            go: user_ns.then_some(&go),
             report: &report,
+        };
+        let mut write_maps = |pid| write_id_maps(prep.program, pid, &prep.attrs);
+        let request = clone::Request {
+            namespaces: prep.attrs.namespaces,
+            cgroup: prep.attrs.cgroup,
+            user_ns: user_ns.then_some(UserNsSetup {
+                go: &go,
+                setup: &mut write_maps,
+            }),
         };
         // SAFETY: `child_main` follows the child rules and receives the ctx
         // it expects, which lives until spawn_vfork returns; signals are
         // blocked by `blocked`.
-        let created =
-            unsafe { clone::spawn_vfork(child_main, (&raw mut ctx).cast(), method, &blocked) };
+        let created = unsafe {
+            clone::spawn_vfork(child_main, (&raw mut ctx).cast(), method, request, &blocked)
+        };
         drop(blocked);
         match created {
             Ok(Some(created)) => return prep.finish(created, &report),
@@ -73,6 +90,31 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
             Err(e) => return Err(prep.error(Step::Clone, e.raw_os_error(), Detail::None)),
         }
     }
+}
+
+/// Writes the id maps of a child's new user namespace (the parent's part of
+/// [`UserNsSetup`]). Without `CAP_SETGID` over the namespace, the kernel
+/// takes a `gid_map` only once `setgroups` is denied there.
+fn write_id_maps(program: &OsStr, pid: u32, attrs: &AttrPlan) -> io::Result<()> {
+    let write = |name: &str, text: &[u8]| -> io::Result<()> {
+        let path = PathBuf::from(format!("/proc/{pid}/{name}"));
+        std::fs::write(&path, text).map_err(|e| {
+            SpawnError::new(Step::IdMap, e.raw_os_error(), program, Detail::Path(path)).into()
+        })
+    };
+    if !attrs.uid_map.is_empty() {
+        write("uid_map", &attrs.uid_map)?;
+    }
+    if !attrs.gid_map.is_empty() {
+        if let Err(e) = write("gid_map", &attrs.gid_map) {
+            if SpawnError::from_io(&e).and_then(SpawnError::raw_os_error) != Some(libc::EPERM) {
+                return Err(e);
+            }
+            write("setgroups", b"deny")?;
+            write("gid_map", &attrs.gid_map)?;
+        }
+    }
+    Ok(())
 }
 
 /// A command laid out for the child.
@@ -91,6 +133,7 @@ struct Prepared<'a> {
     parent_ends: [Option<OwnedFd>; 3],
     /// The child's ends of those pipes, closed once the child has them.
     child_ends: Vec<OwnedFd>,
+    attrs: AttrPlan,
 }
 
 impl<'a> Prepared<'a> {
@@ -158,8 +201,11 @@ impl<'a> Prepared<'a> {
             sources: Vec::with_capacity(3 + cmd.fds.len()),
             parent_ends: [None, None, None],
             child_ends: Vec::new(),
+            attrs: AttrPlan::default(),
         };
         prep.plan_fds(cmd, defaults)?;
+        let targets: Vec<i32> = prep.slots.iter().map(|s| s.target).collect();
+        prep.attrs = cmd.attrs.plan(program, &targets)?;
         Ok(prep)
     }
 
@@ -294,12 +340,17 @@ impl<'a> Prepared<'a> {
                 }
             }
             Step::Exec => self.exec_path(detail as usize),
-            Step::Chdir => match &self.cwd {
-                Some(dir) => Detail::Path(PathBuf::from(OsStr::from_bytes(dir.as_bytes()))),
-                None => Detail::None,
-            },
-            Step::FdMapping | Step::DevNull if detail >= 0 => Detail::Fd(detail as i32),
-            Step::SignalDisposition => Detail::Signal(detail as i32),
+            Step::Chdir if detail >= 0 => Detail::Fd(detail as i32),
+            Step::Chdir => path_detail(self.cwd.as_ref()),
+            Step::Chroot => path_detail(self.attrs.chroot()),
+            Step::FdMapping | Step::DevNull | Step::ControllingTerminal | Step::Foreground
+                if detail >= 0 =>
+            {
+                Detail::Fd(detail as i32)
+            }
+            Step::SignalDisposition | Step::ParentDeathSignal => Detail::Signal(detail as i32),
+            Step::Setuid | Step::Setgid | Step::ProcessGroup | Step::Nice => Detail::Id(detail),
+            Step::Rlimit => Detail::Resource(detail as i32),
             _ => Detail::None,
         };
         Err(SpawnError::new(step, Some(errno), self.program, detail).into())
@@ -315,6 +366,13 @@ impl<'a> Prepared<'a> {
 
     fn error(&self, step: Step, errno: Option<i32>, detail: Detail) -> io::Error {
         SpawnError::new(step, errno, self.program, detail).into()
+    }
+}
+
+fn path_detail(path: Option<&CString>) -> Detail {
+    match path {
+        Some(p) => Detail::Path(PathBuf::from(OsStr::from_bytes(p.as_bytes()))),
+        None => Detail::None,
     }
 }
 

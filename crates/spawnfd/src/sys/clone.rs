@@ -6,10 +6,10 @@
 
 use std::ffi::c_void;
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 /// The signature of the function the child runs.
 pub(crate) type ChildFn = unsafe extern "C" fn(*mut c_void) -> !;
@@ -89,7 +89,8 @@ impl Drop for Stack {
     }
 }
 
-/// The kernel's `struct clone_args` (first version, 64 bytes; since 5.3).
+/// The kernel's `struct clone_args` up to its third version (88 bytes,
+/// since 5.7); the first 64 bytes are the first version (5.3).
 #[repr(C)]
 #[derive(Default)]
 struct CloneArgs {
@@ -101,6 +102,9 @@ struct CloneArgs {
     stack: u64,
     stack_size: u64,
     tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
 }
 
 /// Which creation call works here: probed by the first spawn, then cached.
@@ -135,8 +139,32 @@ pub(crate) struct Created {
     pub(crate) pidfd: OwnedFd,
 }
 
+/// What to create the child with, beyond the fixed flags.
+#[derive(Default)]
+pub(crate) struct Request<'a> {
+    /// `CLONE_NEW*` flags.
+    pub(crate) namespaces: u64,
+    /// A cgroup v2 directory to start the child in (`CLONE_INTO_CGROUP`).
+    pub(crate) cgroup: Option<RawFd>,
+    /// For a new user namespace: the parent's part between clone and exec.
+    pub(crate) user_ns: Option<UserNsSetup<'a>>,
+}
+
+/// The hand-shake of a child in a new user namespace: the child waits on
+/// `go` until the parent has run `setup(pid)` (which writes the id maps).
+pub(crate) struct UserNsSetup<'a> {
+    pub(crate) go: &'a AtomicU32,
+    pub(crate) setup: &'a mut dyn FnMut(u32) -> io::Result<()>,
+}
+
 /// Creates a child that shares our memory and runs `entry(arg)` on a stack of
 /// its own; returns once the child has exec'd or exited.
+///
+/// Normally the kernel suspends us until then (`CLONE_VFORK`). With a user
+/// namespace the child must wait for us instead, so it is created without
+/// `CLONE_VFORK` but with `CLONE_CHILD_CLEARTID` on a word of ours: the
+/// kernel clears that word and wakes its futex when the child execs or
+/// exits, the moment `CLONE_VFORK` would have woken us.
 ///
 /// If the method the caller planned for (`planned`) turns out not to be
 /// available, returns `Ok(None)` after caching the answer, so the caller can
@@ -152,17 +180,61 @@ pub(crate) unsafe fn spawn_vfork(
     entry: ChildFn,
     arg: *mut c_void,
     planned: Method,
+    request: Request<'_>,
     _blocked: &BlockAllSignals,
 ) -> io::Result<Option<Created>> {
+    if planned == Method::Clone && request.cgroup.is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "starting a child in a cgroup needs clone3 (Linux 5.7), which is not available",
+        ));
+    }
     let stack = Stack::take()?;
+    // Nonzero until the kernel clears it (CLONE_CHILD_CLEARTID).
+    let running = AtomicU32::new(1);
+    let mut flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | request.namespaces;
+    flags |= if request.user_ns.is_some() {
+        libc::CLONE_CHILD_CLEARTID as u64
+    } else {
+        libc::CLONE_VFORK as u64
+    };
+    let call = Call {
+        entry,
+        arg,
+        flags,
+        cgroup: request.cgroup,
+        running: &running,
+    };
     let result = match planned {
         // SAFETY: forwarded contract; the stack is ours until we give it back.
-        Method::Clone3 => unsafe { clone3(entry, arg, &stack) },
+        Method::Clone3 => unsafe { clone3(&call, &stack) },
         // SAFETY: as above.
-        Method::Clone => unsafe { clone_legacy(entry, arg, &stack) },
+        Method::Clone => unsafe { clone_legacy(&call, &stack) },
+    };
+    let result = match (result, request.user_ns) {
+        (Ok(created), Some(user_ns)) => {
+            let setup = (user_ns.setup)(created.pid);
+            if setup.is_err() {
+                // The child must not go on without its maps.
+                let _ = super::pidfd::send_signal(created.pidfd.as_fd(), libc::SIGKILL);
+            }
+            user_ns.go.store(1, Ordering::Release);
+            futex_wake(user_ns.go);
+            wait_until_cleared(&running);
+            match setup {
+                Ok(()) => Ok(created),
+                Err(e) => {
+                    let _ = super::pidfd::wait(created.pidfd.as_fd(), true);
+                    stack.give_back();
+                    return Err(e);
+                }
+            }
+        }
+        (result, _) => result,
     };
     // The child has exec'd or exited: its stack is free again.
     stack.give_back();
+    let plain = request.namespaces == 0 && request.cgroup.is_none();
     match result {
         Ok(created) => {
             METHOD.store(
@@ -174,21 +246,30 @@ pub(crate) unsafe fn spawn_vfork(
             );
             Ok(Some(created))
         }
-        // ENOSYS: no clone3 (before 5.3). EPERM: a seccomp filter refusing
-        // clone3 (older container profiles). EINVAL: clone3 without
-        // CLONE_CLEAR_SIGHAND (5.3, 5.4). Our flags are otherwise fine.
+        // ENOSYS: no clone3 (before 5.3). With only our own flags, also
+        // EPERM: a seccomp filter refusing clone3 (older container
+        // profiles), and EINVAL: clone3 without CLONE_CLEAR_SIGHAND (5.3,
+        // 5.4). With namespaces or a cgroup, those are the kernel's answer
+        // to the request and are reported as they are.
         Err(e)
             if planned == Method::Clone3
-                && matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOSYS | libc::EPERM | libc::EINVAL)
-                ) =>
+                && match e.raw_os_error() {
+                    Some(libc::ENOSYS) => true,
+                    Some(libc::EPERM | libc::EINVAL) => plain,
+                    _ => false,
+                } =>
         {
             METHOD.store(CLONE, Ordering::Relaxed);
             Ok(None)
         }
+        Err(e) if request.cgroup.is_some() && e.raw_os_error() == Some(libc::E2BIG) => {
+            Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "starting a child in a cgroup needs CLONE_INTO_CGROUP (Linux 5.7)",
+            ))
+        }
         // clone refusing CLONE_PIDFD (before 5.2).
-        Err(e) if planned == Method::Clone && e.raw_os_error() == Some(libc::EINVAL) => {
+        Err(e) if planned == Method::Clone && plain && e.raw_os_error() == Some(libc::EINVAL) => {
             Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this kernel cannot create a process with a pidfd (CLONE_PIDFD needs Linux 5.2)",
@@ -198,26 +279,73 @@ pub(crate) unsafe fn spawn_vfork(
     }
 }
 
-/// `clone3(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CLONE_CLEAR_SIGHAND)`.
+/// One clone call's inputs.
+struct Call<'a> {
+    entry: ChildFn,
+    arg: *mut c_void,
+    /// Without the exit signal.
+    flags: u64,
+    cgroup: Option<RawFd>,
+    /// For `CLONE_CHILD_CLEARTID`.
+    running: &'a AtomicU32,
+}
+
+fn futex_wake(word: &AtomicU32) {
+    // SAFETY: a futex wake on a live, aligned u32.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
+    }
+}
+
+/// Sleeps until the kernel clears `word` (`CLONE_CHILD_CLEARTID`).
+fn wait_until_cleared(word: &AtomicU32) {
+    loop {
+        let value = word.load(Ordering::Acquire);
+        if value == 0 {
+            return;
+        }
+        // SAFETY: a futex wait on a live, aligned u32 while it holds
+        // `value`; EAGAIN, EINTR and spurious wake-ups loop.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT,
+                value,
+                std::ptr::null::<libc::timespec>(),
+            );
+        }
+    }
+}
+
+/// `clone3(flags | CLONE_CLEAR_SIGHAND)`, into a cgroup if asked.
 ///
 /// # Safety
 /// See [`spawn_vfork`].
-unsafe fn clone3(entry: ChildFn, arg: *mut c_void, stack: &Stack) -> io::Result<Created> {
+unsafe fn clone3(call: &Call<'_>, stack: &Stack) -> io::Result<Created> {
     let mut pidfd: libc::c_int = -1;
-    let args = CloneArgs {
-        flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD) as u64
-            | CLONE_CLEAR_SIGHAND,
+    let mut args = CloneArgs {
+        flags: call.flags | CLONE_CLEAR_SIGHAND,
         pidfd: (&raw mut pidfd) as u64,
+        child_tid: call.running.as_ptr() as u64,
         exit_signal: libc::SIGCHLD as u64,
         stack: stack.base as u64,
         stack_size: stack.len as u64,
         ..CloneArgs::default()
     };
-    // The kernel places the child's stack pointer at stack + stack_size,
+    // The first version of the struct, known since 5.3, unless a cgroup
+    // needs the third (5.7).
+    let mut size = CLONE_ARGS_SIZE_VER0;
+    if let Some(fd) = call.cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+        size = std::mem::size_of::<CloneArgs>();
+    }
+    // The kernel places the child's stack pointer at stack + stack_size;
     // the guard page stays at the bottom.
-    // SAFETY: `args` is a valid clone_args; the child runs `entry(arg)` on
-    // the fresh stack and never returns into this frame.
-    let ret = unsafe { raw_clone3(&args, entry, arg) };
+    // SAFETY: `args` is a valid clone_args of `size` bytes; the child runs
+    // `entry(arg)` on the fresh stack and never returns into this frame.
+    let ret = unsafe { raw_clone3(&args, size, call.entry, call.arg) };
     if ret < 0 {
         return Err(io::Error::from_raw_os_error(-ret as i32));
     }
@@ -228,6 +356,11 @@ unsafe fn clone3(entry: ChildFn, arg: *mut c_void, stack: &Stack) -> io::Result<
     })
 }
 
+/// Since Linux 5.7.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+/// The size of the first version of `struct clone_args`.
+const CLONE_ARGS_SIZE_VER0: usize = 64;
+
 /// Since Linux 5.5; not in every libc crate version.
 const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 
@@ -237,7 +370,7 @@ const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 /// `args.stack`/`stack_size` must describe a stack nobody else uses, and
 /// `entry` must never return.
 #[cfg(target_arch = "x86_64")]
-unsafe fn raw_clone3(args: &CloneArgs, entry: ChildFn, arg: *mut c_void) -> isize {
+unsafe fn raw_clone3(args: &CloneArgs, size: usize, entry: ChildFn, arg: *mut c_void) -> isize {
     let ret: isize;
     // SAFETY: the caller's contract. In the parent this is a plain syscall.
     // In the child (rax == 0) the kernel has switched to the new stack, which
@@ -256,7 +389,7 @@ unsafe fn raw_clone3(args: &CloneArgs, entry: ChildFn, arg: *mut c_void) -> isiz
             "2:",
             inlateout("rax") libc::SYS_clone3 => ret,
             in("rdi") args as *const CloneArgs,
-            in("rsi") core::mem::size_of::<CloneArgs>(),
+            in("rsi") size,
             in("r12") arg,
             in("r13") entry,
             lateout("rcx") _,
@@ -267,7 +400,7 @@ unsafe fn raw_clone3(args: &CloneArgs, entry: ChildFn, arg: *mut c_void) -> isiz
 }
 
 #[cfg(target_arch = "aarch64")]
-unsafe fn raw_clone3(args: &CloneArgs, entry: ChildFn, arg: *mut c_void) -> isize {
+unsafe fn raw_clone3(args: &CloneArgs, size: usize, entry: ChildFn, arg: *mut c_void) -> isize {
     let ret: isize;
     // SAFETY: as for x86_64: the child (x0 == 0) runs on the new, 16-byte
     // aligned stack and calls `entry`, which never returns.
@@ -283,7 +416,7 @@ unsafe fn raw_clone3(args: &CloneArgs, entry: ChildFn, arg: *mut c_void) -> isiz
             "2:",
             in("x8") libc::SYS_clone3,
             inlateout("x0") args as *const CloneArgs => ret,
-            in("x1") core::mem::size_of::<CloneArgs>(),
+            in("x1") size,
             in("x19") arg,
             in("x20") entry,
         );
@@ -293,40 +426,46 @@ unsafe fn raw_clone3(args: &CloneArgs, entry: ChildFn, arg: *mut c_void) -> isiz
 
 /// Elsewhere, report clone3 as missing so the `clone` path is used.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe fn raw_clone3(_: &CloneArgs, _: ChildFn, _: *mut c_void) -> isize {
+unsafe fn raw_clone3(_: &CloneArgs, _: usize, _: ChildFn, _: *mut c_void) -> isize {
     -(libc::ENOSYS as isize)
 }
 
-/// `clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD)` through libc's
-/// wrapper, which runs the function on the given stack.
+/// `clone(flags | SIGCHLD)` through libc's wrapper, which runs the function
+/// on the given stack.
 ///
 /// # Safety
 /// See [`spawn_vfork`].
-unsafe fn clone_legacy(entry: ChildFn, arg: *mut c_void, stack: &Stack) -> io::Result<Created> {
-    struct Call {
+unsafe fn clone_legacy(call: &Call<'_>, stack: &Stack) -> io::Result<Created> {
+    struct Entry {
         entry: ChildFn,
         arg: *mut c_void,
     }
-    extern "C" fn trampoline(call: *mut c_void) -> libc::c_int {
-        // SAFETY: `call` points to the Call below, alive while the parent is
-        // suspended; `entry` never returns.
+    extern "C" fn trampoline(entry: *mut c_void) -> libc::c_int {
+        // SAFETY: `entry` points to the Entry below, alive while the parent
+        // waits; the function never returns.
         unsafe {
-            let call = &*call.cast::<Call>();
-            (call.entry)(call.arg)
+            let entry = &*entry.cast::<Entry>();
+            (entry.entry)(entry.arg)
         }
     }
-    let mut call = Call { entry, arg };
+    let mut entry = Entry {
+        entry: call.entry,
+        arg: call.arg,
+    };
     let mut pidfd: libc::c_int = -1;
-    let flags = libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PIDFD | libc::SIGCHLD;
+    let flags = call.flags as libc::c_int | libc::SIGCHLD;
     // SAFETY: the stack is ours; with CLONE_PIDFD the kernel writes the
-    // pidfd through the parent_tid argument.
+    // pidfd through the parent_tid argument, and with CLONE_CHILD_CLEARTID
+    // it clears `running` through child_tid.
     let pid = unsafe {
         libc::clone(
             trampoline,
             stack.top(),
             flags,
-            (&raw mut call).cast(),
+            (&raw mut entry).cast(),
             &raw mut pidfd,
+            std::ptr::null_mut::<c_void>(),
+            call.running.as_ptr(),
         )
     };
     if pid < 0 {

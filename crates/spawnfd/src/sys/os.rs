@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 mod libc_env {
@@ -21,6 +21,22 @@ pub(crate) fn environ() -> *const *const libc::c_char {
     // changed by `setenv` and friends, which std's contract forbids while
     // other threads read the environment.
     unsafe { libc_env::environ }
+}
+
+/// Whether the real user id is 0.
+pub(crate) fn is_root() -> bool {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() == 0 }
+}
+
+/// Whether `fd` is a directory of a cgroup v2 file system (`fstatfs`).
+pub(crate) fn is_cgroup2_dir(fd: BorrowedFd<'_>) -> bool {
+    const CGROUP2_SUPER_MAGIC: libc::c_long = 0x6367_7270;
+    // SAFETY: an all-zero statfs is a valid value to be overwritten.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: fstatfs writes into `fs`.
+    let r = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut fs) };
+    r == 0 && fs.f_type as libc::c_long == CGROUP2_SUPER_MAGIC
 }
 
 /// `pipe2(O_CLOEXEC)`: (read end, write end), both numbered 3 or above.
