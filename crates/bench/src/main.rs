@@ -1,9 +1,7 @@
 //! Spawn benchmark: `spawnfd` against std and `posix_spawn`, side by side.
 //!
 //! The bench times spawn + wait of a tiny static program (a generated
-//! 129-byte ELF that calls `exit(0)`) with four contenders, in one process
-//! and interleaved round-robin, so that machine drift hits all of them
-//! alike:
+//! 129-byte ELF that calls `exit(0)`) with four contenders:
 //!
 //! - `spawnfd`: `spawnfd::Command::new(tiny).status()`;
 //! - `std`: `std::process::Command::new(tiny).status()` (glibc `posix_spawn`);
@@ -12,8 +10,20 @@
 //!
 //! It does so with the parent holding each of several amounts of resident
 //! memory (`--mem`, default 0 and 4 GiB), prints the median and p90 per
-//! contender and the ratios between them, and checks them against the
-//! project's targets (reporting PASS/MISS, never failing over them).
+//! contender and size and the ratios between them, and checks them against
+//! the project's targets (reporting PASS/MISS, never failing over them).
+//!
+//! Everything is measured side by side, so that machine drift hits all
+//! contenders and all sizes alike. A process holds one amount of memory, so
+//! the bench starts one worker process per size (itself, in the internal
+//! `--worker` mode; see [`worker`]), each of which maps and touches its
+//! memory once. It then drives the workers in lockstep: in every round each
+//! contender takes its turn (the first contender rotating from round to
+//! round), and a turn is one spawn in every worker, always in the same
+//! order, so that every spawn follows one in another worker. Only one
+//! worker spawns at a time; each times its own spawn + wait and reports it
+//! over a pipe. `std-fork` is rationed to a few evenly spread rounds,
+//! because a fork of a big parent is slow and slows the spawns after it.
 //!
 //! With `--syscalls` it instead counts the system calls of one spawn, parent
 //! and child together, by re-running itself under `strace -f -c` in the
@@ -26,17 +36,19 @@ mod elf;
 mod memory;
 mod stats;
 mod syscalls;
+mod worker;
 
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use contenders::{Contender, Spawner};
 use elf::TinyProgram;
-use memory::{Ballast, format_size, parse_size};
+use memory::{format_size, parse_size};
 use stats::Summary;
 use syscalls::PerSpawn;
+use worker::Worker;
 
 type Result<T, E = Box<dyn Error>> = std::result::Result<T, E>;
 
@@ -44,8 +56,9 @@ const USAGE: &str = "\
 Usage: spawnfd-bench [OPTIONS]
 
 Times spawn + wait of a tiny static program with spawnfd, std (posix_spawn),
-std with a no-op pre_exec (fork) and libc::posix_spawn, interleaved
-round-robin, with the parent holding each amount of touched memory.
+std with a no-op pre_exec (fork) and libc::posix_spawn, with the parent
+holding each amount of touched memory: one worker process per size, all
+driven in lockstep, contenders and sizes interleaved round-robin.
 
 Options:
   --mem SIZES        comma-separated parent memory sizes, e.g. 0,512M,4G
@@ -62,10 +75,14 @@ Options:
   --syscall-n N      spawns per contender in --syscalls (default 200)
   -h, --help         print this help
 
-Internal (what --syscalls runs under strace):
+Internal:
   --one CONTENDER --n N --tiny PATH
                      one warm-up spawn, then N spawns of CONTENDER
-                     (spawnfd, std, std-fork, posix_spawn)";
+                     (spawnfd, std, std-fork, posix_spawn); what --syscalls
+                     runs under strace
+  --worker BYTES --tiny PATH [--thp]
+                     a timing worker: touches BYTES of memory, then does the
+                     spawns asked for on fd 3 and replies on fd 4";
 
 /// How many of a contender's most frequent system calls `--syscalls` shows.
 const TOP_SYSCALLS: usize = 12;
@@ -80,6 +97,11 @@ enum Mode {
     One {
         contender: Contender,
         n: u64,
+        tiny: PathBuf,
+    },
+    Worker {
+        size: u64,
+        huge_pages: bool,
         tiny: PathBuf,
     },
     Help,
@@ -107,6 +129,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
     let mut one = None;
     let mut n = None;
     let mut tiny = None;
+    let mut worker = None;
 
     fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
         let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -139,11 +162,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
                 );
             }
             "--n" => n = Some(number(&arg, args.next())?),
+            "--worker" => worker = Some(number(&arg, args.next())?),
             "--tiny" => tiny = Some(PathBuf::from(args.next().ok_or("--tiny needs a path")?)),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
 
+    if let Some(size) = worker {
+        let tiny = tiny.ok_or("--worker needs --tiny")?;
+        return Ok(Mode::Worker {
+            size,
+            huge_pages: time.huge_pages,
+            tiny,
+        });
+    }
     if let Some(contender) = one {
         let n = n.ok_or("--one needs --n")?;
         let tiny = tiny.ok_or("--one needs --tiny")?;
@@ -177,6 +209,11 @@ fn main() -> ExitCode {
         Mode::Time(options) => time_all(&options),
         Mode::Syscalls { n } => count_syscalls(n),
         Mode::One { contender, n, tiny } => run_one(contender, n, tiny),
+        Mode::Worker {
+            size,
+            huge_pages,
+            tiny,
+        } => worker::serve(size, huge_pages, &tiny).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -213,11 +250,16 @@ impl SizeResult {
 
 fn time_all(options: &TimeOptions) -> Result<()> {
     let tiny = TinyProgram::create()?;
-    let spawner = Spawner::new(tiny.path())?;
+    let bench = std::env::current_exe()?;
     println!("spawnfd-bench: spawn + wait of {}", tiny.description());
     println!("  {}", machine());
     println!(
-        "  contenders interleaved round-robin (rotating order); stdin/stdout/stderr inherited by all"
+        "  one worker process per memory size, driven in lockstep (one spawn at a time, \
+         timed in the worker)"
+    );
+    println!(
+        "  contenders round-robin (rotating order), each taking one spawn per size in turn; \
+         stdin/stdout/stderr inherited by all"
     );
     println!(
         "  {} timed spawns per contender per size after {} warm-up spawns; std-fork only {}, \
@@ -235,29 +277,34 @@ fn time_all(options: &TimeOptions) -> Result<()> {
         }
     );
 
-    let mut results = Vec::new();
-    for &size in &options.sizes {
-        let len = usize::try_from(size).map_err(|_| "memory size too large")?;
-        let started = Instant::now();
-        let ballast = Ballast::new(len, options.huge_pages)?;
-        let rss = memory::resident_bytes().map_or_else(|| "?".to_owned(), format_size);
+    // Started one after the other, so that each touches its memory alone.
+    // Dropping them (also on error) kills and reaps them.
+    let mut workers = options
+        .sizes
+        .iter()
+        .map(|&size| Worker::start(&bench, tiny.path(), size, options.huge_pages))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let results = time_interleaved(&mut workers, options)?;
+    for (worker, result) in workers.iter().zip(&results) {
+        let rss = worker.rss.map_or_else(|| "?".to_owned(), format_size);
         println!();
         println!(
             "== parent memory {} (touched in {:.1} s; VmRSS {rss}) ==",
-            format_size(size),
-            started.elapsed().as_secs_f64()
+            format_size(worker.size),
+            worker.touch.as_secs_f64()
         );
-        let result = time_size(&spawner, options, size)?;
-        print_size(&result);
-        results.push(result);
-        drop(ballast);
+        print_size(result);
     }
+    drop(workers);
     print_targets(&results);
     Ok(())
 }
 
-/// Times every contender at the current memory size, interleaved.
-fn time_size(spawner: &Spawner, options: &TimeOptions, size: u64) -> Result<SizeResult> {
+/// Times every contender in every worker, interleaved: in each round the
+/// contenders take turns, the first rotating from round to round, and a
+/// contender's turn is one spawn in each worker, in the order of `workers`.
+/// Returns the results in that order.
+fn time_interleaved(workers: &mut [Worker], options: &TimeOptions) -> Result<Vec<SizeResult>> {
     let budget = |c: Contender| match c {
         Contender::StdFork => options.fork_iters.min(options.iters),
         _ => options.iters,
@@ -273,15 +320,24 @@ fn time_size(spawner: &Spawner, options: &TimeOptions, size: u64) -> Result<Size
     for round in 0..options.warmup {
         for c in Contender::ALL {
             if round < warmup(c) {
-                spawner.run(c)?;
+                for worker in workers.iter_mut() {
+                    worker.run(c)?;
+                }
             }
         }
     }
 
-    let mut samples: Vec<Vec<Duration>> = Contender::ALL
+    // samples[worker][contender]
+    let mut samples: Vec<Vec<Vec<Duration>>> = workers
         .iter()
-        .map(|&c| Vec::with_capacity(budget(c)))
+        .map(|_| {
+            Contender::ALL
+                .iter()
+                .map(|&c| Vec::with_capacity(budget(c)))
+                .collect()
+        })
         .collect();
+    let mut turns = [0; Contender::ALL.len()];
     for round in 0..options.iters {
         for k in 0..Contender::ALL.len() {
             // Rotate who goes first, so that no contender always follows
@@ -289,22 +345,36 @@ fn time_size(spawner: &Spawner, options: &TimeOptions, size: u64) -> Result<Size
             let i = (round + k) % Contender::ALL.len();
             let c = Contender::ALL[i];
             // A rationed contender runs in evenly spaced rounds.
-            let due = samples[i].len() * options.iters < (round + 1) * budget(c);
+            let due = turns[i] * options.iters < (round + 1) * budget(c);
             if !due {
                 continue;
             }
-            let start = Instant::now();
-            spawner.run(c)?;
-            samples[i].push(start.elapsed());
+            turns[i] += 1;
+            // The workers always take turns in the same order, so that
+            // every spawn follows one in another worker. (Rotating this
+            // order made a worker spawn twice in a row at round boundaries,
+            // always with the same contender, which favoured it.)
+            for (worker, samples) in workers.iter_mut().zip(&mut samples) {
+                samples[i].push(worker.run(c)?);
+            }
         }
     }
 
-    let summaries = Contender::ALL
-        .into_iter()
+    workers
+        .iter()
         .zip(&samples)
-        .map(|(c, s)| Ok((c, Summary::of(s).ok_or("no samples")?)))
-        .collect::<Result<_>>()?;
-    Ok(SizeResult { size, summaries })
+        .map(|(worker, samples)| {
+            let summaries = Contender::ALL
+                .into_iter()
+                .zip(samples)
+                .map(|(c, s)| Ok((c, Summary::of(s).ok_or("no samples")?)))
+                .collect::<Result<_>>()?;
+            Ok(SizeResult {
+                size: worker.size,
+                summaries,
+            })
+        })
+        .collect()
 }
 
 fn print_size(result: &SizeResult) {
@@ -379,15 +449,12 @@ fn print_targets(results: &[SizeResult]) {
         flat,
         verdict(flat <= 1.05, "<= 1.05"),
     );
-    // The sizes run one after the other, so machine drift between them
-    // enters the ratio above; posix_spawn, which does not copy page tables
-    // either, is the control that cancels it.
+    // For comparison: posix_spawn does not copy page tables either.
     let control = big.median(Contender::PosixSpawn) / small.median(Contender::PosixSpawn);
-    let corrected = flat / control;
     row(
-        format!("  same, drift-corrected (posix_spawn: {control:.3})"),
-        corrected,
-        verdict(corrected <= 1.05, "<= 1.05"),
+        format!("posix_spawn({b})/posix_spawn({s})"),
+        control,
+        String::new(),
     );
     let fork = big.median(Contender::StdFork) / big.median(Contender::Spawnfd);
     row(
@@ -469,6 +536,15 @@ mod tests {
                 ..
             })
         ));
+        assert!(matches!(
+            parse(&["--worker", "4096", "--tiny", "/bin/true", "--thp"]),
+            Ok(Mode::Worker {
+                size: 4096,
+                huge_pages: true,
+                ..
+            })
+        ));
+        assert!(parse(&["--worker", "4096"]).is_err());
         assert!(parse(&["--iters", "x"]).is_err());
         assert!(parse(&["--one", "vfork"]).is_err());
     }
