@@ -8,6 +8,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::str::FromStr;
 
 use clap::builder::{OsStringValueParser, TypedValueParser};
+use spawnfd::{IdMap, Namespaces, RLIM_INFINITY, Resource, Signal};
 
 /// `--fd CHILD=PARENT`: the child gets the parent's fd `parent` as fd `child`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,7 +40,7 @@ impl fmt::Display for FdMapping {
 }
 
 /// A non-negative fd number.
-fn parse_fd(s: &str, what: &str) -> Result<RawFd, String> {
+pub fn parse_fd(s: &str, what: &str) -> Result<RawFd, String> {
     // `RawFd::from_str` would accept a leading '+'; insist on plain digits.
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
@@ -80,6 +81,298 @@ impl EnvVar {
             value: OsString::from_vec(bytes[eq + 1..].to_vec()),
         })
     }
+}
+
+/// A number made of decimal digits only: `u32::from_str` and friends would
+/// also accept a leading `+`.
+fn parse_decimal<T: FromStr>(s: &str, what: &str) -> Result<T, String> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{what} must be a non-negative number, not {s:?}"));
+    }
+    s.parse().map_err(|_| format!("{what} {s} is too large"))
+}
+
+/// `--umask OCTAL`: a file mode creation mask, `022`, `0022` or `0o022`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Umask(pub u32);
+
+impl FromStr for Umask {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Umask, String> {
+        let digits = s
+            .strip_prefix("0o")
+            .or_else(|| s.strip_prefix("0O"))
+            .unwrap_or(s);
+        if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            return Err(format!(
+                "expected an octal mask such as 022 or 0o022, not {s:?}"
+            ));
+        }
+        match u32::from_str_radix(digits, 8) {
+            Ok(mask) if mask <= 0o777 => Ok(Umask(mask)),
+            _ => Err(format!("the mask {s} is above 0777")),
+        }
+    }
+}
+
+/// `--rlimit RES=SOFT:HARD`, `RES=LIMIT`, `RES=SOFT:` or `RES=:HARD`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RlimitArg {
+    /// The resource.
+    pub resource: Resource,
+    /// The soft limit; `None`: spawnfd's own.
+    pub soft: Option<u64>,
+    /// The hard limit; `None`: spawnfd's own.
+    pub hard: Option<u64>,
+}
+
+/// The resource names `--rlimit` takes, for messages.
+const RESOURCE_NAMES: &str = "AS, CORE, CPU, DATA, FSIZE, LOCKS, MEMLOCK, MSGQUEUE, NICE, \
+                              NOFILE, NPROC, RSS, RTPRIO, RTTIME, SIGPENDING, STACK";
+
+impl FromStr for RlimitArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RlimitArg, String> {
+        let (name, limits) = s
+            .split_once('=')
+            .ok_or("expected RES=SOFT:HARD or RES=LIMIT (e.g. NOFILE=1024:4096)")?;
+        let resource = Resource::from_name(name).ok_or_else(|| {
+            format!("unknown resource {name:?}; expected one of {RESOURCE_NAMES}")
+        })?;
+        let (soft, hard) = match limits.split_once(':') {
+            None => {
+                let limit = parse_limit(limits, "LIMIT")?;
+                (Some(limit), Some(limit))
+            }
+            Some(("", "")) => return Err("give SOFT, HARD or both around ':'".into()),
+            Some((soft, hard)) => (
+                (!soft.is_empty())
+                    .then(|| parse_limit(soft, "SOFT"))
+                    .transpose()?,
+                (!hard.is_empty())
+                    .then(|| parse_limit(hard, "HARD"))
+                    .transpose()?,
+            ),
+        };
+        if let (Some(soft), Some(hard)) = (soft, hard) {
+            if soft > hard {
+                return Err(format!(
+                    "the soft limit {} is above the hard limit {}",
+                    show_limit(soft),
+                    show_limit(hard)
+                ));
+            }
+        }
+        Ok(RlimitArg {
+            resource,
+            soft,
+            hard,
+        })
+    }
+}
+
+/// A limit: a number, or `unlimited` (also `infinity`, `inf`).
+fn parse_limit(s: &str, what: &str) -> Result<u64, String> {
+    if ["unlimited", "infinity", "inf"]
+        .iter()
+        .any(|word| s.eq_ignore_ascii_case(word))
+    {
+        return Ok(RLIM_INFINITY);
+    }
+    parse_decimal(s, what).map_err(|e| format!("{e} (or unlimited)"))
+}
+
+fn show_limit(limit: u64) -> String {
+    if limit == RLIM_INFINITY {
+        "unlimited".into()
+    } else {
+        limit.to_string()
+    }
+}
+
+/// The largest CPU number `--cpus` takes, as the library does: a list
+/// cannot make the parser allocate without bound.
+pub const MAX_CPU: usize = (1 << 16) - 1;
+
+/// `--cpus LIST`: CPU numbers and ranges, as `taskset -c` (e.g. `0,2-3`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CpuList(pub Vec<usize>);
+
+impl FromStr for CpuList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<CpuList, String> {
+        let mut cpus = Vec::new();
+        for item in s.split(',') {
+            let (first, last) = match item.split_once('-') {
+                Some((first, last)) => (parse_cpu(first)?, parse_cpu(last)?),
+                None => {
+                    let cpu = parse_cpu(item)?;
+                    (cpu, cpu)
+                }
+            };
+            if first > last {
+                return Err(format!("the range {item} is backwards"));
+            }
+            cpus.extend(first..=last);
+        }
+        cpus.sort_unstable();
+        cpus.dedup();
+        Ok(CpuList(cpus))
+    }
+}
+
+fn parse_cpu(s: &str) -> Result<usize, String> {
+    if s.is_empty() {
+        return Err("expected CPU numbers and ranges such as 0,2-3".into());
+    }
+    match parse_decimal(s, "a CPU")? {
+        cpu if cpu <= MAX_CPU => Ok(cpu),
+        _ => Err(format!("CPU {s} is above the largest supported, {MAX_CPU}")),
+    }
+}
+
+/// A group in `--groups`: an id, or a name to look up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupArg {
+    /// A group id (the item was all digits).
+    Id(u32),
+    /// A group name.
+    Name(String),
+}
+
+/// `--groups G1,G2,...`: group ids and names; the empty string is the
+/// empty list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupList(pub Vec<GroupArg>);
+
+impl FromStr for GroupList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<GroupList, String> {
+        if s.is_empty() {
+            return Ok(GroupList(Vec::new()));
+        }
+        s.split(',')
+            .map(|item| {
+                if item.is_empty() {
+                    Err("a group in the list is empty (use '' for no groups at all)".to_owned())
+                } else if item.bytes().all(|b| b.is_ascii_digit()) {
+                    parse_decimal(item, "a group id").map(GroupArg::Id)
+                } else {
+                    Ok(GroupArg::Name(item.to_owned()))
+                }
+            })
+            .collect::<Result<_, _>>()
+            .map(GroupList)
+    }
+}
+
+/// `--uid-map`/`--gid-map INSIDE:OUTSIDE:COUNT`.
+pub fn parse_id_map(s: &str) -> Result<IdMap, String> {
+    let fields: Vec<&str> = s.split(':').collect();
+    let [inside, outside, count] = fields[..] else {
+        return Err("expected INSIDE:OUTSIDE:COUNT, three ids (e.g. 0:1000:1)".into());
+    };
+    let map = IdMap {
+        inside: parse_decimal(inside, "INSIDE")?,
+        outside: parse_decimal(outside, "OUTSIDE")?,
+        count: parse_decimal(count, "COUNT")?,
+    };
+    if map.count == 0 {
+        return Err("COUNT must be at least 1".into());
+    }
+    Ok(map)
+}
+
+/// A namespace of `--unshare`: `mount` (or `mnt`), `uts`, `ipc`, `net`,
+/// `pid`, `cgroup` or `user`, in any case.
+pub fn parse_namespace(s: &str) -> Result<Namespaces, String> {
+    Namespaces::from_name(&s.to_ascii_lowercase()).ok_or_else(|| {
+        format!(
+            "unknown namespace {s:?}; expected mount (or mnt), uts, ipc, net, pid, cgroup or user"
+        )
+    })
+}
+
+/// The signals known by name, without `SIG`.
+const SIGNAL_NAMES: [(&str, i32); 34] = [
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("IOT", libc::SIGIOT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("STKFLT", libc::SIGSTKFLT),
+    ("CHLD", libc::SIGCHLD),
+    ("CLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("IO", libc::SIGIO),
+    ("POLL", libc::SIGPOLL),
+    ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+];
+
+/// A signal: a name with or without `SIG`, in any case (`TERM`, `sigterm`),
+/// `RTMIN+N`, `RTMAX-N`, or a number from 1 to 64.
+pub fn parse_signal(s: &str) -> Result<Signal, String> {
+    let number = if s.bytes().all(|b| b.is_ascii_digit()) && !s.is_empty() {
+        s.parse().ok()
+    } else {
+        signal_by_name(s)
+    };
+    number.and_then(Signal::new).ok_or_else(|| {
+        format!("unknown signal {s:?}; expected a name such as TERM or SIGUSR1, RTMIN+N, or a number from 1 to 64")
+    })
+}
+
+fn signal_by_name(s: &str) -> Option<i32> {
+    let upper = s.to_ascii_uppercase();
+    let name = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(&(_, number)) = SIGNAL_NAMES.iter().find(|(n, _)| *n == name) {
+        return Some(number);
+    }
+    let number = if name == "RTMIN" {
+        libc::SIGRTMIN()
+    } else if name == "RTMAX" {
+        libc::SIGRTMAX()
+    } else if let Some(n) = name.strip_prefix("RTMIN+") {
+        libc::SIGRTMIN() + parse_small(n)?
+    } else if let Some(n) = name.strip_prefix("RTMAX-") {
+        libc::SIGRTMAX() - parse_small(n)?
+    } else {
+        return None;
+    };
+    (libc::SIGRTMIN()..=libc::SIGRTMAX())
+        .contains(&number)
+        .then_some(number)
+}
+
+/// A small decimal number, for `RTMIN+N`.
+fn parse_small(s: &str) -> Option<i32> {
+    parse_decimal::<u8>(s, "").ok().map(i32::from)
 }
 
 #[cfg(test)]
@@ -144,5 +437,157 @@ mod tests {
     fn env_var_rejects_missing_equals_and_empty_key() {
         assert!(EnvVar::parse(OsStr::new("NOEQUALS")).is_err());
         assert!(EnvVar::parse(OsStr::new("=value")).is_err());
+    }
+
+    #[test]
+    fn umask_is_octal_up_to_777() {
+        for (text, mask) in [
+            ("022", 0o22),
+            ("0022", 0o22),
+            ("0o077", 0o77),
+            ("0", 0),
+            ("777", 0o777),
+        ] {
+            assert_eq!(text.parse(), Ok(Umask(mask)), "{text}");
+        }
+        for bad in ["", "9", "08", "1000", "0o", "0x22", "-1", "+22", " 22"] {
+            assert!(bad.parse::<Umask>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn rlimit_takes_both_limits_one_or_a_single_value() {
+        let parse = |s: &str| s.parse::<RlimitArg>();
+        let limit = |soft, hard| {
+            Ok(RlimitArg {
+                resource: Resource::NOFILE,
+                soft,
+                hard,
+            })
+        };
+        assert_eq!(parse("NOFILE=1024:4096"), limit(Some(1024), Some(4096)));
+        assert_eq!(parse("nofile=100"), limit(Some(100), Some(100)));
+        assert_eq!(parse("RLIMIT_NOFILE=5:"), limit(Some(5), None));
+        assert_eq!(parse("NOFILE=:7"), limit(None, Some(7)));
+        assert_eq!(
+            parse("NOFILE=10:Unlimited"),
+            limit(Some(10), Some(RLIM_INFINITY))
+        );
+        assert_eq!(
+            parse("NOFILE=inf"),
+            limit(Some(RLIM_INFINITY), Some(RLIM_INFINITY))
+        );
+        assert_eq!(
+            parse("core=infinity").map(|r| r.resource),
+            Ok(Resource::CORE)
+        );
+        for bad in [
+            "",
+            "NOFILE",
+            "=1",
+            "FOO=1",
+            "NOFILE=",
+            "NOFILE=:",
+            "NOFILE=x",
+            "NOFILE=-1",
+            "NOFILE=+1",
+            "NOFILE=1:2:3",
+            "NOFILE=2:1",
+            "NOFILE=unlimited:1",
+            "NOFILE=99999999999999999999",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn cpu_list_takes_numbers_and_ranges() {
+        assert_eq!("0".parse(), Ok(CpuList(vec![0])));
+        assert_eq!("3,0-1,1".parse(), Ok(CpuList(vec![0, 1, 3])));
+        assert_eq!("2-2".parse(), Ok(CpuList(vec![2])));
+        assert_eq!(format!("{MAX_CPU}").parse(), Ok(CpuList(vec![MAX_CPU])));
+        for bad in [
+            "", ",", "0,", "a", "1-", "-1", "3-1", "0-1-2", "65536", " 1",
+        ] {
+            assert!(bad.parse::<CpuList>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn group_list_takes_ids_and_names_or_nothing() {
+        assert_eq!("".parse(), Ok(GroupList(vec![])));
+        assert_eq!(
+            "5,audio,0".parse(),
+            Ok(GroupList(vec![
+                GroupArg::Id(5),
+                GroupArg::Name("audio".into()),
+                GroupArg::Id(0)
+            ]))
+        );
+        for bad in [",", "5,", ",5", "1,,2", "4294967296"] {
+            assert!(bad.parse::<GroupList>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn id_map_is_three_numbers() {
+        assert_eq!(
+            parse_id_map("0:1000:1"),
+            Ok(IdMap {
+                inside: 0,
+                outside: 1000,
+                count: 1
+            })
+        );
+        for bad in ["", "0:0", "0:0:0", "0:0:1:1", "a:0:1", "0:-1:1", "0::1"] {
+            assert!(parse_id_map(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn namespaces_are_named_as_in_proc() {
+        assert_eq!(parse_namespace("mnt"), Ok(Namespaces::MOUNT));
+        assert_eq!(parse_namespace("Mount"), Ok(Namespaces::MOUNT));
+        assert_eq!(parse_namespace("USER"), Ok(Namespaces::USER));
+        assert!(parse_namespace("time").is_err());
+        assert!(parse_namespace("").is_err());
+    }
+
+    #[test]
+    fn signals_by_name_or_number() {
+        for (text, signal) in [
+            ("TERM", Signal::TERM),
+            ("SIGTERM", Signal::TERM),
+            ("sigterm", Signal::TERM),
+            ("hup", Signal::HUP),
+            ("IOT", Signal::ABRT),
+            ("CLD", Signal::CHLD),
+            ("POLL", Signal::IO),
+            ("9", Signal::KILL),
+        ] {
+            assert_eq!(parse_signal(text), Ok(signal), "{text}");
+        }
+        let rt = |n| Signal::new(n).unwrap();
+        assert_eq!(parse_signal("RTMIN"), Ok(rt(libc::SIGRTMIN())));
+        assert_eq!(parse_signal("SIGRTMIN+2"), Ok(rt(libc::SIGRTMIN() + 2)));
+        assert_eq!(parse_signal("rtmax-1"), Ok(rt(libc::SIGRTMAX() - 1)));
+        assert_eq!(parse_signal("64"), Ok(rt(64)));
+        for bad in [
+            "",
+            "0",
+            "65",
+            "-1",
+            "+9",
+            "FOO",
+            "SIG",
+            "RTMIN+",
+            "RTMIN-1",
+            "RTMAX+1",
+            "RTMIN+999",
+            "RTMIN+40",
+            "TERM ",
+        ] {
+            assert!(parse_signal(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 }

@@ -1,11 +1,12 @@
-//! Taking over the fds named by `--fd CHILD=PARENT` so that they can be
-//! handed to [`spawnfd::Command::fd`], which wants owned fds.
+//! Taking over the fds named by `--fd CHILD=PARENT` and `--cwd-fd PARENT`
+//! so that they can be handed to [`spawnfd::Command::fd`] and
+//! [`spawnfd::Command::current_dir_fd`], which want owned fds.
 //!
 //! A PARENT of 3 or more is an fd this process inherited and that nothing
 //! in it owns, so it is claimed as is (`OwnedFd::from_raw_fd`). A PARENT of
 //! 0, 1 or 2 is duplicated instead: this process keeps using its standard
 //! fds (the JSON report goes to fd 1, messages to fd 2). A PARENT named by
-//! several `--fd` options is claimed once and duplicated for the others.
+//! several options is claimed once and duplicated for the others.
 //!
 //! Every PARENT is checked (`fcntl(F_GETFD)`) before any duplicate is made:
 //! a duplicate takes the lowest free fd number, which could otherwise be a
@@ -15,69 +16,93 @@
 #![allow(unsafe_code)]
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::io;
 use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::args::FdMapping;
 use crate::report::Error;
 
-/// The fds to give the child, as `(child fd, source)` in the order of
-/// `mappings`.
+/// An option that names an fd of this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdOption {
+    /// `--fd CHILD=PARENT`.
+    Map(FdMapping),
+    /// `--cwd-fd PARENT`.
+    CwdFd(RawFd),
+}
+
+impl FdOption {
+    /// The fd of this process that the option names.
+    pub fn parent(self) -> RawFd {
+        match self {
+            FdOption::Map(mapping) => mapping.parent,
+            FdOption::CwdFd(fd) => fd,
+        }
+    }
+}
+
+impl fmt::Display for FdOption {
+    /// The option as given on the command line, for messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FdOption::Map(mapping) => write!(f, "--fd {mapping}"),
+            FdOption::CwdFd(fd) => write!(f, "--cwd-fd {fd}"),
+        }
+    }
+}
+
+/// The fds that `options` name, one for each, in the same order.
 ///
 /// Call this before the process opens any fd of its own: a PARENT of 3 or
 /// more must be one it inherited.
-pub fn claim(mappings: &[FdMapping]) -> Result<Vec<(RawFd, OwnedFd)>, Error> {
-    for &mapping in mappings {
-        if !is_open(mapping.parent) {
+pub fn claim(options: &[FdOption]) -> Result<Vec<OwnedFd>, Error> {
+    for &option in options {
+        if !is_open(option.parent()) {
             return Err(Error::ParentFd {
-                mapping,
+                option,
                 source: io::Error::last_os_error(),
             });
         }
     }
 
     let mut claimed = BTreeMap::new();
-    for mapping in mappings {
-        if claimed.contains_key(&mapping.parent) {
+    for &option in options {
+        let parent = option.parent();
+        if claimed.contains_key(&parent) {
             continue;
         }
-        let fd = if mapping.parent <= 2 {
+        let fd = if parent <= 2 {
             // SAFETY: the standard fds stay open for the life of the process
             // (it never closes them) and were just checked to be open.
-            let borrowed = unsafe { BorrowedFd::borrow_raw(mapping.parent) };
+            let borrowed = unsafe { BorrowedFd::borrow_raw(parent) };
             borrowed
                 .try_clone_to_owned()
-                .map_err(|source| Error::ParentFd {
-                    mapping: *mapping,
-                    source,
-                })?
+                .map_err(|source| Error::ParentFd { option, source })?
         } else {
             // SAFETY: the fd is open (checked above), was inherited, and
             // nothing else in this process owns it (see the caller's
             // contract); `claimed` takes it only once.
-            unsafe { OwnedFd::from_raw_fd(mapping.parent) }
+            unsafe { OwnedFd::from_raw_fd(parent) }
         };
-        claimed.insert(mapping.parent, fd);
+        claimed.insert(parent, fd);
     }
 
-    mappings
+    options
         .iter()
         .enumerate()
-        .map(|(i, mapping)| {
-            let used_again = mappings[i + 1..].iter().any(|m| m.parent == mapping.parent);
-            let fd = if used_again {
-                claimed[&mapping.parent]
+        .map(|(i, &option)| {
+            let parent = option.parent();
+            let used_again = options[i + 1..].iter().any(|o| o.parent() == parent);
+            if used_again {
+                claimed[&parent]
                     .try_clone()
-                    .map_err(|source| Error::ParentFd {
-                        mapping: *mapping,
-                        source,
-                    })?
+                    .map_err(|source| Error::ParentFd { option, source })
             } else {
-                claimed
-                    .remove(&mapping.parent)
-                    .expect("each PARENT is claimed once and removed at its last use")
-            };
-            Ok((mapping.child, fd))
+                Ok(claimed
+                    .remove(&parent)
+                    .expect("each PARENT is claimed once and removed at its last use"))
+            }
         })
         .collect()
 }

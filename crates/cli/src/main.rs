@@ -1,13 +1,20 @@
 //! `spawnfd`: run programs from the shell through the spawnfd library.
 //!
 //! ```text
-//! spawnfd run [--fd CHILD=PARENT]... [--cwd DIR] [--env KEY=VALUE]... [--clear-env] [--json] -- PROGRAM [ARGS]...
+//! spawnfd run [--fd CHILD=PARENT]... [--env KEY=VALUE]... [--clear-env] [--json]
+//!             [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
 //! ```
 //!
+//! The attribute options set PROGRAM's directories (`--cwd`, `--cwd-fd`,
+//! `--chroot`, `--umask`), session and terminal, user and groups, limits
+//! and scheduling, namespaces and cgroup, privileges and signals; `spawnfd
+//! run --help` lists them all.
+//!
 //! Each subcommand lives in a module of its own (`run`); the modules beside
-//! them hold what subcommands share: the option value types (`args`),
-//! taking over inherited fds (`fds`), and exit statuses, error messages and
-//! JSON reports (`report`).
+//! them hold what subcommands share: the option value types (`args`), the
+//! child attribute options (`attrs`), taking over inherited fds (`fds`),
+//! the C library calls spawnfd makes for itself, such as user lookups
+//! (`sys`), and exit statuses, error messages and JSON reports (`report`).
 //!
 //! # Exit status
 //!
@@ -17,19 +24,22 @@
 //! | 128 + N | the child was killed by signal N (not re-raised)             |
 //! | 127     | PROGRAM was not found (exec failed with `ENOENT`)            |
 //! | 126     | PROGRAM was found but could not be executed (other exec error, or a missing `#!` interpreter) |
-//! | 125     | spawnfd itself failed: bad `--fd`, chdir failure, invalid input, ... |
+//! | 125     | spawnfd itself failed: bad `--fd`, unknown user or group, a failed set-up step (chdir, chroot, setuid, ...), options the library refused, ... |
 //! | 2       | usage error (bad command line)                               |
 
 #![deny(unsafe_code)]
 
 mod args;
+mod attrs;
 mod fds;
 mod report;
 mod run;
+mod sys;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -50,8 +60,30 @@ enum Commands {
     Run(run::RunArgs),
 }
 
+impl Cli {
+    /// Checks the rules that clap's argument relations cannot express; a
+    /// broken one is a usage error, reported as clap reports its own.
+    fn check(&self) -> Result<(), clap::Error> {
+        let (name, result) = match &self.command {
+            Commands::Run(args) => ("run", args.check()),
+        };
+        result.map_err(|message| {
+            let mut cli = Cli::command();
+            cli.build();
+            let subcommand = cli
+                .find_subcommand_mut(name)
+                .expect("the subcommand exists");
+            subcommand.error(ErrorKind::MissingRequiredArgument, message)
+        })
+    }
+}
+
 fn main() -> ExitCode {
-    run(Cli::parse())
+    let cli = Cli::parse();
+    if let Err(err) = cli.check() {
+        err.exit();
+    }
+    run(cli)
 }
 
 /// Runs the subcommand and returns the status to exit with.

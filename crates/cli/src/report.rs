@@ -9,7 +9,7 @@ use std::process::{ExitCode, ExitStatus};
 use serde_json::{Map, Value, json};
 use spawnfd::{SpawnError, Step};
 
-use crate::args::FdMapping;
+use crate::fds::FdOption;
 
 /// Exit status when PROGRAM was not found (exec failed with `ENOENT`).
 pub const NOT_FOUND: u8 = 127;
@@ -26,17 +26,31 @@ Exit status:
   127      PROGRAM was not found (exec failed with ENOENT)
   126      PROGRAM was found but could not be executed (any other exec error,
            or its #! interpreter is missing)
-  125      spawnfd itself failed: a bad --fd, a failed chdir to --cwd,
-           invalid input (such as a repeated CHILD fd), ...
+  125      spawnfd itself failed: a bad --fd or --cwd-fd, a user or group
+           that does not exist, a step of PROGRAM's set-up that failed
+           (chdir, chroot, setuid, setrlimit, ...), options it refused
+           (such as a repeated CHILD fd or --ctty on an fd PROGRAM does not
+           have), ...
   2        usage error";
 
 /// Why a run has no child status to report.
 #[derive(Debug)]
 pub enum Error {
-    /// A `--fd` PARENT could not be claimed (most often: it is not open).
+    /// A `--fd` or `--cwd-fd` PARENT could not be claimed (most often: it
+    /// is not open).
     ParentFd {
         /// The option at fault.
-        mapping: FdMapping,
+        option: FdOption,
+        /// Why.
+        source: io::Error,
+    },
+    /// The value of an option could not be worked out: a user or group
+    /// name that is not found, a failed lookup, ...
+    Resolve {
+        /// The option, such as `--user`.
+        option: &'static str,
+        /// Its value, as given.
+        value: String,
         /// Why.
         source: io::Error,
     },
@@ -73,9 +87,12 @@ impl Error {
     ///
     /// The error object always has `"message"` (as printed without
     /// `--json`). For the library's spawn errors it adds `"step"` and, when
-    /// known, `"errno"`, `"path"`, `"fd"` (a child fd) and `"signal"`; for
-    /// input the library refused, `"kind": "invalid_input"`; otherwise
-    /// `"errno"` when there is one.
+    /// known, `"errno"`, `"path"`, `"fd"` (a child fd), `"signal"`, `"id"`
+    /// (a user, group or process group id, or a niceness) and `"resource"`
+    /// (a limit's name, such as `"NOFILE"`); for input the library refused,
+    /// `"kind": "invalid_input"`; for an option whose value could not be
+    /// worked out, `"option"` (such as `"--user"`) and `"errno"` when there
+    /// is one; otherwise `"errno"` when there is one.
     pub fn to_json(&self) -> Value {
         let mut error = Map::new();
         error.insert("message".into(), self.to_string().into());
@@ -89,6 +106,8 @@ impl Error {
                     insert_some(&mut error, "path", path);
                     insert_some(&mut error, "fd", spawn.fd());
                     insert_some(&mut error, "signal", spawn.signal());
+                    insert_some(&mut error, "id", spawn.id());
+                    insert_some(&mut error, "resource", spawn.resource().map(|r| r.name()));
                 }
                 None if err.kind() == io::ErrorKind::InvalidInput => {
                     error.insert("kind".into(), "invalid_input".into());
@@ -96,6 +115,10 @@ impl Error {
                 None => insert_some(&mut error, "errno", err.raw_os_error()),
             },
             Error::ParentFd { source, .. } => {
+                insert_some(&mut error, "errno", source.raw_os_error());
+            }
+            Error::Resolve { option, source, .. } => {
+                error.insert("option".into(), (*option).into());
                 insert_some(&mut error, "errno", source.raw_os_error());
             }
             Error::Wait { pid, source } => {
@@ -111,9 +134,14 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::ParentFd { mapping, source } => {
-                write!(f, "--fd {mapping}: fd {}: {source}", mapping.parent)
+            Error::ParentFd { option, source } => {
+                write!(f, "{option}: fd {}: {source}", option.parent())
             }
+            Error::Resolve {
+                option,
+                value,
+                source,
+            } => write!(f, "{option} {value:?}: {source}"),
             // The library's message, unchanged.
             Error::Spawn(err) => err.fmt(f),
             Error::Wait { pid, source } => write!(f, "wait for child {pid}: {source}"),
@@ -124,9 +152,10 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::ParentFd { source, .. } | Error::Spawn(source) | Error::Wait { source, .. } => {
-                Some(source)
-            }
+            Error::ParentFd { source, .. }
+            | Error::Resolve { source, .. }
+            | Error::Spawn(source)
+            | Error::Wait { source, .. } => Some(source),
         }
     }
 }

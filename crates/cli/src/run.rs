@@ -2,25 +2,65 @@
 //!
 //! The child inherits stdin, stdout and stderr (unless `--fd` maps 0, 1
 //! or 2), the environment (changed by `--clear-env` and `--env`) and the
-//! working directory (or `--cwd`); of the other fds it gets exactly those
-//! given with `--fd`. While it runs, `spawnfd` ignores `SIGINT` and
-//! `SIGQUIT`, as `system(3)` and `time(1)` do, so that a Ctrl-C at the
-//! terminal reaches the child and `spawnfd` still reports how it ended; the
-//! child starts with every signal at its default disposition.
+//! working directory (or `--cwd`, `--cwd-fd`); of the other fds it gets
+//! exactly those given with `--fd`. While it runs, `spawnfd` ignores
+//! `SIGINT` and `SIGQUIT`, as `system(3)` and `time(1)` do, so that a Ctrl-C
+//! at the terminal reaches the child and `spawnfd` still reports how it
+//! ended; the child starts with every signal at its default disposition
+//! (unless `--ignore-signal` or `--keep-ignored-signals`).
 //!
-//! For the exit statuses, see [`EXIT_STATUS_HELP`](crate::report::EXIT_STATUS_HELP).
+//! # Child attributes
+//!
+//! The options of [`crate::attrs`] map one to one onto the library's
+//! builder: `--setsid`, `--pgid`, `--ctty`, `--noctty`, `--foreground`
+//! (session and terminal); `--uid`/`--user`, `--gid`/`--group`, `--groups`
+//! (credentials; names are looked up here, with `getpwnam_r`,
+//! `getgrnam_r` and `getgrouplist`); `--chroot`, `--umask`, `--cwd-fd`;
+//! `--rlimit`, `--nice`, `--cpus`; `--unshare`, `--uid-map`, `--gid-map`,
+//! `--map-root-user`, `--cgroup`; `--pdeathsig`, `--no-new-privs`;
+//! `--ignore-signal`, `--signal-mask`, `--inherit-signal-mask`,
+//! `--keep-ignored-signals`. The child applies them in the library's order
+//! (its `in_child` module): limits before credentials, so root may raise
+//! hard limits; `--chroot` before the credentials, and the working
+//! directory after both. Rules clap's argument relations express
+//! (`--ctty` needs `--setsid`, `--uid` excludes `--user`, ...) and the one
+//! [`RunArgs::check`] adds (id maps need a new user namespace) are usage
+//! errors; the library's own refusals exit with 125.
+//!
+//! Where the CLI does more than pass a value on:
+//!
+//! - `--user NAME` sets the uid, and the gid and supplementary groups
+//!   unless given, from the user and group databases, as `runuser -u`.
+//! - `--chroot` without `--cwd` or `--cwd-fd` also moves the child to the
+//!   new root, as `chroot(1)`.
+//! - `--rlimit RES=SOFT:` or `RES=:HARD` fills in spawnfd's own other limit.
+//! - `--map-root-user` maps root inside to spawnfd's effective ids.
+//! - `--keep-ignored-signals` keeps what was ignored when spawnfd *started*:
+//!   not the `SIGINT` and `SIGQUIT` it ignores itself, nor the `SIGPIPE`
+//!   the Rust runtime ignores before `main` (the original disposition of
+//!   which [`crate::sys`] records in an `.init_array` constructor). It
+//!   asks the library to ignore those signals again rather than calling
+//!   `reset_ignored_signals(false)`, which would keep spawnfd's own.
+//!
+//! There is no option for `Command::ptrace_traceme`: the tracer is the
+//! spawning process, and `spawnfd` only waits, so the child would stay
+//! stopped at its first exec. Nor for `Command::cgroup_fd` (`--cgroup`
+//! takes the directory's path).
+//!
+//! For the exit statuses, see [`EXIT_STATUS_HELP`].
 
 use std::ffi::OsString;
-use std::os::fd::{OwnedFd, RawFd};
-use std::path::PathBuf;
+use std::os::fd::OwnedFd;
 use std::process::{ExitCode, ExitStatus};
 
 use clap::Args;
 use spawnfd::Command;
 
 use crate::args::{EnvVar, FdMapping};
-use crate::fds;
+use crate::attrs::AttrArgs;
+use crate::fds::{self, FdOption};
 use crate::report::{self, EXIT_STATUS_HELP, Error};
+use crate::sys;
 
 /// Run PROGRAM, wait for it, and exit with its exit status.
 ///
@@ -29,7 +69,17 @@ use crate::report::{self, EXIT_STATUS_HELP, Error};
 /// '/' is searched for in PATH (the child's PATH, when --env or --clear-env
 /// change it). spawnfd ignores SIGINT and SIGQUIT while PROGRAM runs, so that
 /// a Ctrl-C stops PROGRAM and spawnfd still reports its status; PROGRAM
-/// starts with every signal at its default disposition.
+/// starts with every signal at its default disposition and none blocked
+/// (see Signals below).
+///
+/// The options under the headings after Options set PROGRAM's directories,
+/// session, credentials, limits, namespaces and signals. PROGRAM is created
+/// in its namespaces and cgroup, then applies the rest before it executes,
+/// in this order: ignored signals; session and process group; limits, nice
+/// and CPUs; umask; chroot; groups, group id, user id; working directory
+/// (so it is resolved inside the new root, as the new user); fds; terminal;
+/// parent-death signal and no_new_privs; signal mask. Should a step fail,
+/// PROGRAM is not executed and spawnfd exits with 125, naming the step.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_STATUS_HELP)]
 pub struct RunArgs {
@@ -42,13 +92,6 @@ pub struct RunArgs {
     /// here (other than 0, 1 and 2) are closed in PROGRAM.
     #[arg(long = "fd", value_name = "CHILD=PARENT")]
     fds: Vec<FdMapping>,
-
-    /// Run PROGRAM in directory DIR
-    ///
-    /// A PROGRAM path containing '/' but not starting with one is relative
-    /// to DIR.
-    #[arg(long, value_name = "DIR")]
-    cwd: Option<PathBuf>,
 
     /// Set the environment variable KEY to VALUE in PROGRAM (repeatable)
     ///
@@ -70,10 +113,11 @@ pub struct RunArgs {
     /// everything PROGRAM wrote there, and ends with a newline. It is
     /// {"pid": N, "exit_code": N} or {"pid": N, "signal": N, "core_dumped":
     /// BOOL}; when PROGRAM could not be started, {"error": {"message": ...,
-    /// "step": ..., "errno": N, "path": ..., "fd": N}}, with only the
-    /// fields that apply ("kind": "invalid_input" for input spawnfd refused).
-    /// The exit status is the same as without --json; no error message is
-    /// printed on stderr.
+    /// "step": ..., "errno": N, "path": ..., "fd": N, "signal": N, "id": N,
+    /// "resource": ...}}, with only the fields that apply ("kind":
+    /// "invalid_input" for options spawnfd refused, "option" for a user or
+    /// group it could not find). The exit status is the same as without
+    /// --json; no error message is printed on stderr.
     #[arg(long)]
     json: bool,
 
@@ -90,6 +134,17 @@ pub struct RunArgs {
         allow_hyphen_values = true
     )]
     command: Vec<OsString>,
+
+    #[command(flatten)]
+    attrs: AttrArgs,
+}
+
+impl RunArgs {
+    /// Checks the rules clap's argument relations cannot express; returns
+    /// the message of the usage error.
+    pub fn check(&self) -> Result<(), String> {
+        self.attrs.check()
+    }
 }
 
 /// Runs the subcommand and returns the status to exit with.
@@ -101,19 +156,34 @@ pub fn run(args: RunArgs) -> ExitCode {
 /// Starts PROGRAM and waits for it; returns its pid and how it ended.
 fn execute(args: &RunArgs) -> Result<(u32, ExitStatus), Error> {
     // First of all, before anything opens an fd of its own.
-    let fds = fds::claim(&args.fds)?;
-    ignore_terminal_signals();
+    let mut fd_options: Vec<FdOption> = args.fds.iter().copied().map(FdOption::Map).collect();
+    fd_options.extend(args.attrs.cwd_fd().map(FdOption::CwdFd));
+    let mut claimed = fds::claim(&fd_options)?;
+    let cwd_fd = args.attrs.cwd_fd().and_then(|_| claimed.pop());
+    let ignored_at_start = args
+        .attrs
+        .keeps_ignored_signals()
+        .then(sys::ignored_at_start);
+    sys::ignore_terminal_signals();
     // The command, and with it this process's copies of the --fd fds, is
     // dropped once the child has them: a pipe handed to the child must not
     // be held open here while it runs.
-    let mut child = command(args, fds).spawn().map_err(Error::Spawn)?;
+    let mut child = command(args, claimed, cwd_fd, ignored_at_start)?
+        .spawn()
+        .map_err(Error::Spawn)?;
     let pid = child.id();
     let status = child.wait().map_err(|source| Error::Wait { pid, source })?;
     Ok((pid, status))
 }
 
-/// The command described by `args`, with the claimed `--fd` fds.
-fn command(args: &RunArgs, fds: Vec<(RawFd, OwnedFd)>) -> Command {
+/// The command described by `args`, with the claimed fds of the `--fd`
+/// options (in their order) and of `--cwd-fd`.
+fn command(
+    args: &RunArgs,
+    fds: Vec<OwnedFd>,
+    cwd_fd: Option<OwnedFd>,
+    ignored_at_start: Option<spawnfd::SignalSet>,
+) -> Result<Command, Error> {
     let (program, program_args) = args.command.split_first().expect("clap requires PROGRAM");
     let mut cmd = Command::new(program);
     cmd.args(program_args);
@@ -121,24 +191,9 @@ fn command(args: &RunArgs, fds: Vec<(RawFd, OwnedFd)>) -> Command {
         cmd.env_clear();
     }
     cmd.envs(args.env.iter().map(|var| (&var.key, &var.value)));
-    if let Some(dir) = &args.cwd {
-        cmd.current_dir(dir);
+    for (mapping, fd) in args.fds.iter().zip(fds) {
+        cmd.fd(mapping.child, fd);
     }
-    for (child_fd, fd) in fds {
-        cmd.fd(child_fd, fd);
-    }
-    cmd
-}
-
-/// Ignores `SIGINT` and `SIGQUIT` in this process for the rest of its life.
-///
-/// The child does not inherit this: spawnfd resets ignored signals to their
-/// default disposition in the children it starts.
-#[allow(unsafe_code)]
-fn ignore_terminal_signals() {
-    for signal in [libc::SIGINT, libc::SIGQUIT] {
-        // SAFETY: setting a disposition to SIG_IGN installs no handler; the
-        // call cannot fail for these valid, catchable signals.
-        unsafe { libc::signal(signal, libc::SIG_IGN) };
-    }
+    args.attrs.configure(&mut cmd, cwd_fd, ignored_at_start)?;
+    Ok(cmd)
 }

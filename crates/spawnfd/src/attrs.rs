@@ -146,9 +146,10 @@ impl Namespaces {
     }
 
     /// The namespace called `name`: `mount` (or `mnt`), `uts`, `ipc`, `net`,
-    /// `pid`, `cgroup`, `user`, as in `/proc/PID/ns`.
+    /// `pid`, `cgroup`, `user`, as in `/proc/PID/ns`, in any case.
     pub fn from_name(name: &str) -> Option<Namespaces> {
-        let name = if name == "mnt" { "mount" } else { name };
+        let name = name.to_ascii_lowercase();
+        let name = if name == "mnt" { "mount" } else { &name };
         Namespaces::NAMES
             .iter()
             .find(|(_, n)| *n == name)

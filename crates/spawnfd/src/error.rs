@@ -166,6 +166,8 @@ pub(crate) enum Detail {
     /// interpreter or ELF loader is missing.
     Interpreter(PathBuf),
     Fd(RawFd),
+    /// The directory fd of `current_dir_fd`, as the parent numbers it.
+    DirFd(RawFd),
     Signal(i32),
     /// A user, group or process group id, or a niceness.
     Id(i64),
@@ -282,9 +284,13 @@ impl SpawnError {
 
     /// The child fd the step worked on, for [`Step::FdMapping`],
     /// [`Step::DevNull`] and [`Step::Pipe`].
+    ///
+    /// For [`Step::Chdir`] with a directory given to
+    /// [`Command::current_dir_fd`](crate::Command::current_dir_fd), the fd
+    /// as the parent numbers it.
     pub fn fd(&self) -> Option<RawFd> {
         match self.detail {
-            Detail::Fd(fd) => Some(fd),
+            Detail::Fd(fd) | Detail::DirFd(fd) => Some(fd),
             _ => None,
         }
     }
@@ -335,6 +341,7 @@ impl fmt::Display for SpawnError {
             Detail::Searched => write!(f, " (searched PATH)")?,
             Detail::Interpreter(p) => write!(f, " {p:?} (its interpreter or loader is missing)")?,
             Detail::Fd(fd) => write!(f, " (child fd {fd})")?,
+            Detail::DirFd(fd) => write!(f, " (directory fd {fd})")?,
             Detail::Signal(sig) => write!(f, " (signal {sig})")?,
             Detail::Id(id) => write!(f, " {id}")?,
             Detail::Resource(r) => match crate::Resource::new(*r) {

@@ -9,6 +9,8 @@ use std::fmt;
 /// assert_eq!(Signal::TERM.as_raw(), libc::SIGTERM);
 /// assert_eq!(Signal::new(libc::SIGUSR1), Some(Signal::USR1));
 /// assert_eq!(Signal::new(0), None);
+/// assert_eq!(Signal::from_name("term"), Some(Signal::TERM));
+/// assert_eq!(Signal::TERM.name(), Some("SIGTERM"));
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Signal(i32);
@@ -21,9 +23,22 @@ macro_rules! signals {
                 pub const $name: Signal = Signal(libc::$value);
             )*
 
-            fn name(self) -> Option<&'static str> {
+            /// The signal's name (`SIGTERM`), for the standard signals.
+            pub fn name(self) -> Option<&'static str> {
                 match self.0 {
                     $(libc::$value => Some(stringify!($value)),)*
+                    _ => None,
+                }
+            }
+
+            /// The standard signal called `name`: `SIGTERM`, `TERM` or
+            /// `term`. (Real-time signals have no names; use
+            /// [`Signal::new`].)
+            pub fn from_name(name: &str) -> Option<Signal> {
+                let upper = name.to_ascii_uppercase();
+                let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+                match full.as_str() {
+                    $(stringify!($value) => Some(Signal::$name),)*
                     _ => None,
                 }
             }

@@ -340,7 +340,7 @@ impl<'a> Prepared<'a> {
                 }
             }
             Step::Exec => self.exec_path(detail as usize),
-            Step::Chdir if detail >= 0 => Detail::Fd(detail as i32),
+            Step::Chdir if detail >= 0 => Detail::DirFd(detail as i32),
             Step::Chdir => path_detail(self.cwd.as_ref()),
             Step::Chroot => path_detail(self.attrs.chroot()),
             Step::FdMapping | Step::DevNull | Step::ControllingTerminal | Step::Foreground

@@ -1,0 +1,235 @@
+//! The C library calls spawnfd makes for itself, not for the child: user
+//! and group lookups, its own ids and resource limits, and signal
+//! dispositions.
+
+#![allow(unsafe_code)]
+
+use std::ffi::{CString, c_char, c_int};
+use std::io;
+use std::mem::MaybeUninit;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use spawnfd::{Resource, Signal, SignalSet};
+
+/// The largest buffer given to `getpwnam_r` and `getgrnam_r`; a database
+/// entry that needs more is reported as `ERANGE`.
+const MAX_ENTRY_BUFFER: usize = 1 << 20;
+
+/// The most groups asked of `getgrouplist` (the kernel's `NGROUPS_MAX`).
+const MAX_GROUPS: usize = 65536;
+
+/// A user's ids, from the password database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct User {
+    pub uid: u32,
+    /// The primary group.
+    pub gid: u32,
+}
+
+/// What a `get*nam_r` call said.
+enum Lookup {
+    Found,
+    NotFound,
+    /// The buffer was too small and has been enlarged.
+    Retry,
+}
+
+/// Interprets the status of a `get*nam_r` call that used `buf`.
+fn lookup_status(status: c_int, found: bool, buf: &mut Vec<c_char>) -> io::Result<Lookup> {
+    match status {
+        0 if found => Ok(Lookup::Found),
+        // getpwnam_r(3): "0 or ENOENT or ESRCH ...: the name was not found".
+        0 | libc::ENOENT | libc::ESRCH => Ok(Lookup::NotFound),
+        libc::ERANGE if buf.len() < MAX_ENTRY_BUFFER => {
+            buf.resize(buf.len() * 2, 0);
+            Ok(Lookup::Retry)
+        }
+        errno => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
+/// Looks `name` up in the password database (`getpwnam_r`).
+pub fn user_by_name(name: &str) -> io::Result<Option<User>> {
+    let Ok(name) = CString::new(name) else {
+        return Ok(None);
+    };
+    let mut buf: Vec<c_char> = vec![0; 1024];
+    loop {
+        let mut entry = MaybeUninit::<libc::passwd>::uninit();
+        let mut result: *mut libc::passwd = ptr::null_mut();
+        // SAFETY: `name` is NUL-terminated, `entry` and `result` are
+        // writable, and `buf` is writable for `buf.len()` bytes.
+        let status = unsafe {
+            libc::getpwnam_r(
+                name.as_ptr(),
+                entry.as_mut_ptr(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        match lookup_status(status, !result.is_null(), &mut buf)? {
+            Lookup::Retry => {}
+            Lookup::NotFound => return Ok(None),
+            Lookup::Found => {
+                // SAFETY: on success the call filled `entry` in (`result`
+                // points to it).
+                let entry = unsafe { entry.assume_init() };
+                return Ok(Some(User {
+                    uid: entry.pw_uid,
+                    gid: entry.pw_gid,
+                }));
+            }
+        }
+    }
+}
+
+/// Looks `name` up in the group database (`getgrnam_r`); returns its id.
+pub fn group_by_name(name: &str) -> io::Result<Option<u32>> {
+    let Ok(name) = CString::new(name) else {
+        return Ok(None);
+    };
+    let mut buf: Vec<c_char> = vec![0; 1024];
+    loop {
+        let mut entry = MaybeUninit::<libc::group>::uninit();
+        let mut result: *mut libc::group = ptr::null_mut();
+        // SAFETY: as in `user_by_name`.
+        let status = unsafe {
+            libc::getgrnam_r(
+                name.as_ptr(),
+                entry.as_mut_ptr(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        match lookup_status(status, !result.is_null(), &mut buf)? {
+            Lookup::Retry => {}
+            Lookup::NotFound => return Ok(None),
+            Lookup::Found => {
+                // SAFETY: on success the call filled `entry` in.
+                let entry = unsafe { entry.assume_init() };
+                return Ok(Some(entry.gr_gid));
+            }
+        }
+    }
+}
+
+/// The groups of user `name`: `gid` and every group the group database
+/// lists `name` in (`getgrouplist`, as `initgroups` uses).
+pub fn group_list(name: &str, gid: u32) -> io::Result<Vec<u32>> {
+    let name = CString::new(name).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut count = c_int::try_from(groups.len()).unwrap_or(c_int::MAX);
+        // SAFETY: `name` is NUL-terminated and `groups` is writable for
+        // `count` ids; the call writes at most that many and stores in
+        // `count` how many it found.
+        let status =
+            unsafe { libc::getgrouplist(name.as_ptr(), gid, groups.as_mut_ptr(), &mut count) };
+        let count = usize::try_from(count).unwrap_or(0);
+        if status >= 0 {
+            groups.truncate(count);
+            return Ok(groups);
+        }
+        if groups.len() >= MAX_GROUPS {
+            return Err(io::Error::other(format!(
+                "the user is in more than {MAX_GROUPS} groups"
+            )));
+        }
+        // glibc says how many it needs; other libraries may not.
+        let wanted = count.max(groups.len() * 2).min(MAX_GROUPS);
+        groups.resize(wanted, 0);
+    }
+}
+
+/// This process's effective user and group ids.
+pub fn effective_ids() -> (u32, u32) {
+    // SAFETY: neither call takes arguments or can fail.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// This process's soft and hard limit of `resource`, as `u64` whatever the
+/// width of `rlim_t` (`prlimit64`).
+pub fn resource_limit(resource: Resource) -> io::Result<(u64, u64)> {
+    /// The kernel's `struct rlimit64`.
+    #[repr(C)]
+    struct Rlimit64 {
+        cur: u64,
+        max: u64,
+    }
+    let mut limit = Rlimit64 { cur: 0, max: 0 };
+    // SAFETY: prlimit64 on this process (pid 0), setting nothing and
+    // writing the old limits to `limit`, which has the kernel's layout.
+    let status = unsafe {
+        libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            resource.as_raw(),
+            ptr::null::<Rlimit64>(),
+            &raw mut limit,
+        )
+    };
+    if status == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((limit.cur, limit.max))
+}
+
+/// Whether `signal` is ignored (`SIG_IGN`) in this process.
+fn is_ignored(signal: c_int) -> bool {
+    let mut action = MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: only reads the disposition, into `action`. glibc refuses its
+    // own internal signals (32 and 33) with EINVAL.
+    let status = unsafe { libc::sigaction(signal, ptr::null(), action.as_mut_ptr()) };
+    // SAFETY: on success the call filled `action` in.
+    status == 0 && unsafe { action.assume_init() }.sa_sigaction == libc::SIG_IGN
+}
+
+/// Whether `SIGPIPE` was ignored when the process started, as recorded by
+/// [`record_sigpipe`] before the Rust runtime set it to ignored.
+static SIGPIPE_IGNORED_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// Runs [`record_sigpipe`] before `main`, with the program's other
+/// `.init_array` constructors: the C library runs them all before it calls
+/// `main`, where the Rust runtime starts (std records the arguments the
+/// same way).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static RECORD_SIGPIPE: extern "C" fn(c_int, *const *const c_char, *const *const c_char) =
+    record_sigpipe;
+
+extern "C" fn record_sigpipe(
+    _argc: c_int,
+    _argv: *const *const c_char,
+    _env: *const *const c_char,
+) {
+    SIGPIPE_IGNORED_AT_START.store(is_ignored(libc::SIGPIPE), Ordering::Relaxed);
+}
+
+/// The signals that were ignored when spawnfd started: those ignored now,
+/// except that `SIGPIPE` is taken from before the Rust runtime ignored it.
+///
+/// Call this before [`ignore_terminal_signals`].
+pub fn ignored_at_start() -> SignalSet {
+    (1..=64)
+        .filter(|&signal| {
+            if signal == libc::SIGPIPE {
+                SIGPIPE_IGNORED_AT_START.load(Ordering::Relaxed)
+            } else {
+                is_ignored(signal)
+            }
+        })
+        .filter_map(Signal::new)
+        .collect()
+}
+
+/// Ignores `SIGINT` and `SIGQUIT` in this process for the rest of its life.
+pub fn ignore_terminal_signals() {
+    for signal in [libc::SIGINT, libc::SIGQUIT] {
+        // SAFETY: setting a disposition to SIG_IGN installs no handler; the
+        // call cannot fail for these valid, catchable signals.
+        unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+}
