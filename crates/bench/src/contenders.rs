@@ -1,10 +1,11 @@
-//! The four ways of spawning the tiny program and waiting for it.
+//! The six ways of spawning the tiny program and waiting for it.
 //!
 //! Every contender inherits the bench's stdin, stdout and stderr (the tiny
 //! program writes nothing), passes the bench's environment, and checks that
 //! the child exited with status 0. `spawnfd` and std build a fresh `Command`
 //! per spawn, as programs do; `posix_spawn` reuses the path and `environ`,
-//! as a C program would.
+//! as a C program would. The two `-attrs` contenders turn on the child
+//! attributes of [`crate::attrs`].
 
 use std::ffi::{CString, c_char};
 use std::io;
@@ -12,6 +13,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+
+use crate::attrs::Attrs;
 
 /// One way of spawning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,14 +27,21 @@ pub enum Contender {
     StdFork,
     /// `libc::posix_spawn` + `waitpid`, no attributes or file actions.
     PosixSpawn,
+    /// `spawnfd::Command` with setsid, uid/gid, rlimit, umask and 5 fds.
+    SpawnfdAttrs,
+    /// std with the same: uid/gid by its builder, the rest in `pre_exec`
+    /// (so it forks).
+    StdAttrs,
 }
 
 impl Contender {
-    pub const ALL: [Contender; 4] = [
+    pub const ALL: [Contender; 6] = [
         Contender::Spawnfd,
         Contender::Std,
         Contender::StdFork,
         Contender::PosixSpawn,
+        Contender::SpawnfdAttrs,
+        Contender::StdAttrs,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,7 +50,16 @@ impl Contender {
             Contender::Std => "std",
             Contender::StdFork => "std-fork",
             Contender::PosixSpawn => "posix_spawn",
+            Contender::SpawnfdAttrs => "spawnfd-attrs",
+            Contender::StdAttrs => "std-attrs",
         }
+    }
+
+    /// Whether the contender forks, so that it is timed only a few times
+    /// (`--fork-iters`): a fork of a big parent is slow and slows the spawns
+    /// after it.
+    pub fn forks(self) -> bool {
+        matches!(self, Contender::StdFork | Contender::StdAttrs)
     }
 
     pub fn from_name(name: &str) -> Option<Contender> {
@@ -57,6 +76,8 @@ unsafe extern "C" {
 pub struct Spawner {
     path: PathBuf,
     c_path: CString,
+    /// The attribute contenders' settings and extra fds, opened once.
+    attrs: Attrs,
 }
 
 impl Spawner {
@@ -66,6 +87,7 @@ impl Spawner {
         Ok(Spawner {
             path: path.to_owned(),
             c_path,
+            attrs: Attrs::new()?,
         })
     }
 
@@ -83,6 +105,8 @@ impl Spawner {
                 cmd.status()?
             }
             Contender::PosixSpawn => self.posix_spawn()?,
+            Contender::SpawnfdAttrs => self.attrs.spawnfd_command(&self.path)?.status()?,
+            Contender::StdAttrs => self.attrs.std_command(&self.path).status()?,
         };
         if status.success() {
             Ok(())

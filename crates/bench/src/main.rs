@@ -1,12 +1,17 @@
 //! Spawn benchmark: `spawnfd` against std and `posix_spawn`, side by side.
 //!
 //! The bench times spawn + wait of a tiny static program (a generated
-//! 129-byte ELF that calls `exit(0)`) with four contenders:
+//! 129-byte ELF that calls `exit(0)`) with six contenders:
 //!
 //! - `spawnfd`: `spawnfd::Command::new(tiny).status()`;
 //! - `std`: `std::process::Command::new(tiny).status()` (glibc `posix_spawn`);
 //! - `std-fork`: the same with a no-op `pre_exec`, which forces `fork`;
-//! - `posix_spawn`: `libc::posix_spawn` + `waitpid`.
+//! - `posix_spawn`: `libc::posix_spawn` + `waitpid`;
+//! - `spawnfd-attrs`: spawnfd with every common child attribute on (new
+//!   session, uid/gid, `RLIMIT_NOFILE`, umask, five extra fds at 3 to 7 with
+//!   two swapped, every other fd closed; see [`attrs`]);
+//! - `std-attrs`: std with the same, uid/gid by its builder and the rest in
+//!   a `pre_exec` closure, so it forks.
 //!
 //! It does so with the parent holding each of several amounts of resident
 //! memory (`--mem`, default 0 and 4 GiB), prints the median and p90 per
@@ -18,12 +23,14 @@
 //! the bench starts one worker process per size (itself, in the internal
 //! `--worker` mode; see [`worker`]), each of which maps and touches its
 //! memory once. It then drives the workers in lockstep: in every round each
-//! contender takes its turn (the first contender rotating from round to
-//! round), and a turn is one spawn in every worker, always in the same
+//! contender takes its turn (in an order shuffled anew every round, with a
+//! fixed seed), and a turn is one spawn in every worker, always in the same
 //! order, so that every spawn follows one in another worker. Only one
 //! worker spawns at a time; each times its own spawn + wait and reports it
-//! over a pipe. `std-fork` is rationed to a few evenly spread rounds,
-//! because a fork of a big parent is slow and slows the spawns after it.
+//! over a pipe. The contenders that fork (`std-fork`, `std-attrs`) are
+//! rationed to a few evenly spread rounds, because a fork of a big parent is
+//! slow and slows the spawns after it. Before timing, the bench checks once
+//! that the attribute contenders' settings take (see [`attrs::verify`]).
 //!
 //! With `--syscalls` it instead counts the system calls of one spawn, parent
 //! and child together, by re-running itself under `strace -f -c` in the
@@ -31,6 +38,7 @@
 //!
 //! Run it with `cargo run --release -p spawnfd-bench -- --help`.
 
+mod attrs;
 mod contenders;
 mod elf;
 mod memory;
@@ -56,17 +64,21 @@ const USAGE: &str = "\
 Usage: spawnfd-bench [OPTIONS]
 
 Times spawn + wait of a tiny static program with spawnfd, std (posix_spawn),
-std with a no-op pre_exec (fork) and libc::posix_spawn, with the parent
-holding each amount of touched memory: one worker process per size, all
-driven in lockstep, contenders and sizes interleaved round-robin.
+std with a no-op pre_exec (fork) and libc::posix_spawn, and with spawnfd and
+std with every common child attribute on (setsid, uid/gid, RLIMIT_NOFILE,
+umask, 5 extra fds, close the rest; std through pre_exec, so it forks), with
+the parent holding each amount of touched memory: one worker process per
+size, all driven in lockstep, contenders (in a shuffled order every round)
+and sizes interleaved.
 
 Options:
   --mem SIZES        comma-separated parent memory sizes, e.g. 0,512M,4G
                      (binary units; default 0,4G)
   --iters N          timed spawns per contender per size (default 5000)
-  --fork-iters N     std-fork is timed only N times per size, spread evenly
-                     over the rounds (default 50): a fork at 4 GiB takes
-                     over 0.1 s, and every fork slows the spawns after it
+  --fork-iters N     std-fork and std-attrs are timed only N times per size,
+                     spread evenly over the rounds (default 50): a fork at
+                     4 GiB takes over 0.1 s, and every fork slows the spawns
+                     after it
   --warmup N         untimed spawns per contender per size (default 20)
   --thp              leave transparent huge pages to the system setting
                      (default: the memory is MADV_NOHUGEPAGE, 4 KiB pages)
@@ -78,14 +90,14 @@ Options:
 Internal:
   --one CONTENDER --n N --tiny PATH
                      one warm-up spawn, then N spawns of CONTENDER
-                     (spawnfd, std, std-fork, posix_spawn); what --syscalls
-                     runs under strace
+                     (spawnfd, std, std-fork, posix_spawn, spawnfd-attrs,
+                     std-attrs); what --syscalls runs under strace
   --worker BYTES --tiny PATH [--thp]
                      a timing worker: touches BYTES of memory, then does the
                      spawns asked for on fd 3 and replies on fd 4";
 
-/// How many of a contender's most frequent system calls `--syscalls` shows.
-const TOP_SYSCALLS: usize = 12;
+/// The shell that checks the attribute contenders' settings.
+const SH: &str = "/bin/sh";
 
 /// What to do, from the command line.
 #[derive(Debug)]
@@ -258,12 +270,12 @@ fn time_all(options: &TimeOptions) -> Result<()> {
          timed in the worker)"
     );
     println!(
-        "  contenders round-robin (rotating order), each taking one spawn per size in turn; \
-         stdin/stdout/stderr inherited by all"
+        "  contenders interleaved (order shuffled every round), each taking one spawn per size \
+         in turn; stdin/stdout/stderr inherited by all"
     );
     println!(
-        "  {} timed spawns per contender per size after {} warm-up spawns; std-fork only {}, \
-         spread evenly over the rounds",
+        "  {} timed spawns per contender per size after {} warm-up spawns; std-fork and \
+         std-attrs (they fork) only {}, spread evenly over the rounds",
         options.iters,
         options.warmup,
         options.fork_iters.min(options.iters),
@@ -276,6 +288,7 @@ fn time_all(options: &TimeOptions) -> Result<()> {
             "MADV_NOHUGEPAGE (4 KiB pages)"
         }
     );
+    print_attrs()?;
 
     // Started one after the other, so that each touches its memory alone.
     // Dropping them (also on error) kills and reaps them.
@@ -301,13 +314,16 @@ fn time_all(options: &TimeOptions) -> Result<()> {
 }
 
 /// Times every contender in every worker, interleaved: in each round the
-/// contenders take turns, the first rotating from round to round, and a
+/// contenders take turns in an order shuffled every round, and a
 /// contender's turn is one spawn in each worker, in the order of `workers`.
 /// Returns the results in that order.
 fn time_interleaved(workers: &mut [Worker], options: &TimeOptions) -> Result<Vec<SizeResult>> {
-    let budget = |c: Contender| match c {
-        Contender::StdFork => options.fork_iters.min(options.iters),
-        _ => options.iters,
+    let budget = |c: Contender| {
+        if c.forks() {
+            options.fork_iters.min(options.iters)
+        } else {
+            options.iters
+        }
     };
     // A rationed contender gets a short warm-up too.
     let warmup = |c: Contender| {
@@ -338,11 +354,19 @@ fn time_interleaved(workers: &mut [Worker], options: &TimeOptions) -> Result<Vec
         })
         .collect();
     let mut turns = [0; Contender::ALL.len()];
+    let mut order: [usize; Contender::ALL.len()] = std::array::from_fn(|i| i);
+    let mut rng = Shuffle::new();
     for round in 0..options.iters {
-        for k in 0..Contender::ALL.len() {
-            // Rotate who goes first, so that no contender always follows
-            // the same one.
-            let i = (round + k) % Contender::ALL.len();
+        // A new order every round, so that every contender follows every
+        // other about equally often. (A fixed order rotated from round to
+        // round made spawnfd follow spawnfd-attrs in almost every round,
+        // the contenders that fork being skipped in most: the spawnfd spawn
+        // in the first worker then came right after a spawnfd-attrs child,
+        // whose session and credentials the kernel tears down partly
+        // afterwards, in the other worker, and spawnfd came out 5 to 8 %
+        // faster in the second worker than in the first.)
+        rng.shuffle(&mut order);
+        for &i in &order {
             let c = Contender::ALL[i];
             // A rationed contender runs in evenly spaced rounds.
             let due = turns[i] * options.iters < (round + 1) * budget(c);
@@ -377,14 +401,41 @@ fn time_interleaved(workers: &mut [Worker], options: &TimeOptions) -> Result<Vec
         .collect()
 }
 
+/// Reproducible shuffles of the contenders' order: xorshift64* with a fixed
+/// seed.
+struct Shuffle(u64);
+
+impl Shuffle {
+    fn new() -> Shuffle {
+        Shuffle(0x9e37_79b9_7f4a_7c15)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Fisher-Yates.
+    fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = (self.next() % (i as u64 + 1)) as usize;
+            items.swap(i, j);
+        }
+    }
+}
+
 fn print_size(result: &SizeResult) {
     println!(
-        "  {:<12} {:>6} {:>11} {:>11} {:>11}",
+        "  {:<13} {:>6} {:>11} {:>11} {:>11}",
         "contender", "n", "median µs", "p90 µs", "min µs"
     );
     for (c, s) in &result.summaries {
         println!(
-            "  {:<12} {:>6} {:>11.1} {:>11.1} {:>11.1}",
+            "  {:<13} {:>6} {:>11.1} {:>11.1} {:>11.1}",
             c.name(),
             s.n,
             s.median,
@@ -401,8 +452,34 @@ fn print_size(result: &SizeResult) {
         } else {
             String::new()
         };
-        println!("    spawnfd / {:<12} {ratio:>8.3}{target}", other.name());
+        ratio_row(Contender::Spawnfd, other, ratio, target);
     }
+    let attrs = result.median(Contender::SpawnfdAttrs);
+    let cost = attrs / spawnfd;
+    let target = format!(" {}", verdict(cost <= 1.15, "target <= 1.15"));
+    ratio_row(Contender::SpawnfdAttrs, Contender::Spawnfd, cost, target);
+    for other in [Contender::StdAttrs, Contender::StdFork] {
+        let ratio = result.median(other) / attrs;
+        ratio_row(other, Contender::SpawnfdAttrs, ratio, String::new());
+    }
+}
+
+fn ratio_row(a: Contender, b: Contender, ratio: f64, target: String) {
+    let label = format!("{} / {}", a.name(), b.name());
+    println!("    {label:<29} {ratio:>8.3}{target}");
+}
+
+/// Says what the attribute contenders set, and checks once, in a real child
+/// (`sh`), that every setting takes with both.
+fn print_attrs() -> Result<()> {
+    println!(
+        "  spawnfd-attrs and std-attrs: {}",
+        attrs::Settings::current().describe()
+    );
+    for line in attrs::verify(std::path::Path::new(SH))? {
+        println!("  checked with {SH}: {line}");
+    }
+    Ok(())
 }
 
 /// The kernel release and the number of CPUs this process may use.
@@ -425,49 +502,77 @@ fn print_targets(results: &[SizeResult]) {
     ) else {
         return;
     };
-    let row = |label: String, value: f64, verdict: String| {
-        let line = format!("  {label:<44} {value:>9.3}  {verdict}");
-        println!("{}", line.trim_end());
-    };
     println!();
     println!("== targets (reported, never enforced) ==");
     for r in results {
         let ratio = r.median(Contender::Spawnfd) / r.median(Contender::PosixSpawn);
-        row(
+        target_row(
             format!("spawnfd/posix_spawn at {}", format_size(r.size)),
             ratio,
             verdict(ratio <= 0.98, "<= 0.98"),
         );
     }
+    print_attr_targets(results);
     if big.size == small.size {
         return;
     }
     let (s, b) = (format_size(small.size), format_size(big.size));
     let flat = big.median(Contender::Spawnfd) / small.median(Contender::Spawnfd);
-    row(
+    target_row(
         format!("spawnfd({b})/spawnfd({s})"),
         flat,
         verdict(flat <= 1.05, "<= 1.05"),
     );
     // For comparison: posix_spawn does not copy page tables either.
     let control = big.median(Contender::PosixSpawn) / small.median(Contender::PosixSpawn);
-    row(
+    target_row(
         format!("posix_spawn({b})/posix_spawn({s})"),
         control,
         String::new(),
     );
     let fork = big.median(Contender::StdFork) / big.median(Contender::Spawnfd);
-    row(
+    target_row(
         format!("std-fork({b})/spawnfd({b})"),
         fork,
         verdict(fork >= 100.0, ">= 100"),
     );
     let growth = big.median(Contender::StdFork) / small.median(Contender::StdFork);
-    row(
+    target_row(
         format!("std-fork({b})/std-fork({s})"),
         growth,
         String::new(),
     );
+    let attrs_flat = big.median(Contender::SpawnfdAttrs) / small.median(Contender::SpawnfdAttrs);
+    target_row(
+        format!("spawnfd-attrs({b})/spawnfd-attrs({s})"),
+        attrs_flat,
+        String::new(),
+    );
+}
+
+/// The attribute rows, at every size: what turning everything on costs
+/// spawnfd, and how std doing the same compares.
+fn print_attr_targets(results: &[SizeResult]) {
+    for r in results {
+        let size = format_size(r.size);
+        let cost = r.median(Contender::SpawnfdAttrs) / r.median(Contender::Spawnfd);
+        target_row(
+            format!("spawnfd-attrs/spawnfd at {size}"),
+            cost,
+            verdict(cost <= 1.15, "<= 1.15"),
+        );
+        let std = r.median(Contender::StdAttrs) / r.median(Contender::SpawnfdAttrs);
+        target_row(
+            format!("std-attrs/spawnfd-attrs at {size}"),
+            std,
+            String::new(),
+        );
+    }
+}
+
+fn target_row(label: String, value: f64, verdict: String) {
+    let line = format!("  {label:<44} {value:>9.3}  {verdict}");
+    println!("{}", line.trim_end());
 }
 
 fn count_syscalls(n: u64) -> Result<()> {
@@ -485,8 +590,9 @@ fn count_syscalls(n: u64) -> Result<()> {
         "  strace -f -c of {n} spawns minus a run of 0 (both after one warm-up spawn), divided by {n};"
     );
     println!("  the tiny program's exit is not counted (strace -c omits calls that never return)");
+    print_attrs()?;
     println!();
-    println!("  {:<12} {:>11}", "contender", "calls/spawn");
+    println!("  {:<13} {:>11}", "contender", "calls/spawn");
     for c in Contender::ALL {
         let base = syscalls::count(&bench, tiny.path(), c, 0)?;
         let with = syscalls::count(&bench, tiny.path(), c, n)?;
@@ -496,12 +602,11 @@ fn count_syscalls(n: u64) -> Result<()> {
         } else {
             String::new()
         };
-        let line = format!("  {:<12} {:>11.1}  {target}", c.name(), per.total);
+        let line = format!("  {:<13} {:>11.1}  {target}", c.name(), per.total);
         println!("{}", line.trim_end());
         let top: Vec<String> = per
             .top
             .iter()
-            .take(TOP_SYSCALLS)
             .map(|(name, calls)| format!("{name} {calls:.0}"))
             .collect();
         println!("      {}", top.join(", "));
@@ -515,6 +620,41 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Mode, String> {
         parse_args(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn shuffled_orders_mix_neighbours() {
+        const N: usize = Contender::ALL.len();
+        let mut rng = Shuffle::new();
+        let mut order: [usize; N] = std::array::from_fn(|i| i);
+        // How often contender b directly follows contender a, across the
+        // rounds too.
+        let mut follows = [[0u32; N]; N];
+        let mut first = [0u32; N];
+        let mut last: Option<usize> = None;
+        for _ in 0..6000 {
+            rng.shuffle(&mut order);
+            let mut sorted = order;
+            sorted.sort();
+            assert_eq!(sorted, std::array::from_fn(|i| i), "a permutation");
+            first[order[0]] += 1;
+            for &b in &order {
+                if let Some(a) = last {
+                    follows[a][b] += 1;
+                }
+                last = Some(b);
+            }
+        }
+        // 6000 rounds of 6: about 6000 * 6 / 36 = 1000 per ordered pair
+        // (a contender follows itself only across a round boundary).
+        for (a, row) in follows.iter().enumerate() {
+            for (b, &n) in row.iter().enumerate() {
+                if a != b {
+                    assert!((800..1300).contains(&n), "{a} then {b}: {n}");
+                }
+            }
+        }
+        assert!(first.iter().all(|&n| (800..1200).contains(&n)), "{first:?}");
     }
 
     #[test]
@@ -546,6 +686,20 @@ mod tests {
         ));
         assert!(parse(&["--worker", "4096"]).is_err());
         assert!(parse(&["--iters", "x"]).is_err());
+        assert!(matches!(
+            parse(&["--one", "spawnfd-attrs", "--n", "1", "--tiny", "/bin/true"]),
+            Ok(Mode::One {
+                contender: Contender::SpawnfdAttrs,
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse(&["--one", "std-attrs", "--n", "1", "--tiny", "/bin/true"]),
+            Ok(Mode::One {
+                contender: Contender::StdAttrs,
+                ..
+            })
+        ));
         assert!(parse(&["--one", "vfork"]).is_err());
     }
 }

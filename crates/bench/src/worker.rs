@@ -20,8 +20,9 @@
 //!
 //! Workers are started with spawnfd: fds 0-2 are the bench's, the command
 //! pipe is fd 3 and the reply pipe fd 4 (which the worker marks
-//! `FD_CLOEXEC`, so the contenders' children get fds 0-2 only), and the
-//! clean signal slate makes a worker the same whatever started the bench.
+//! `FD_CLOEXEC`, so the contenders' children get fds 0-2 only, the
+//! `-attrs` ones 0-7), and the clean signal slate makes a worker the same
+//! whatever started the bench.
 //! The driver kills and reaps its workers when it drops them, on success
 //! and on error alike; a worker whose driver died reads EOF and exits.
 
