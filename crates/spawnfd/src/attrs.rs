@@ -335,9 +335,14 @@ impl Attrs {
         }
 
         // std's rule: a root parent that sets a uid but no groups drops its
-        // supplementary groups, where permitted.
+        // supplementary groups, where permitted; there is nothing to drop
+        // (and a credential change to save) when it has none.
         plan.groups = self.groups.clone();
-        if plan.groups.is_none() && self.uid.is_some() && crate::sys::os::is_root() {
+        if plan.groups.is_none()
+            && self.uid.is_some()
+            && crate::sys::os::is_root()
+            && crate::sys::os::has_supplementary_groups()
+        {
             plan.groups = Some(Vec::new());
             plan.drop_groups = true;
         }

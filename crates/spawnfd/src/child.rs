@@ -3,7 +3,9 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
+use std::time::Duration;
 
+use crate::reaper;
 use crate::signal::Signal;
 use crate::sys::{os, pidfd};
 
@@ -13,16 +15,33 @@ use crate::sys::{os, pidfd};
 /// and no other: once the child has been reaped, no call here can reach a
 /// process that was later given the same pid.
 ///
-/// The pidfd is pollable: it becomes readable when the child exits, so it
-/// can be registered with `poll`, `epoll` or an async runtime's reactor and
-/// then reaped with [`Child::try_wait`].
+/// # Waiting from an event loop
 ///
-/// Like std's, dropping a `Child` neither waits for it nor kills it.
+/// The pidfd ([`Child::pidfd`], or `AsFd`) becomes readable when the child
+/// exits. Register it with `poll`, `epoll`, mio or any async runtime's
+/// reactor (tokio's `AsyncFd`, async-io's `Async`), and call
+/// [`Child::try_wait`] when it is readable: the child is then reaped
+/// without blocking. No `SIGCHLD` handler is involved.
+///
+/// # Dropping
+///
+/// Unlike std's, a `Child` dropped before it was reaped does not become a
+/// zombie: if it has exited, it is reaped on the spot; if not, its pidfd is
+/// handed to a background reaper (one thread for the whole process, started
+/// on first need, sleeping in `epoll_wait` on the pidfds it was given) that
+/// reaps it when it exits. [`Command::reap_on_drop(false)`] keeps std's
+/// behaviour, and [`Command::kill_on_drop(true)`] kills the child first, as
+/// tokio offers.
+///
+/// [`Command::reap_on_drop(false)`]: crate::Command::reap_on_drop
+/// [`Command::kill_on_drop(true)`]: crate::Command::kill_on_drop
 #[derive(Debug)]
 pub struct Child {
-    pidfd: OwnedFd,
+    /// `None` only after `into_pidfd`.
+    pidfd: Option<OwnedFd>,
     pid: u32,
     status: Option<ExitStatus>,
+    on_drop: OnDrop,
     /// The parent's end of the child's stdin, if it was `Stdio::piped()`.
     pub stdin: Option<ChildStdin>,
     /// The parent's end of the child's stdout, if it was `Stdio::piped()`.
@@ -31,17 +50,118 @@ pub struct Child {
     pub stderr: Option<ChildStderr>,
 }
 
+/// What dropping an unreaped `Child` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OnDrop {
+    pub(crate) kill: bool,
+    pub(crate) reap: bool,
+}
+
+impl Default for OnDrop {
+    fn default() -> Self {
+        OnDrop {
+            kill: false,
+            reap: true,
+        }
+    }
+}
+
+/// Resource usage of a reaped child, from `waitid`'s `rusage`.
+///
+/// ```
+/// use spawnfd::Command;
+/// let mut child = Command::new("true").spawn()?;
+/// let (status, usage) = child.wait_with_rusage()?;
+/// assert!(status.success());
+/// assert!(usage.max_rss_kib > 0);
+/// # std::io::Result::Ok(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceUsage {
+    /// CPU time spent in user mode.
+    pub user_time: Duration,
+    /// CPU time spent in the kernel.
+    pub system_time: Duration,
+    /// The largest resident set size, in KiB.
+    pub max_rss_kib: u64,
+    /// Page faults served without I/O.
+    pub minor_faults: u64,
+    /// Page faults that needed I/O.
+    pub major_faults: u64,
+    /// Context switches because the child waited (for I/O, a lock, …).
+    pub voluntary_context_switches: u64,
+    /// Context switches because the scheduler preempted the child.
+    pub involuntary_context_switches: u64,
+    /// Blocks read from file systems.
+    pub block_reads: u64,
+    /// Blocks written to file systems.
+    pub block_writes: u64,
+}
+
+impl ResourceUsage {
+    fn from_raw(r: &libc::rusage) -> ResourceUsage {
+        let time = |t: libc::timeval| {
+            Duration::new(
+                t.tv_sec.max(0) as u64,
+                (t.tv_usec.clamp(0, 999_999) * 1000) as u32,
+            )
+        };
+        let count = |n: libc::c_long| n.max(0) as u64;
+        ResourceUsage {
+            user_time: time(r.ru_utime),
+            system_time: time(r.ru_stime),
+            max_rss_kib: count(r.ru_maxrss),
+            minor_faults: count(r.ru_minflt),
+            major_faults: count(r.ru_majflt),
+            voluntary_context_switches: count(r.ru_nvcsw),
+            involuntary_context_switches: count(r.ru_nivcsw),
+            block_reads: count(r.ru_inblock),
+            block_writes: count(r.ru_oublock),
+        }
+    }
+}
+
 impl Child {
-    pub(crate) fn new(pidfd: OwnedFd, pid: u32, pipes: [Option<OwnedFd>; 3]) -> Child {
+    pub(crate) fn new(
+        pidfd: OwnedFd,
+        pid: u32,
+        pipes: [Option<OwnedFd>; 3],
+        on_drop: OnDrop,
+    ) -> Child {
         let [stdin, stdout, stderr] = pipes;
         Child {
-            pidfd,
+            pidfd: Some(pidfd),
             pid,
             status: None,
+            on_drop,
             stdin: stdin.map(ChildStdin::from),
             stdout: stdout.map(ChildStdout::from),
             stderr: stderr.map(ChildStderr::from),
         }
+    }
+
+    /// Adopts a pidfd obtained elsewhere (`pidfd_open`, another library,
+    /// an fd passed over a socket) as a `Child`.
+    ///
+    /// Signalling and polling work for any process. Waiting (and reaping
+    /// on drop) works only for a child of this process: for others,
+    /// `wait` and `try_wait` fail with `ECHILD`, and dropping just closes
+    /// the pidfd.
+    ///
+    /// # Errors
+    ///
+    /// As [`pidfd_getpid`](crate::pidfd_getpid): `EBADF` if `pidfd` is not
+    /// a pidfd, `ESRCH` if its process has been reaped, `EREMOTE` if it is
+    /// in a PID namespace this process cannot see.
+    pub fn from_pidfd(pidfd: OwnedFd) -> io::Result<Child> {
+        let pid = pidfd::getpid(pidfd.as_fd())?;
+        Ok(Child::new(
+            pidfd,
+            pid,
+            [None, None, None],
+            OnDrop::default(),
+        ))
     }
 
     /// The child's process id. Prefer the pidfd for anything that acts on
@@ -51,9 +171,28 @@ impl Child {
         self.pid
     }
 
-    /// The child's pidfd (`CLONE_PIDFD`; `O_CLOEXEC`).
+    fn fd(&self) -> BorrowedFd<'_> {
+        // Only `into_pidfd` takes it, and that consumes self.
+        self.pidfd
+            .as_ref()
+            .expect("a Child always holds its pidfd")
+            .as_fd()
+    }
+
+    /// The child's pidfd (`CLONE_PIDFD`; `O_CLOEXEC`). It stays valid, and
+    /// names this process, after the child has been reaped.
     pub fn pidfd(&self) -> BorrowedFd<'_> {
-        self.pidfd.as_fd()
+        self.fd()
+    }
+
+    /// Gives up the `Child` for its pidfd, which the caller then waits on
+    /// (or not: an unreaped child then stays a zombie until this process
+    /// waits for it or exits). The pipes of stdin, stdout and stderr are
+    /// closed.
+    pub fn into_pidfd(mut self) -> OwnedFd {
+        self.on_drop.reap = false;
+        self.on_drop.kill = false;
+        self.pidfd.take().expect("a Child always holds its pidfd")
     }
 
     /// Waits for the child to exit and reaps it (`waitid(P_PIDFD)`),
@@ -64,7 +203,7 @@ impl Child {
         if let Some(status) = self.status {
             return Ok(status);
         }
-        let status = pidfd::wait(self.pidfd.as_fd(), true)?
+        let status = pidfd::wait(self.fd(), true, None)?
             .ok_or_else(|| io::Error::other("waitid returned no status for the child"))?;
         self.status = Some(status);
         Ok(status)
@@ -75,17 +214,62 @@ impl Child {
         if let Some(status) = self.status {
             return Ok(Some(status));
         }
-        self.status = pidfd::wait(self.pidfd.as_fd(), false)?;
+        self.status = pidfd::wait(self.fd(), false, None)?;
         Ok(self.status)
     }
 
-    /// Sends `SIGKILL` through the pidfd. As with std, a child that has
-    /// already exited is not an error: the result is `Ok(())`.
+    /// Waits at most `timeout` for the child to exit, by polling its pidfd
+    /// (no sleeping loop, no helper thread); reaps it if it did. `Ok(None)`
+    /// if it is still running. Closes stdin first.
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    /// use std::time::Duration;
+    /// let mut child = Command::new("sleep").arg("10").spawn()?;
+    /// assert_eq!(child.wait_timeout(Duration::from_millis(10))?, None);
+    /// child.kill()?;
+    /// assert!(child.wait_timeout(Duration::from_secs(60))?.is_some());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn wait_timeout(&mut self, timeout: Duration) -> io::Result<Option<ExitStatus>> {
+        drop(self.stdin.take());
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
+        if !pidfd::wait_readable(self.fd(), Some(timeout))? {
+            return Ok(None);
+        }
+        self.try_wait()
+    }
+
+    /// Waits for the child and reaps it, returning its resource usage
+    /// (`waitid`'s `rusage`: CPU times, peak RSS, faults, context
+    /// switches) with its status. Closes stdin first.
+    ///
+    /// # Errors
+    ///
+    /// `ECHILD` if the child was already reaped (its usage is gone with it).
+    pub fn wait_with_rusage(&mut self) -> io::Result<(ExitStatus, ResourceUsage)> {
+        drop(self.stdin.take());
+        if self.status.is_some() {
+            return Err(io::Error::from_raw_os_error(libc::ECHILD));
+        }
+        let mut raw = os::zeroed_rusage();
+        let status = pidfd::wait(self.fd(), true, Some(&mut raw))?
+            .ok_or_else(|| io::Error::other("waitid returned no status for the child"))?;
+        self.status = Some(status);
+        Ok((status, ResourceUsage::from_raw(&raw)))
+    }
+
+    /// Sends `SIGKILL` through the pidfd.
+    ///
+    /// As with std, a child that has already exited is not an error: the
+    /// result is `Ok(())`, and nothing is sent once it has been reaped.
     pub fn kill(&mut self) -> io::Result<()> {
         if self.status.is_some() {
             return Ok(());
         }
-        match pidfd::send_signal(self.pidfd.as_fd(), libc::SIGKILL) {
+        match pidfd::send_signal(self.fd(), libc::SIGKILL) {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             other => other,
         }
@@ -96,9 +280,11 @@ impl Child {
     /// # Errors
     ///
     /// `ESRCH` once the child has been reaped (by this handle or otherwise):
-    /// the signal reached nobody.
+    /// the signal reached nobody, and never a process that reused the pid.
+    /// A child that has exited but is not yet reaped (a zombie) accepts and
+    /// ignores signals.
     pub fn send_signal(&self, signal: Signal) -> io::Result<()> {
-        pidfd::send_signal(self.pidfd.as_fd(), signal.as_raw())
+        pidfd::send_signal(self.fd(), signal.as_raw())
     }
 
     /// Waits for the child and collects what it writes to the pipes of its
@@ -117,18 +303,43 @@ impl Child {
             stderr,
         })
     }
+
+    /// Whether the child has been reaped by this handle.
+    pub(crate) fn reaped(&self) -> Option<ExitStatus> {
+        self.status
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let Some(fd) = self.pidfd.take() else { return };
+        if self.status.is_some() {
+            return;
+        }
+        if self.on_drop.kill {
+            let _ = pidfd::send_signal(fd.as_fd(), libc::SIGKILL);
+        }
+        if !self.on_drop.reap {
+            return;
+        }
+        // Exited already: reaped here and now, no thread needed. Not our
+        // child (an adopted pidfd): ECHILD, nothing to reap.
+        if let Ok(None) = pidfd::wait(fd.as_fd(), false, None) {
+            reaper::adopt(fd);
+        }
+    }
 }
 
 impl AsFd for Child {
     /// The pidfd.
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.pidfd.as_fd()
+        self.fd()
     }
 }
 
 impl AsRawFd for Child {
     /// The pidfd.
     fn as_raw_fd(&self) -> RawFd {
-        self.pidfd.as_raw_fd()
+        self.fd().as_raw_fd()
     }
 }

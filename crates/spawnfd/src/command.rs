@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 
 use crate::attrs::{Attrs, Cgroup, IdMap, Namespaces, Resource};
-use crate::child::Child;
+use crate::child::{Child, OnDrop};
 use crate::signal::{Signal, SignalSet};
 use crate::spawn::{self, Defaults};
 
@@ -83,6 +83,9 @@ pub struct Command {
     pub(crate) fds: Vec<(RawFd, OwnedFd)>,
     pub(crate) signals: SignalPlan,
     pub(crate) attrs: Attrs,
+    pub(crate) on_drop: OnDrop,
+    /// `None`: a private child, with no exit signal.
+    pub(crate) exit_signal: Option<Signal>,
 }
 
 /// What the caller changed in the environment, as std keeps it.
@@ -129,6 +132,8 @@ impl Command {
                 mask: MaskPlan::Empty,
             },
             attrs: Attrs::default(),
+            on_drop: OnDrop::default(),
+            exit_signal: Some(Signal::CHLD),
         }
     }
 
@@ -481,6 +486,41 @@ impl Command {
     /// `SIGKILL` and `SIGSTOP` cannot be ignored and are refused.
     pub fn ignore_signals(&mut self, signals: SignalSet) -> &mut Command {
         self.attrs.ignore = signals;
+        self
+    }
+
+    /// Whether a [`Child`] dropped before it was reaped is killed
+    /// (`SIGKILL` through its pidfd) first, as tokio's `kill_on_drop`.
+    /// Default `false`.
+    pub fn kill_on_drop(&mut self, kill: bool) -> &mut Command {
+        self.on_drop.kill = kill;
+        self
+    }
+
+    /// Whether a [`Child`] dropped before it was reaped is reaped for you
+    /// (default `true`): at once if it has exited, else by the background
+    /// reaper thread when it does. With `false`, as with std, it stays a
+    /// zombie until something waits for it or this process exits.
+    pub fn reap_on_drop(&mut self, reap: bool) -> &mut Command {
+        self.on_drop.reap = reap;
+        self
+    }
+
+    /// The signal this process receives when the child exits: `SIGCHLD` by
+    /// default. With `None` the child is **private**: it sends no signal,
+    /// and `waitpid(-1)` (as other libraries' reapers call it), a `SIGCHLD`
+    /// set to `SIG_IGN`, or a `signalfd` reaper cannot see it or take its
+    /// exit status; only this crate's waits, through the pidfd, can.
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    /// let mut child = Command::new("sh").args(["-c", "exit 5"]).exit_signal(None).spawn()?;
+    /// // Whatever other code waits for, this exit status stays ours:
+    /// assert_eq!(child.wait()?.code(), Some(5));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn exit_signal(&mut self, signal: Option<Signal>) -> &mut Command {
+        self.exit_signal = signal;
         self
     }
 

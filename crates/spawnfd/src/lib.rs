@@ -62,17 +62,55 @@ compile_error!("spawnfd supports Linux only");
 
 mod attrs;
 mod child;
+mod childset;
 mod command;
 mod error;
 mod fdmap;
 mod in_child;
+mod reaper;
 mod signal;
 mod spawn;
 mod sys;
 
 pub use attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
-pub use child::Child;
+pub use child::{Child, ResourceUsage};
+pub use childset::{ChildId, ChildSet, Exited, Exits};
 pub use command::{Command, CommandArgs, CommandEnvs, Stdio};
 pub use error::{SpawnError, Step};
 pub use signal::{Signal, SignalSet};
 pub use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
+
+#[doc(hidden)]
+pub use reaper::pending as reaper_pending;
+
+use std::io;
+use std::os::fd::BorrowedFd;
+
+/// The pid of the process behind a pidfd, as glibc's `pidfd_getpid`
+/// (from the `Pid:` line of `/proc/self/fdinfo`).
+///
+/// # Errors
+///
+/// - `EBADF`: `fd` is not a pidfd;
+/// - `ESRCH`: its process has exited and been reaped;
+/// - `EREMOTE`: its process is in a PID namespace this process cannot
+///   see into.
+///
+/// ```
+/// use spawnfd::{Command, pidfd_getpid};
+/// let mut child = Command::new("true").spawn()?;
+/// assert_eq!(pidfd_getpid(child.pidfd())?, child.id());
+/// child.wait()?;
+/// assert_eq!(pidfd_getpid(child.pidfd()).unwrap_err().raw_os_error(), Some(libc::ESRCH));
+/// # std::io::Result::Ok(())
+/// ```
+pub fn pidfd_getpid(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    sys::pidfd::getpid(fd)
+}
+
+/// Raises this process's soft `RLIMIT_NOFILE` to its hard limit and
+/// returns the new soft limit: for holding thousands of children (each has
+/// a pidfd) in a [`ChildSet`].
+pub fn raise_fd_limit() -> io::Result<u64> {
+    sys::os::raise_fd_limit()
+}

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU32;
 
 use crate::attrs::{AttrPlan, Namespaces};
-use crate::child::Child;
+use crate::child::{Child, OnDrop};
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
@@ -69,6 +69,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
         let mut write_maps = |pid| write_id_maps(prep.program, pid, &prep.attrs);
         let request = clone::Request {
             namespaces: prep.attrs.namespaces,
+            exit_signal: cmd.exit_signal.map_or(0, |s| s.as_raw() as u64),
             cgroup: prep.attrs.cgroup,
             user_ns: user_ns.then_some(UserNsSetup {
                 go: &go,
@@ -134,6 +135,7 @@ struct Prepared<'a> {
     /// The child's ends of those pipes, closed once the child has them.
     child_ends: Vec<OwnedFd>,
     attrs: AttrPlan,
+    on_drop: OnDrop,
 }
 
 impl<'a> Prepared<'a> {
@@ -202,6 +204,7 @@ impl<'a> Prepared<'a> {
             parent_ends: [None, None, None],
             child_ends: Vec::new(),
             attrs: AttrPlan::default(),
+            on_drop: cmd.on_drop,
         };
         prep.plan_fds(cmd, defaults)?;
         let targets: Vec<i32> = prep.slots.iter().map(|s| s.target).collect();
@@ -317,10 +320,15 @@ impl<'a> Prepared<'a> {
         let stage = report.stage.load(Relaxed);
         if failed == 0 && stage == Step::Exec.code() {
             let Prepared { parent_ends, .. } = self;
-            return Ok(Child::new(created.pidfd, created.pid, parent_ends));
+            return Ok(Child::new(
+                created.pidfd,
+                created.pid,
+                parent_ends,
+                self.on_drop,
+            ));
         }
         // The child exited (or died) before exec: reap it.
-        let status = pidfd::wait(created.pidfd.as_fd(), true)?;
+        let status = pidfd::wait(created.pidfd.as_fd(), true, None)?;
         drop(created.pidfd);
         if failed == 0 {
             let sig = status.and_then(|s| s.signal()).unwrap_or(0);

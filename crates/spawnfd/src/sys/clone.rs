@@ -144,6 +144,8 @@ pub(crate) struct Created {
 pub(crate) struct Request<'a> {
     /// `CLONE_NEW*` flags.
     pub(crate) namespaces: u64,
+    /// The signal the parent gets when the child exits; 0 for none.
+    pub(crate) exit_signal: u64,
     /// A cgroup v2 directory to start the child in (`CLONE_INTO_CGROUP`).
     pub(crate) cgroup: Option<RawFd>,
     /// For a new user namespace: the parent's part between clone and exec.
@@ -202,6 +204,7 @@ pub(crate) unsafe fn spawn_vfork(
         entry,
         arg,
         flags,
+        exit_signal: request.exit_signal,
         cgroup: request.cgroup,
         running: &running,
     };
@@ -224,7 +227,7 @@ pub(crate) unsafe fn spawn_vfork(
             match setup {
                 Ok(()) => Ok(created),
                 Err(e) => {
-                    let _ = super::pidfd::wait(created.pidfd.as_fd(), true);
+                    let _ = super::pidfd::wait(created.pidfd.as_fd(), true, None);
                     stack.give_back();
                     return Err(e);
                 }
@@ -285,6 +288,7 @@ struct Call<'a> {
     arg: *mut c_void,
     /// Without the exit signal.
     flags: u64,
+    exit_signal: u64,
     cgroup: Option<RawFd>,
     /// For `CLONE_CHILD_CLEARTID`.
     running: &'a AtomicU32,
@@ -328,7 +332,7 @@ unsafe fn clone3(call: &Call<'_>, stack: &Stack) -> io::Result<Created> {
         flags: call.flags | CLONE_CLEAR_SIGHAND,
         pidfd: (&raw mut pidfd) as u64,
         child_tid: call.running.as_ptr() as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal: call.exit_signal,
         stack: stack.base as u64,
         stack_size: stack.len as u64,
         ..CloneArgs::default()
@@ -430,7 +434,7 @@ unsafe fn raw_clone3(_: &CloneArgs, _: usize, _: ChildFn, _: *mut c_void) -> isi
     -(libc::ENOSYS as isize)
 }
 
-/// `clone(flags | SIGCHLD)` through libc's wrapper, which runs the function
+/// `clone(flags | exit signal)` through libc's wrapper, which runs the function
 /// on the given stack.
 ///
 /// # Safety
@@ -453,7 +457,7 @@ unsafe fn clone_legacy(call: &Call<'_>, stack: &Stack) -> io::Result<Created> {
         arg: call.arg,
     };
     let mut pidfd: libc::c_int = -1;
-    let flags = call.flags as libc::c_int | libc::SIGCHLD;
+    let flags = call.flags as libc::c_int | call.exit_signal as libc::c_int;
     // SAFETY: the stack is ours; with CLONE_PIDFD the kernel writes the
     // pidfd through the parent_tid argument, and with CLONE_CHILD_CLEARTID
     // it clears `running` through child_tid.

@@ -10,6 +10,8 @@
 //!   signal blocked around it; which call works is probed once and cached;
 //! - [`pidfd`]: waiting for and signalling a child through its pidfd
 //!   (`waitid(P_PIDFD)` since 5.4, `pidfd_send_signal` since 5.1);
+//! - [`epoll`]: readiness of many pidfds at once, for the reaper and
+//!   `ChildSet`;
 //! - [`os`]: the parent's other needs: pipes, the process's signal
 //!   dispositions, non-blocking reads of two pipes at once.
 //!
@@ -17,6 +19,7 @@
 //! the child module, which calls [`raw`].
 
 pub(crate) mod clone;
+pub(crate) mod epoll;
 pub(crate) mod os;
 pub(crate) mod pidfd;
 pub(crate) mod raw;

@@ -23,10 +23,42 @@ pub(crate) fn environ() -> *const *const libc::c_char {
     unsafe { libc_env::environ }
 }
 
+/// Sets the soft `RLIMIT_NOFILE` to the hard one; returns it.
+pub(crate) fn raise_fd_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: prlimit64 on ourselves, reading into and then writing from
+    // `limit`.
+    unsafe {
+        if libc::prlimit64(0, libc::RLIMIT_NOFILE, std::ptr::null(), &mut limit) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        limit.rlim_cur = limit.rlim_max;
+        if libc::prlimit64(0, libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(limit.rlim_cur)
+}
+
+/// An all-zero `rusage`, to be filled in by `waitid`.
+pub(crate) fn zeroed_rusage() -> libc::rusage {
+    // SAFETY: rusage is plain integers, for which all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
 /// Whether the real user id is 0.
 pub(crate) fn is_root() -> bool {
     // SAFETY: getuid has no preconditions and cannot fail.
     unsafe { libc::getuid() == 0 }
+}
+
+/// Whether the process has supplementary groups (`getgroups`).
+pub(crate) fn has_supplementary_groups() -> bool {
+    // SAFETY: with size 0, getgroups only counts and writes nothing.
+    unsafe { libc::getgroups(0, std::ptr::null_mut()) != 0 }
 }
 
 /// Whether `fd` is a directory of a cgroup v2 file system (`fstatfs`).

@@ -7,19 +7,41 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::time::{Duration, Instant};
 
 /// `P_PIDFD` for `waitid` (since Linux 5.4).
 const P_PIDFD: libc::idtype_t = 3;
 
-/// `waitid(P_PIDFD, fd, WEXITED)`: reaps the child. With `block`, waits
-/// (retrying on `EINTR`); without, returns `None` while the child runs.
-pub(crate) fn wait(pidfd: BorrowedFd<'_>, block: bool) -> io::Result<Option<ExitStatus>> {
-    let flags = libc::WEXITED | if block { 0 } else { libc::WNOHANG };
+/// `waitid(P_PIDFD, fd, WEXITED | __WALL)`: reaps the child, filling in
+/// `rusage` if given (the raw system call takes one; libc's wrapper does
+/// not). With `block`, waits (retrying on `EINTR`); without, returns `None`
+/// while the child runs. `__WALL` makes it work for a child created without
+/// an exit signal too.
+pub(crate) fn wait(
+    pidfd: BorrowedFd<'_>,
+    block: bool,
+    mut rusage: Option<&mut libc::rusage>,
+) -> io::Result<Option<ExitStatus>> {
+    let flags = libc::WEXITED | libc::__WALL | if block { 0 } else { libc::WNOHANG };
     loop {
         // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: `info` is writable; the id is an fd we borrow.
-        let r = unsafe { libc::waitid(P_PIDFD, pidfd.as_raw_fd() as libc::id_t, &mut info, flags) };
+        let usage = match rusage.as_deref_mut() {
+            Some(r) => r as *mut libc::rusage,
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: `info` and `usage` (if not NULL) are writable; the id is an
+        // fd we borrow.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_waitid,
+                P_PIDFD,
+                pidfd.as_raw_fd(),
+                &mut info as *mut libc::siginfo_t,
+                flags,
+                usage,
+            )
+        };
         if r == -1 {
             let err = io::Error::last_os_error();
             if err.kind() == io::ErrorKind::Interrupted {
@@ -34,6 +56,66 @@ pub(crate) fn wait(pidfd: BorrowedFd<'_>, block: bool) -> io::Result<Option<Exit
             return Ok(None);
         }
         return Ok(Some(wait_status(info.si_code, status)));
+    }
+}
+
+/// Waits until the pidfd is readable (the process has exited) or `timeout`
+/// passes (`None`: no limit); `Ok(false)` on time-out. `poll` retried on
+/// `EINTR` with the time that is left.
+pub(crate) fn wait_readable(pidfd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Round up, so a short wait does not become a busy loop.
+                let ms = left.as_nanos().div_ceil(1_000_000);
+                libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            0 if ms == 0 => return Ok(false),
+            0 => {}
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// The pid behind a pidfd, as glibc's `pidfd_getpid`: read from the `Pid:`
+/// line of `/proc/self/fdinfo/FD`.
+///
+/// Errors: `EBADF` if `fd` is not a pidfd, `ESRCH` if the process has been
+/// reaped, `EREMOTE` if it lives in a PID namespace this process cannot see
+/// into.
+pub(crate) fn getpid(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    let path = format!("/proc/self/fdinfo/{}", fd.as_raw_fd());
+    let info = std::fs::read_to_string(path).map_err(|e| match e.raw_os_error() {
+        // No such fd.
+        Some(libc::ENOENT) => io::Error::from_raw_os_error(libc::EBADF),
+        _ => e,
+    })?;
+    let field = info
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .ok_or_else(|| io::Error::from_raw_os_error(libc::EBADF))?;
+    match field.trim().parse::<i64>() {
+        Ok(-1) => Err(io::Error::from_raw_os_error(libc::ESRCH)),
+        Ok(0) => Err(io::Error::from_raw_os_error(libc::EREMOTE)),
+        Ok(pid) => u32::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::EBADF)),
+        Err(_) => Err(io::Error::from_raw_os_error(libc::EBADF)),
     }
 }
 
