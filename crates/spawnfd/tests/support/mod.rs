@@ -1,7 +1,7 @@
-//! Helpers shared by the fd, signal and strace tests: running `spawnfd-probe`
-//! and parsing its report, placing raw fds at chosen numbers, reading
-//! `/proc`, and re-running one test of the current binary in a process of
-//! its own.
+//! Helpers shared by the fd, signal, strace and attribute tests: running
+//! `spawnfd-probe` and parsing its report, placing raw fds at chosen
+//! numbers, reading `/proc`, and re-running one test of the current binary
+//! in a process of its own.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
@@ -331,4 +331,318 @@ pub fn run_isolated(test: &str) {
 /// that is run directly (`cargo test -- --ignored`) should do nothing.
 pub fn in_isolated_run(test: &str) -> bool {
     std::env::var_os(ISOLATED).is_some_and(|t| t == test)
+}
+
+/// The variable that makes the probe append its attribute lines.
+pub const PROBE_ATTRS: &str = "SPAWNFD_PROBE_ATTRS";
+
+/// The probe's report with its attribute lines (see [`attr_probe`]),
+/// parsed. The fd, argument and environment lines are left out.
+#[derive(Clone, Debug, Default)]
+pub struct AttrReport {
+    pub sigblk: u64,
+    pub sigign: u64,
+    pub cwd: String,
+    /// `/proc/self/status` fields by name, the value's blanks (tabs)
+    /// squeezed to single spaces: `Uid` → `"0 0 0 0"`.
+    pub status: BTreeMap<String, String>,
+    /// Resource limits by name (`NOFILE`): soft and hard, `unlimited` for
+    /// none.
+    pub limits: BTreeMap<String, (String, String)>,
+    /// `/proc/self/stat` fields by name: `session`, `pgrp`, `tty_nr`,
+    /// `tpgid`, `nice`.
+    pub stat: BTreeMap<String, i64>,
+    pub pid: i32,
+    pub ppid: i32,
+    pub pdeathsig: i32,
+    /// The lines of `/proc/self/cgroup`.
+    pub cgroups: Vec<String>,
+    /// `/proc/self/ns` links by name (`net` → `net:[4026531833]`).
+    pub ns: BTreeMap<String, String>,
+    pub uid_map: Vec<String>,
+    pub gid_map: Vec<String>,
+    /// `readlink /proc/self/root`, when the child had a `/proc`.
+    pub root: Option<String>,
+    /// The entries of the child's `/`.
+    pub rootdir: Vec<String>,
+}
+
+impl AttrReport {
+    /// Parses a report of the probe run with [`PROBE_ATTRS`]; panics on a
+    /// line it does not know.
+    pub fn parse(text: &str) -> AttrReport {
+        let mut report = AttrReport::default();
+        let number = |line: &str, value: &str| -> i64 {
+            value
+                .trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("number in {line:?}: {e}"))
+        };
+        for line in text.lines() {
+            let (kind, rest) = line.split_once(' ').unwrap_or((line, ""));
+            match kind {
+                "fd" | "sigcgt" | "arg" | "env" => {}
+                "sigblk" => report.sigblk = parse_hex(rest),
+                "sigign" => report.sigign = parse_hex(rest),
+                "cwd" => report.cwd = rest.to_owned(),
+                "status" => {
+                    let (key, value) = rest.split_once(':').expect("status line: a colon");
+                    let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                    report.status.insert(key.to_owned(), value);
+                }
+                "limit" => {
+                    let fields: Vec<&str> = rest.split(' ').collect();
+                    let [name, soft, hard] = fields[..] else {
+                        panic!("limit line {line:?}");
+                    };
+                    let limit = (soft.to_owned(), hard.to_owned());
+                    report.limits.insert(name.to_owned(), limit);
+                }
+                "stat" => {
+                    let (name, value) = rest.split_once(' ').expect("stat line: a value");
+                    report.stat.insert(name.to_owned(), number(line, value));
+                }
+                "pid" => report.pid = number(line, rest) as i32,
+                "ppid" => report.ppid = number(line, rest) as i32,
+                "pdeathsig" => report.pdeathsig = number(line, rest) as i32,
+                "cgroup" => report.cgroups.push(rest.to_owned()),
+                "ns" => {
+                    let (name, link) = rest.split_once(' ').expect("ns line: a link");
+                    report.ns.insert(name.to_owned(), link.to_owned());
+                }
+                "uid_map" => report.uid_map.push(rest.to_owned()),
+                "gid_map" => report.gid_map.push(rest.to_owned()),
+                "root" => report.root = Some(rest.to_owned()),
+                "rootdir" => report.rootdir.push(rest.to_owned()),
+                _ => panic!("unexpected line in the probe's report: {line:?}"),
+            }
+        }
+        report
+    }
+
+    /// The `/proc/self/status` field `key`; panics if it was not reported.
+    #[track_caller]
+    pub fn status(&self, key: &str) -> &str {
+        self.status
+            .get(key)
+            .unwrap_or_else(|| panic!("no {key} in the child's status: {:#?}", self.status))
+    }
+
+    /// The `/proc/self/stat` field `name`; panics if it was not reported.
+    #[track_caller]
+    pub fn stat(&self, name: &str) -> i64 {
+        *self
+            .stat
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} in the child's stat: {:#?}", self.stat))
+    }
+
+    /// The soft and hard limit of `name` (`NOFILE`).
+    #[track_caller]
+    pub fn limit(&self, name: &str) -> (&str, &str) {
+        let (soft, hard) = self
+            .limits
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} limit in the child: {:#?}", self.limits));
+        (soft, hard)
+    }
+
+    /// The cgroup v2 path (the `0::` line of `/proc/self/cgroup`).
+    pub fn cgroup_v2(&self) -> Option<&str> {
+        self.cgroups.iter().find_map(|l| l.strip_prefix("0::"))
+    }
+
+    /// The `/proc/self/ns` link `name` (`net`, `mnt`, …).
+    #[track_caller]
+    pub fn ns(&self, name: &str) -> &str {
+        self.ns
+            .get(name)
+            .unwrap_or_else(|| panic!("no {name} namespace in the child: {:#?}", self.ns))
+    }
+}
+
+/// A `Command` for `program` (the probe or a copy of it) that reports its
+/// attributes, with an environment of nothing else.
+pub fn attr_probe_at(program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear().env(PROBE_ATTRS, "1");
+    cmd
+}
+
+/// A `Command` for the probe that reports its attributes.
+pub fn attr_probe() -> Command {
+    attr_probe_at(PROBE)
+}
+
+/// Runs `cmd` (from [`attr_probe`]) to completion with its report on a
+/// pipe, and parses the report. Panics if the spawn fails or the probe does.
+#[track_caller]
+pub fn run_attrs(cmd: &mut Command) -> AttrReport {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "the probe failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    AttrReport::parse(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// Spawns `cmd`, which must fail in a step: returns the [`SpawnError`] and
+/// the `io::Error`'s message. Panics if the spawn succeeds (after killing
+/// and reaping the child) or fails some other way.
+///
+/// [`SpawnError`]: spawnfd::SpawnError
+#[track_caller]
+pub fn spawn_failure(cmd: &mut Command) -> (spawnfd::SpawnError, String) {
+    match cmd.spawn() {
+        Ok(mut child) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} was spawned, but it should have failed");
+        }
+        Err(err) => {
+            let spawn = spawnfd::SpawnError::from_io(&err)
+                .unwrap_or_else(|| panic!("not a SpawnError: {err:?}"))
+                .clone();
+            (spawn, err.to_string())
+        }
+    }
+}
+
+/// Spawns `cmd`, which must be refused before any process exists
+/// (`InvalidInput` without a [`SpawnError`](spawnfd::SpawnError) payload):
+/// returns the message.
+#[track_caller]
+pub fn refused(cmd: &mut Command) -> String {
+    match cmd.spawn() {
+        Ok(mut child) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} was spawned, but it should have been refused");
+        }
+        Err(err) => {
+            assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err:?}");
+            assert!(
+                spawnfd::SpawnError::from_io(&err).is_none(),
+                "a step failed, but the request should have been refused: {err}"
+            );
+            err.to_string()
+        }
+    }
+}
+
+/// A directory under the temporary directory, unique in this process run,
+/// removed with its contents on drop.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new(tag: &str) -> ScratchDir {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!("spawnfd-{tag}-{}-dir{n}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
+        ScratchDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether every user may execute `path`: it and each directory above it
+/// have the "others" execute bit.
+pub fn executable_by_anyone(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.ancestors().all(|p| {
+        p.as_os_str().is_empty()
+            || std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o001 != 0)
+    })
+}
+
+/// The probe at a path every user can execute: the probe itself, or a copy
+/// in a scratch directory (mode 0755) when the build directory is closed
+/// to others. Keep the returned directory alive while the path is used.
+pub fn probe_for_anyone() -> (PathBuf, Option<ScratchDir>) {
+    use std::os::unix::fs::PermissionsExt;
+    let probe = Path::new(PROBE);
+    if executable_by_anyone(probe) {
+        return (probe.to_owned(), None);
+    }
+    let dir = ScratchDir::new("probe-copy");
+    let copy = dir.path().join("spawnfd-probe");
+    std::fs::copy(probe, &copy).expect("copy the probe");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the probe's directory");
+    assert!(
+        executable_by_anyone(&copy),
+        "{} is not reachable by every user; set TMPDIR to a directory that is",
+        copy.display()
+    );
+    (copy, Some(dir))
+}
+
+/// Whether this process runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Why a child cannot be created in new namespaces `ns` here, if it cannot:
+/// tries it once with the probe and returns the kernel's refusal.
+pub fn unshare_unavailable(ns: spawnfd::Namespaces) -> Option<String> {
+    let mut cmd = probe();
+    cmd.unshare(ns)
+        .stdin(spawnfd::Stdio::null())
+        .stdout(spawnfd::Stdio::null())
+        .stderr(spawnfd::Stdio::null());
+    match cmd.status() {
+        Ok(status) => {
+            assert!(status.success(), "the probe failed in {ns:?}: {status}");
+            None
+        }
+        Err(e) => match spawnfd::SpawnError::from_io(&e) {
+            Some(failure) if failure.step() == spawnfd::Step::Clone => {
+                Some(format!("new {ns:?} namespaces are not permitted here: {e}"))
+            }
+            _ => panic!("spawn in new {ns:?} namespaces: {e}"),
+        },
+    }
+}
+
+/// Spawns `cmd`, which must fail at `step` with `errno`: returns the
+/// [`SpawnError`](spawnfd::SpawnError) and the message.
+#[track_caller]
+pub fn expect_step(
+    cmd: &mut Command,
+    step: spawnfd::Step,
+    errno: i32,
+) -> (spawnfd::SpawnError, String) {
+    let (failure, message) = spawn_failure(cmd);
+    assert_eq!(failure.step(), step, "{message}");
+    assert_eq!(failure.raw_os_error(), Some(errno), "{message}");
+    (failure, message)
+}
+
+/// Capability numbers (`linux/capability.h`) for [`has_capability`].
+pub const CAP_SETGID: u32 = 6;
+pub const CAP_SETUID: u32 = 7;
+pub const CAP_SYS_CHROOT: u32 = 18;
+pub const CAP_SYS_ADMIN: u32 = 21;
+pub const CAP_SYS_NICE: u32 = 23;
+pub const CAP_SYS_RESOURCE: u32 = 24;
+
+/// Whether this process has capability `cap` in its effective set (root
+/// in a container may lack some).
+pub fn has_capability(cap: u32) -> bool {
+    status_field("/proc/self/status", "CapEff:") & (1 << cap) != 0
 }
