@@ -217,7 +217,10 @@ impl Command {
     }
 
     /// Sets the child's working directory to an open directory (`fchdir`),
-    /// which cannot be renamed or replaced between now and the spawn.
+    /// which cannot be renamed or replaced between now and the spawn. The
+    /// child enters it early, before its fds are placed (which may reuse
+    /// the number) and before [`Command::chroot`] and the credentials: the
+    /// open fd is itself the permission to enter.
     /// Replaces [`Command::current_dir`]; `get_current_dir` then returns
     /// `None`.
     pub fn current_dir_fd(&mut self, dir: impl Into<OwnedFd>) -> &mut Command {

@@ -10,9 +10,13 @@ use std::path::{Path, PathBuf};
 
 /// The step of a spawn that failed.
 ///
-/// Steps marked *child* run inside the new process, before `execve`, in the
-/// order listed here (the `in_child` module says why); the others run in
-/// the parent.
+/// Steps marked *child* run inside the new process, before `execve`; the
+/// others run in the parent. The child's order (documented with the code
+/// that runs in the child) is: signal dispositions, session and group, a
+/// working directory given as an fd, `/dev/null` and the fd mapping, the
+/// terminal, limits and scheduling, `chroot`, credentials, a working
+/// directory given by path, parent-death signal and `no_new_privs`,
+/// `PTRACE_TRACEME`, the signal mask, closing the other fds, exec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Step {

@@ -29,7 +29,7 @@
 //!
 //! All signals are blocked when the child starts (the parent blocked them
 //! around the clone), so no handler can run and no job-control signal can
-//! stop the child until step 12. Each step records itself in the report
+//! stop the child until step 13. Each step records itself in the report
 //! before it runs, so a child that dies is blamed on the right step; each
 //! failure carries its own [`Step`].
 //!
@@ -41,34 +41,38 @@
 //!    later steps run with a clean table; it is the child's own copy.
 //! 2. **Session and process group** (`setsid`, `setpgid`): before anything
 //!    that concerns terminals, which belong to sessions.
-//! 3. **Limits and scheduling** (`prlimit`, `setpriority`,
+//! 3. **Working directory given as an fd** (`fchdir`): before the fds are
+//!    placed, which may reuse its number.
+//! 4. **File descriptors**: check the inherited standard fds in one `ppoll`
+//!    (a closed one becomes `/dev/null`), open `/dev/null` where asked, and
+//!    place every source at its child number ([`crate::fdmap`]). Before a
+//!    chroot, which may hide `/dev/null`, and before the limits, since a
+//!    lowered `RLIMIT_NOFILE` would refuse the temporary copies.
+//! 5. **Terminal** (`TIOCNOTTY` through `/dev/tty`, `TIOCSCTTY`,
+//!    `tcsetpgrp`): on the placed child fds, after the session exists;
+//!    `tcsetpgrp` from a background group is not stopped by `SIGTTOU`
+//!    because signals are still blocked.
+//! 6. **Limits and scheduling** (`prlimit`, `setpriority`,
 //!    `sched_setaffinity`): while the child still has the parent's
 //!    privileges, which raising a hard limit or a priority needs.
-//! 4. **File mode mask** (`umask`).
-//! 5. **Root directory** (`chroot`): before the credentials, since only the
+//! 7. **File mode mask** (`umask`).
+//! 8. **Root directory** (`chroot`): before the credentials, since only the
 //!    privileged may.
-//! 6. **Credentials**: `setgroups`, then `setgid`, then `setuid`: after
+//! 9. **Credentials**: `setgroups`, then `setgid`, then `setuid`: after
 //!    `setuid` the child could no longer change the others.
-//! 7. **Working directory** (`chdir`, `fchdir`): inside the new root and as
-//!    the new user, who must be able to reach it; before anything resolves
-//!    a relative path (the program path is then relative to it, as with
-//!    std).
-//! 8. **File descriptors**: check the inherited standard fds in one `ppoll`
-//!    (a closed one becomes `/dev/null`), open `/dev/null` where asked, and
-//!    place every source at its child number ([`crate::fdmap`]).
-//! 9. **Terminal** (`TIOCNOTTY`, `TIOCSCTTY`, `tcsetpgrp`): on the placed
-//!    child fds, after the session exists; `tcsetpgrp` from a background
-//!    group is not stopped by `SIGTTOU` because signals are still blocked.
-//! 10. **Lifetime and privileges** (`PR_SET_PDEATHSIG`, then the check that
+//! 10. **Working directory by path** (`chdir`): inside the new root and as
+//!     the new user, who must be able to reach it; the program path is then
+//!     relative to it, as with std.
+//! 11. **Lifetime and privileges** (`PR_SET_PDEATHSIG`, then the check that
 //!     the parent did not die before it; `PR_SET_NO_NEW_PRIVS`): after the
 //!     credentials, whose change would clear the parent-death signal.
-//! 11. **Tracing** (`PTRACE_TRACEME`): late, so that the tracee cannot be
+//! 12. **Tracing** (`PTRACE_TRACEME`): late, so that the tracee cannot be
 //!     stopped before the mask step.
-//! 12. **Signal mask**: empty by default; once every disposition is final,
+//! 13. **Signal mask**: empty by default; once every disposition is final,
 //!     so a pending signal meets only default or requested actions.
-//! 13. **Close every other fd**: last before exec, so that it also closes
+//! 14. **Close every other fd**: last before exec, so that it also closes
 //!     whatever the steps above opened.
-//! 14. **Exec**: `execve` each candidate path in order, as `execvp` does.
+//! 15. **Exec**: `execve` each candidate path in order, as `execvp` does.
 
 #![allow(unsafe_code)]
 #![deny(
@@ -257,7 +261,33 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         })?;
     }
 
-    // 3. Limits and scheduling, while the child still has the parent's
+    // 3. Working directory given as an fd: before the fds are placed,
+    //    which may reuse its number. (The fd is itself the permission to
+    //    enter the directory; a path is entered in step 10, as the new
+    //    user.)
+    if let Some(fd) = a.cwd_fd {
+        stage(report, Step::Chdir);
+        // SAFETY: an integer argument.
+        at(Step::Chdir, i64::from(fd), unsafe {
+            syscall!(libc::SYS_fchdir, fd)
+        })?;
+    }
+
+    // 4. File descriptors: check the inherited standard fds, open
+    //    /dev/null where asked (before a chroot can hide it), place every
+    //    source at its child number. Before the limits, so a lowered
+    //    RLIMIT_NOFILE cannot stand in the way of the moves.
+    stage(report, Step::DevNull);
+    resolve_sources(ctx.slots, ctx.sources)?;
+    stage(report, Step::FdMapping);
+    fdmap::place(&mut RawFds, ctx.slots).map_err(fd_failure)?;
+
+    // 5. Terminal, on the placed child fds (opening /dev/tty before any
+    //    chroot). Signals are still blocked, so
+    //    tcsetpgrp from a background group is not stopped by SIGTTOU.
+    set_terminal(report, a)?;
+
+    // 6. Limits and scheduling, while the child still has the parent's
     //    privileges (raising a hard limit or priority needs them).
     for &(resource, soft, hard) in a.rlimits {
         stage(report, Step::Rlimit);
@@ -296,13 +326,13 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         })?;
     }
 
-    // 4. File mode mask (cannot fail).
+    // 7. File mode mask (cannot fail).
     if let Some(mask) = a.umask {
         // SAFETY: an integer argument.
         let _ = unsafe { syscall!(libc::SYS_umask, mask) };
     }
 
-    // 5. Root directory, before the credentials that may forbid it.
+    // 8. Root directory, before the credentials that may forbid it.
     if let Some(dir) = a.chroot {
         stage(report, Step::Chroot);
         // SAFETY: a NUL-terminated path.
@@ -311,35 +341,20 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         })?;
     }
 
-    // 6. Credentials: groups, then group id, then user id (after setuid the
+    // 9. Credentials: groups, then group id, then user id (after setuid the
     //    child could no longer change its groups).
     set_credentials(report, a)?;
 
-    // 7. Working directory: inside the new root, as the new user.
-    stage(report, Step::Chdir);
-    if let Some(fd) = a.cwd_fd {
-        // SAFETY: an integer argument.
-        at(Step::Chdir, i64::from(fd), unsafe {
-            syscall!(libc::SYS_fchdir, fd)
-        })?;
-    } else if let Some(dir) = ctx.cwd {
+    // 10. Working directory by path: inside the new root, as the new user.
+    if let Some(dir) = ctx.cwd {
+        stage(report, Step::Chdir);
         // SAFETY: a NUL-terminated path.
         at(Step::Chdir, -1, unsafe {
             syscall!(libc::SYS_chdir, dir.as_ptr())
         })?;
     }
 
-    // 8. File descriptors: check and open the sources, place them.
-    stage(report, Step::DevNull);
-    resolve_sources(ctx.slots, ctx.sources)?;
-    stage(report, Step::FdMapping);
-    fdmap::place(&mut RawFds, ctx.slots).map_err(fd_failure)?;
-
-    // 9. Terminal, on the placed child fds. Signals are still blocked, so
-    //    tcsetpgrp from a background group is not stopped by SIGTTOU.
-    set_terminal(report, a)?;
-
-    // 10. Lifetime and privileges. After the credentials, which would clear
+    // 11. Lifetime and privileges. After the credentials, which would clear
     //     the parent-death signal.
     if let Some((sig, parent)) = a.pdeathsig {
         stage(report, Step::ParentDeathSignal);
@@ -375,7 +390,7 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         })?;
     }
 
-    // 11. Tracing, last before the mask, so that no signal can stop the
+    // 12. Tracing, last before the mask, so that no signal can stop the
     //     tracee while the parent is still suspended.
     if a.traceme {
         stage(report, Step::Ptrace);
@@ -391,7 +406,7 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         })?;
     }
 
-    // 12. Signal mask, once every disposition is final.
+    // 13. Signal mask, once every disposition is final.
     stage(report, Step::SignalMask);
     let mask = ctx.mask;
     // SAFETY: `mask` is an 8-byte kernel sigset_t that outlives the call.
@@ -405,12 +420,12 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         )
     })?;
 
-    // 13. Close every fd that is not the child's: last, so that it also
+    // 14. Close every fd that is not the child's: last, so that it also
     //     closes whatever the steps above opened.
     stage(report, Step::CloseFds);
     fdmap::close_unmapped(&mut RawFds, ctx.slots).map_err(fd_failure)?;
 
-    // 14. Exec.
+    // 15. Exec.
     stage(report, Step::Exec);
     Err(exec(ctx))
 }
@@ -483,8 +498,9 @@ fn set_terminal(report: &Report, a: &ChildAttrs<'_>) -> Result<(), Fail> {
                 0usize
             )
         } {
-            // No controlling terminal: nothing to detach from.
-            Err(Errno(libc::ENXIO)) => {}
+            // No controlling terminal (or no /dev/tty at all): nothing to
+            // detach from.
+            Err(Errno(libc::ENXIO | libc::ENOENT)) => {}
             Err(e) => return Err(Fail::new(Step::DetachTerminal, e, -1)),
             Ok(tty) => {
                 // SAFETY: an ioctl without argument on the fd just opened.

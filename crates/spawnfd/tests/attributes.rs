@@ -212,7 +212,6 @@ fn rlimit_infinity_is_no_limit() {
 /// `F_DUPFD_CLOEXEC` refuses beyond the new soft limit: the spawn fails with
 /// `fd mapping (child fd 1): EINVAL`.
 #[test]
-#[ignore = "library bug: limits are set before the fds are placed"]
 fn nofile_limit_does_not_break_the_fd_plan() {
     let null = File::open("/dev/null").expect("open /dev/null");
     let high = support::place_at(&null, 900, true);
@@ -540,7 +539,6 @@ fn chroot_runs_the_child_inside_the_new_root() {
 /// spawn fails with `open /dev/null (child fd 0): ENOENT` in a root that
 /// has no `/dev/null`.
 #[test]
-#[ignore = "library bug: Stdio::null() is opened after the chroot, inside the new root"]
 fn stdio_null_works_in_a_root_without_dev_null() {
     if !has_capability(CAP_SYS_CHROOT) {
         eprintln!("skipped: chroot needs CAP_SYS_CHROOT");
@@ -562,7 +560,6 @@ fn stdio_null_works_in_a_root_without_dev_null() {
 /// chroot, fails with `ENOENT` (only `ENXIO` is taken as "no terminal"), and
 /// the spawn fails with `detach terminal: ENOENT`.
 #[test]
-#[ignore = "library bug: /dev/tty is opened after the chroot, inside the new root"]
 fn detach_terminal_works_in_a_root_without_dev_tty() {
     if !has_capability(CAP_SYS_CHROOT) {
         eprintln!("skipped: chroot needs CAP_SYS_CHROOT");
