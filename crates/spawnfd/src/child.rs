@@ -21,7 +21,12 @@ use crate::sys::{os, pidfd};
 /// exits. Register it with `poll`, `epoll`, mio or any async runtime's
 /// reactor (tokio's `AsyncFd`, async-io's `Async`), and call
 /// [`Child::try_wait`] when it is readable: the child is then reaped
-/// without blocking. No `SIGCHLD` handler is involved.
+/// without blocking. No `SIGCHLD` handler is involved. With the `tokio`
+/// feature, [`spawnfd::tokio`](crate) does this for you.
+///
+/// Do not set `O_NONBLOCK` on the pidfd (as async-io's `Async::new` does):
+/// a blocking [`Child::wait`] then fails with `WouldBlock` while the child
+/// runs. Register it as it is (`Async::new_nonblocking`, mio's `SourceFd`).
 ///
 /// # Dropping
 ///

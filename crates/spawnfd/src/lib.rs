@@ -71,6 +71,9 @@ mod reaper;
 mod signal;
 mod spawn;
 mod sys;
+// `Command` and `Child` for tokio, as `tokio::process` (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
 pub use child::{Child, ResourceUsage};
