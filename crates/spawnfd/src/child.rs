@@ -22,7 +22,7 @@ use crate::sys::{os, pidfd};
 /// reactor (tokio's `AsyncFd`, async-io's `Async`), and call
 /// [`Child::try_wait`] when it is readable: the child is then reaped
 /// without blocking. No `SIGCHLD` handler is involved. With the `tokio`
-/// feature, [`spawnfd::tokio`](crate) does this for you.
+/// feature, the `spawnfd::tokio` module does this for you.
 ///
 /// Do not set `O_NONBLOCK` on the pidfd (as async-io's `Async::new` does):
 /// a blocking [`Child::wait`] then fails with `WouldBlock` while the child
