@@ -6,6 +6,7 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::str::FromStr;
+use std::time::Duration;
 
 use clap::builder::{OsStringValueParser, TypedValueParser};
 use spawnfd::{IdMap, Namespaces, RLIM_INFINITY, Resource, Signal};
@@ -375,6 +376,71 @@ fn parse_small(s: &str) -> Option<i32> {
     parse_decimal::<u8>(s, "").ok().map(i32::from)
 }
 
+/// The units a [`parse_duration`] number may carry, with their length in
+/// nanoseconds; a number without one is in seconds.
+const DURATION_UNITS: [(&str, u128); 5] = [
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60 * 1_000_000_000),
+    ("h", 3600 * 1_000_000_000),
+    ("d", 86400 * 1_000_000_000),
+];
+
+/// A duration, for `--timeout` and `--kill-after`: a decimal number, with
+/// or without a fraction, then optionally a unit: `ms`, `s` (the default),
+/// `m`, `h` or `d`. For example `10`, `1.5`, `.5`, `500ms`, `2s`, `1m`.
+///
+/// No sign, exponent, blank, `inf` or `nan`. The value is exact to the
+/// nanosecond (further digits are dropped); more than `u64::MAX` seconds is
+/// refused.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let malformed = || {
+        format!(
+            "expected a duration such as 10, 1.5, 500ms, 2s, 1m or 1h \
+             (units: ms, s, m, h, d), not {s:?}"
+        )
+    };
+    let too_long = || format!("the duration {s} is too long");
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(end);
+    let unit_nanos = if unit.is_empty() {
+        1_000_000_000
+    } else {
+        DURATION_UNITS
+            .iter()
+            .find(|(name, _)| *name == unit)
+            .map(|&(_, nanos)| nanos)
+            .ok_or_else(malformed)?
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') {
+        return Err(malformed());
+    }
+    // Only digits are left: parsing fails only by overflow.
+    let whole: u128 = match whole {
+        "" => 0,
+        digits => digits.parse().map_err(|_| too_long())?,
+    };
+    // 18 digits are below a nanosecond even in days, and keep the
+    // arithmetic below within u128.
+    let fraction = &fraction[..fraction.len().min(18)];
+    let (fraction, scale): (u128, u128) = match fraction {
+        "" => (0, 1),
+        digits => (
+            digits.parse().expect("at most 18 digits"),
+            10u128.pow(digits.len() as u32),
+        ),
+    };
+    let nanos = whole
+        .checked_mul(unit_nanos)
+        .and_then(|n| n.checked_add(fraction * unit_nanos / scale))
+        .ok_or_else(too_long)?;
+    let secs = u64::try_from(nanos / 1_000_000_000).map_err(|_| too_long())?;
+    Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -551,6 +617,49 @@ mod tests {
         assert_eq!(parse_namespace("USER"), Ok(Namespaces::USER));
         assert!(parse_namespace("time").is_err());
         assert!(parse_namespace("").is_err());
+    }
+
+    #[test]
+    fn durations_are_seconds_or_carry_a_unit() {
+        let ms = Duration::from_millis;
+        for (text, duration) in [
+            ("10", Duration::from_secs(10)),
+            ("0", Duration::ZERO),
+            ("1.5", ms(1500)),
+            (".5", ms(500)),
+            ("2.", Duration::from_secs(2)),
+            ("500ms", ms(500)),
+            ("0.5ms", Duration::from_micros(500)),
+            ("2s", Duration::from_secs(2)),
+            ("1m", Duration::from_secs(60)),
+            ("1.5m", Duration::from_secs(90)),
+            ("1h", Duration::from_secs(3600)),
+            ("1d", Duration::from_secs(86400)),
+            ("0.000000001", Duration::from_nanos(1)),
+            ("0.0000000019", Duration::from_nanos(1)),
+            (
+                "0.1234567890123456789012345",
+                Duration::from_nanos(123_456_789),
+            ),
+            ("007", Duration::from_secs(7)),
+            ("18446744073709551615", Duration::from_secs(u64::MAX)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(duration), "{text}");
+        }
+        for bad in [
+            "", ".", "s", "ms", "-1", "+1", "1x", "1.2.3", "1e3", " 1", "1 ", "1 s", "5S", "1sec",
+            "inf", "nan", "1.5.s", "1ms2", "１",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+        for too_long in [
+            "18446744073709551616",
+            "213503982334602d",
+            "99999999999999999999999999999999999999999999",
+        ] {
+            let err = parse_duration(too_long).unwrap_err();
+            assert!(err.contains("too long"), "{too_long}: {err}");
+        }
     }
 
     #[test]

@@ -2,8 +2,13 @@
 //!
 //! ```text
 //! spawnfd run [--fd CHILD=PARENT]... [--env KEY=VALUE]... [--clear-env] [--json]
-//!             [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
+//!             [--timeout DURATION [--kill-signal SIG] [--kill-after DURATION]
+//!             [--preserve-status]] [--rusage] [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
 //! ```
+//!
+//! `--timeout` stops PROGRAM if it runs too long, as timeout(1) does;
+//! `--rusage` reports its resource usage (in the `--json` object, or as a
+//! line on stderr).
 //!
 //! The attribute options set PROGRAM's directories (`--cwd`, `--cwd-fd`,
 //! `--chroot`, `--umask`), session and terminal, user and groups, limits
@@ -13,6 +18,7 @@
 //! Each subcommand lives in a module of its own (`run`); the modules beside
 //! them hold what subcommands share: the option value types (`args`), the
 //! child attribute options (`attrs`), taking over inherited fds (`fds`),
+//! waiting for the child with a time limit and its resource usage (`wait`),
 //! the C library calls spawnfd makes for itself, such as user lookups
 //! (`sys`), and exit statuses, error messages and JSON reports (`report`).
 //!
@@ -24,7 +30,8 @@
 //! | 128 + N | the child was killed by signal N (not re-raised)             |
 //! | 127     | PROGRAM was not found (exec failed with `ENOENT`)            |
 //! | 126     | PROGRAM was found but could not be executed (other exec error, or a missing `#!` interpreter) |
-//! | 125     | spawnfd itself failed: bad `--fd`, unknown user or group, a failed set-up step (chdir, chroot, setuid, ...), options the library refused, ... |
+//! | 125     | spawnfd itself failed: bad `--fd`, unknown user or group, a failed set-up step (chdir, chroot, setuid, ...), options the library refused, ..., or a child that ran out of time could not be signalled |
+//! | 124     | the child ran out of time (`--timeout`) and was sent the kill signal, however it then ended (unless `--preserve-status`) |
 //! | 2       | usage error (bad command line)                               |
 
 #![deny(unsafe_code)]
@@ -35,6 +42,7 @@ mod fds;
 mod report;
 mod run;
 mod sys;
+mod wait;
 
 use std::process::ExitCode;
 

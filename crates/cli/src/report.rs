@@ -1,13 +1,14 @@
 //! How a run ends: the exit status of `spawnfd`, the error message on
-//! stderr, or the JSON report on stdout.
+//! stderr, or the JSON report on stdout; and the `--rusage` summary.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitCode, ExitStatus};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use spawnfd::{SpawnError, Step};
+use spawnfd::{ResourceUsage, Signal, SpawnError, Step};
 
 use crate::fds::FdOption;
 
@@ -17,6 +18,8 @@ pub const NOT_FOUND: u8 = 127;
 pub const CANNOT_EXECUTE: u8 = 126;
 /// Exit status when spawnfd itself failed.
 pub const SPAWNFD_FAILED: u8 = 125;
+/// Exit status when PROGRAM ran out of time (`--timeout`), as timeout(1).
+pub const TIMED_OUT: u8 = 124;
 
 /// The exit status table, for the end of `--help`.
 pub const EXIT_STATUS_HELP: &str = "\
@@ -30,7 +33,11 @@ Exit status:
            that does not exist, a step of PROGRAM's set-up that failed
            (chdir, chroot, setuid, setrlimit, ...), options it refused
            (such as a repeated CHILD fd or --ctty on an fd PROGRAM does not
-           have), ...
+           have), ..., or PROGRAM ran out of time and could not be
+           signalled
+  124      PROGRAM ran out of time (--timeout) and was sent the kill
+           signal, however it then ended (--preserve-status: its own N or
+           128+N instead)
   2        usage error";
 
 /// Why a run has no child status to report.
@@ -63,6 +70,17 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// The child ran out of time, but could not be sent a signal to stop
+    /// it (most often `EPERM`: it executed a set-user-id program). It is
+    /// left running.
+    Stop {
+        /// The child's pid.
+        pid: u32,
+        /// The signal that could not be sent.
+        signal: Signal,
+        /// Why.
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -92,7 +110,9 @@ impl Error {
     /// (a limit's name, such as `"NOFILE"`); for input the library refused,
     /// `"kind": "invalid_input"`; for an option whose value could not be
     /// worked out, `"option"` (such as `"--user"`) and `"errno"` when there
-    /// is one; otherwise `"errno"` when there is one.
+    /// is one; for a child that could not be stopped, `"signal"` and
+    /// `"errno"`, and `"timed_out": true` beside `"pid"`; otherwise
+    /// `"errno"` when there is one.
     pub fn to_json(&self) -> Value {
         let mut error = Map::new();
         error.insert("message".into(), self.to_string().into());
@@ -125,6 +145,16 @@ impl Error {
                 report.insert("pid".into(), (*pid).into());
                 insert_some(&mut error, "errno", source.raw_os_error());
             }
+            Error::Stop {
+                pid,
+                signal,
+                source,
+            } => {
+                report.insert("pid".into(), (*pid).into());
+                report.insert("timed_out".into(), true.into());
+                error.insert("signal".into(), signal.as_raw().into());
+                insert_some(&mut error, "errno", source.raw_os_error());
+            }
         }
         report.insert("error".into(), error.into());
         report.into()
@@ -145,6 +175,15 @@ impl fmt::Display for Error {
             // The library's message, unchanged.
             Error::Spawn(err) => err.fmt(f),
             Error::Wait { pid, source } => write!(f, "wait for child {pid}: {source}"),
+            Error::Stop {
+                pid,
+                signal,
+                source,
+            } => write!(
+                f,
+                "child {pid} ran out of time, but cannot be sent {}: {source}",
+                signal_name(*signal)
+            ),
         }
     }
 }
@@ -155,7 +194,8 @@ impl std::error::Error for Error {
             Error::ParentFd { source, .. }
             | Error::Resolve { source, .. }
             | Error::Spawn(source)
-            | Error::Wait { source, .. } => Some(source),
+            | Error::Wait { source, .. }
+            | Error::Stop { source, .. } => Some(source),
         }
     }
 }
@@ -178,6 +218,54 @@ pub fn child_exit_status(status: ExitStatus) -> u8 {
     u8::try_from(code).unwrap_or(SPAWNFD_FAILED)
 }
 
+/// A signal's name, `SIGTERM`, or `signal N` for those without one.
+pub fn signal_name(signal: Signal) -> String {
+    match signal.name() {
+        Some(name) => name.to_owned(),
+        None => format!("signal {}", signal.as_raw()),
+    }
+}
+
+/// How a child that was started and reaped ended.
+#[derive(Clone, Debug)]
+pub struct Ended {
+    /// Its pid.
+    pub pid: u32,
+    /// Its status.
+    pub status: ExitStatus,
+    /// Whether it ran out of time and was sent the kill signal; `None`
+    /// without `--timeout`.
+    pub timed_out: Option<bool>,
+    /// Its resource usage, with `--rusage`.
+    pub usage: Option<ResourceUsage>,
+}
+
+impl Ended {
+    /// The status `spawnfd` exits with: [`TIMED_OUT`] if the child ran out
+    /// of time (unless `preserve_status`), else [`child_exit_status`].
+    pub fn exit_status(&self, preserve_status: bool) -> u8 {
+        if self.timed_out == Some(true) && !preserve_status {
+            TIMED_OUT
+        } else {
+            child_exit_status(self.status)
+        }
+    }
+
+    /// The JSON report: [`child_json`], plus `"timed_out"` with
+    /// `--timeout` and `"rusage"` (see [`usage_json`]) with `--rusage`.
+    pub fn to_json(&self) -> Value {
+        let mut report = child_json(self.pid, self.status);
+        let map = report.as_object_mut().expect("child_json makes an object");
+        if let Some(timed_out) = self.timed_out {
+            map.insert("timed_out".into(), timed_out.into());
+        }
+        if let Some(usage) = &self.usage {
+            map.insert("rusage".into(), usage_json(usage));
+        }
+        report
+    }
+}
+
 /// The JSON report of a child that ended: `{"pid", "exit_code"}` or
 /// `{"pid", "signal", "core_dumped"}`.
 pub fn child_json(pid: u32, status: ExitStatus) -> Value {
@@ -191,17 +279,63 @@ pub fn child_json(pid: u32, status: ExitStatus) -> Value {
     }
 }
 
-/// Reports how a run ended, as JSON on stdout or as a message on stderr,
-/// and returns the status to exit with.
+/// Microseconds, as JSON reports CPU times.
+fn micros(time: Duration) -> u64 {
+    u64::try_from(time.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// The `"rusage"` object of the JSON report: CPU times in microseconds,
+/// the peak resident set size in KiB, and counts.
+pub fn usage_json(usage: &ResourceUsage) -> Value {
+    json!({
+        "user_time_us": micros(usage.user_time),
+        "system_time_us": micros(usage.system_time),
+        "max_rss_kib": usage.max_rss_kib,
+        "minor_faults": usage.minor_faults,
+        "major_faults": usage.major_faults,
+        "voluntary_context_switches": usage.voluntary_context_switches,
+        "involuntary_context_switches": usage.involuntary_context_switches,
+        "block_reads": usage.block_reads,
+        "block_writes": usage.block_writes,
+    })
+}
+
+/// The one-line `--rusage` summary printed on stderr without `--json`.
+pub fn usage_summary(usage: &ResourceUsage) -> String {
+    format!(
+        "rusage: user {:.3}s, system {:.3}s, max RSS {} KiB, \
+         page faults {} minor / {} major, \
+         context switches {} voluntary / {} involuntary, \
+         blocks {} read / {} written",
+        usage.user_time.as_secs_f64(),
+        usage.system_time.as_secs_f64(),
+        usage.max_rss_kib,
+        usage.minor_faults,
+        usage.major_faults,
+        usage.voluntary_context_switches,
+        usage.involuntary_context_switches,
+        usage.block_reads,
+        usage.block_writes,
+    )
+}
+
+/// Reports how a run ended, as JSON on stdout or on stderr (an error
+/// message, or the `--rusage` summary), and returns the status to exit
+/// with (`preserve_status`: see [`Ended::exit_status`]).
 ///
 /// If the JSON report cannot be written, says so on stderr and returns
 /// [`SPAWNFD_FAILED`]: the caller asked for a report and has none.
-pub fn finish(pid_status: Result<(u32, ExitStatus), Error>, json: bool) -> ExitCode {
-    let (report, status) = match &pid_status {
-        Ok((pid, status)) => (
-            json.then(|| child_json(*pid, *status)),
-            child_exit_status(*status),
-        ),
+pub fn finish(ended: Result<Ended, Error>, json: bool, preserve_status: bool) -> ExitCode {
+    let (report, status) = match &ended {
+        Ok(ended) => {
+            if let (false, Some(usage)) = (json, &ended.usage) {
+                eprintln!("spawnfd: {}", usage_summary(usage));
+            }
+            (
+                json.then(|| ended.to_json()),
+                ended.exit_status(preserve_status),
+            )
+        }
         Err(err) => {
             if !json {
                 eprintln!("spawnfd: {err}");
@@ -221,4 +355,92 @@ pub fn finish(pid_status: Result<(u32, ExitStatus), Error>, json: bool) -> ExitC
         }
     }
     ExitCode::from(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exited(code: i32) -> ExitStatus {
+        ExitStatus::from_raw(code << 8)
+    }
+
+    fn killed(signal: i32) -> ExitStatus {
+        ExitStatus::from_raw(signal)
+    }
+
+    fn ended(status: ExitStatus, timed_out: Option<bool>) -> Ended {
+        Ended {
+            pid: 42,
+            status,
+            timed_out,
+            usage: None,
+        }
+    }
+
+    #[test]
+    fn timed_out_child_exits_124_unless_status_is_preserved() {
+        let term = ended(killed(libc::SIGTERM), Some(true));
+        assert_eq!(term.exit_status(false), TIMED_OUT);
+        assert_eq!(term.exit_status(true), 128 + 15);
+        // However it ended.
+        assert_eq!(ended(exited(0), Some(true)).exit_status(false), TIMED_OUT);
+        assert_eq!(ended(exited(3), Some(false)).exit_status(false), 3);
+        assert_eq!(ended(killed(9), None).exit_status(false), 128 + 9);
+    }
+
+    #[test]
+    fn json_has_timed_out_and_rusage_only_when_asked() {
+        assert_eq!(
+            ended(exited(3), None).to_json(),
+            json!({ "pid": 42, "exit_code": 3 })
+        );
+        let mut report = ended(killed(libc::SIGKILL), Some(true));
+        report.usage = Some(ResourceUsage::default());
+        let json = report.to_json();
+        assert_eq!(json["timed_out"], true);
+        assert_eq!(json["signal"], 9);
+        assert_eq!(json["rusage"]["user_time_us"], 0);
+        assert_eq!(json["rusage"].as_object().unwrap().len(), 9);
+    }
+
+    #[test]
+    fn child_that_cannot_be_stopped_is_a_failure_of_spawnfd() {
+        let err = Error::Stop {
+            pid: 42,
+            signal: Signal::TERM,
+            source: io::Error::from_raw_os_error(libc::EPERM),
+        };
+        assert_eq!(err.exit_status(), SPAWNFD_FAILED);
+        assert!(
+            err.to_string()
+                .starts_with("child 42 ran out of time, but cannot be sent SIGTERM: "),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_json(),
+            json!({
+                "pid": 42,
+                "timed_out": true,
+                "error": {
+                    "message": err.to_string(),
+                    "signal": 15,
+                    "errno": libc::EPERM,
+                },
+            })
+        );
+    }
+
+    #[test]
+    fn rusage_summary_is_one_line() {
+        let mut usage = ResourceUsage::default();
+        usage.user_time = Duration::from_micros(301_000);
+        usage.max_rss_kib = 3456;
+        let summary = usage_summary(&usage);
+        assert!(
+            summary.starts_with("rusage: user 0.301s, system 0.000s, max RSS 3456 KiB, "),
+            "{summary}"
+        );
+        assert!(!summary.contains('\n'));
+    }
 }

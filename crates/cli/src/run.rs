@@ -9,6 +9,14 @@
 //! ended; the child starts with every signal at its default disposition
 //! (unless `--ignore-signal` or `--keep-ignored-signals`).
 //!
+//! # Waiting
+//!
+//! [`crate::wait`] waits on the child's pidfd: `--timeout` stops a child
+//! that runs too long (the kill signal, then `SIGKILL` after the grace
+//! period of `--kill-after`; spawnfd then exits with 124, as timeout(1),
+//! unless `--preserve-status`), and `--rusage` reaps it with its resource
+//! usage, reported in the JSON object or as one line on stderr.
+//!
 //! # Child attributes
 //!
 //! The options of [`crate::attrs`] map one to one onto the library's
@@ -51,7 +59,7 @@
 
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
-use std::process::{ExitCode, ExitStatus};
+use std::process::ExitCode;
 
 use clap::Args;
 use spawnfd::Command;
@@ -59,8 +67,9 @@ use spawnfd::Command;
 use crate::args::{EnvVar, FdMapping};
 use crate::attrs::AttrArgs;
 use crate::fds::{self, FdOption};
-use crate::report::{self, EXIT_STATUS_HELP, Error};
+use crate::report::{self, EXIT_STATUS_HELP, Ended, Error};
 use crate::sys;
+use crate::wait::WaitArgs;
 
 /// Run PROGRAM, wait for it, and exit with its exit status.
 ///
@@ -70,16 +79,18 @@ use crate::sys;
 /// change it). spawnfd ignores SIGINT and SIGQUIT while PROGRAM runs, so that
 /// a Ctrl-C stops PROGRAM and spawnfd still reports its status; PROGRAM
 /// starts with every signal at its default disposition and none blocked
-/// (see Signals below).
+/// (see Signals below). With --timeout, spawnfd stops PROGRAM if it runs too
+/// long, and exits with 124 (see Time limit and resource usage below).
 ///
-/// The options under the headings after Options set PROGRAM's directories,
-/// session, credentials, limits, namespaces and signals. PROGRAM is created
-/// in its namespaces and cgroup, then applies the rest before it executes,
-/// in this order: ignored signals; session and process group; limits, nice
-/// and CPUs; umask; chroot; groups, group id, user id; working directory
-/// (so it is resolved inside the new root, as the new user); fds; terminal;
-/// parent-death signal and no_new_privs; signal mask. Should a step fail,
-/// PROGRAM is not executed and spawnfd exits with 125, naming the step.
+/// The options under the headings from Directories and files on set
+/// PROGRAM's directories, session, credentials, limits, namespaces and
+/// signals. PROGRAM is created in its namespaces and cgroup, then applies
+/// the rest before it executes, in this order: ignored signals; session
+/// and process group; limits, nice and CPUs; umask; chroot; groups, group
+/// id, user id; working directory (so it is resolved inside the new root,
+/// as the new user); fds; terminal; parent-death signal and no_new_privs;
+/// signal mask. Should a step fail, PROGRAM is not executed and spawnfd
+/// exits with 125, naming the step.
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_STATUS_HELP)]
 pub struct RunArgs {
@@ -112,7 +123,9 @@ pub struct RunArgs {
     /// PROGRAM shares spawnfd's stdout, so the object is written after
     /// everything PROGRAM wrote there, and ends with a newline. It is
     /// {"pid": N, "exit_code": N} or {"pid": N, "signal": N, "core_dumped":
-    /// BOOL}; when PROGRAM could not be started, {"error": {"message": ...,
+    /// BOOL}, plus "timed_out": BOOL with --timeout ("signal" is then the
+    /// one PROGRAM actually died of) and "rusage": {...} with --rusage;
+    /// when PROGRAM could not be started, {"error": {"message": ...,
     /// "step": ..., "errno": N, "path": ..., "fd": N, "signal": N, "id": N,
     /// "resource": ...}}, with only the fields that apply ("kind":
     /// "invalid_input" for options spawnfd refused, "option" for a user or
@@ -136,6 +149,9 @@ pub struct RunArgs {
     command: Vec<OsString>,
 
     #[command(flatten)]
+    wait: WaitArgs,
+
+    #[command(flatten)]
     attrs: AttrArgs,
 }
 
@@ -150,11 +166,11 @@ impl RunArgs {
 /// Runs the subcommand and returns the status to exit with.
 pub fn run(args: RunArgs) -> ExitCode {
     let ended = execute(&args);
-    report::finish(ended, args.json)
+    report::finish(ended, args.json, args.wait.preserve_status())
 }
 
-/// Starts PROGRAM and waits for it; returns its pid and how it ended.
-fn execute(args: &RunArgs) -> Result<(u32, ExitStatus), Error> {
+/// Starts PROGRAM and waits for it; returns how it ended.
+fn execute(args: &RunArgs) -> Result<Ended, Error> {
     // First of all, before anything opens an fd of its own.
     let mut fd_options: Vec<FdOption> = args.fds.iter().copied().map(FdOption::Map).collect();
     fd_options.extend(args.attrs.cwd_fd().map(FdOption::CwdFd));
@@ -171,9 +187,7 @@ fn execute(args: &RunArgs) -> Result<(u32, ExitStatus), Error> {
     let mut child = command(args, claimed, cwd_fd, ignored_at_start)?
         .spawn()
         .map_err(Error::Spawn)?;
-    let pid = child.id();
-    let status = child.wait().map_err(|source| Error::Wait { pid, source })?;
-    Ok((pid, status))
+    args.wait.wait(&mut child)
 }
 
 /// The command described by `args`, with the claimed fds of the `--fd`

@@ -1,14 +1,16 @@
 //! The C library calls spawnfd makes for itself, not for the child: user
-//! and group lookups, its own ids and resource limits, and signal
-//! dispositions.
+//! and group lookups, its own ids and resource limits, signal
+//! dispositions, and polling the child's pidfd.
 
 #![allow(unsafe_code)]
 
 use std::ffi::{CString, c_char, c_int};
 use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use spawnfd::{Resource, Signal, SignalSet};
 
@@ -231,5 +233,49 @@ pub fn ignore_terminal_signals() {
         // SAFETY: setting a disposition to SIG_IGN installs no handler; the
         // call cannot fail for these valid, catchable signals.
         unsafe { libc::signal(signal, libc::SIG_IGN) };
+    }
+}
+
+/// Waits until `fd` is readable or `deadline` passes (`None`: no deadline);
+/// `Ok(false)` once it has passed. For a pidfd, readable means that its
+/// process has exited (and can be reaped without blocking).
+///
+/// One `poll` sleeps until the deadline; one interrupted by a signal
+/// (`EINTR`) is called again with the time that is left, as is one whose
+/// timeout had to be cut to fit a `c_int` of milliseconds.
+pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> io::Result<bool> {
+    loop {
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(deadline) => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // Rounded up: a poll that returned just before the deadline
+                // would make this a busy loop.
+                let ms = left.as_nanos().div_ceil(1_000_000);
+                c_int::try_from(ms).unwrap_or(c_int::MAX)
+            }
+        };
+        let mut pollfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one pollfd, writable, of an fd we borrow.
+        match unsafe { libc::poll(&mut pollfd, 1, timeout_ms) } {
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            // The deadline had passed before this poll: time is up.
+            0 if timeout_ms == 0 => return Ok(false),
+            // Time is up, or nearly: the next turn polls with what is left
+            // (nothing, most often) and decides.
+            0 => {}
+            // POLLIN; or POLLERR, POLLHUP or POLLNVAL, which the caller's
+            // waitid reports better.
+            _ => return Ok(true),
+        }
     }
 }

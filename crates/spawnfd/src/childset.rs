@@ -170,7 +170,8 @@ impl ChildSet {
     /// As [`ChildSet::wait_any`], waiting at most `timeout`; `None` also
     /// when no child exited in time.
     pub fn wait_any_timeout(&mut self, timeout: Duration) -> io::Result<Option<Exited>> {
-        self.wait_until(Some(Instant::now() + timeout))
+        // A deadline beyond what the clock can hold is no deadline.
+        self.wait_until(Instant::now().checked_add(timeout))
     }
 
     /// Reaps a child that has exited, if any, without blocking.

@@ -63,7 +63,8 @@ pub(crate) fn wait(
 /// passes (`None`: no limit); `Ok(false)` on time-out. `poll` retried on
 /// `EINTR` with the time that is left.
 pub(crate) fn wait_readable(pidfd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A deadline beyond what the clock can hold is no deadline.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     loop {
         let ms = match deadline {
             None => -1,

@@ -1,0 +1,177 @@
+//! Waiting for PROGRAM: the time limit (`--timeout`, `--kill-signal`,
+//! `--kill-after`, `--preserve-status`) and resource usage (`--rusage`).
+//!
+//! All waiting is `poll` on the child's pidfd, with the time left to the
+//! next deadline: no sleeping loop, no thread, no `SIGCHLD` or `SIGALRM`
+//! handler. `poll` interrupted by a signal is called again with what is
+//! left ([`sys::wait_readable`]), and the final reap (`waitid`) retries on
+//! `EINTR` in the library. Once the pidfd is readable the child is reaped
+//! at once, with [`Child::wait_with_rusage`] when `--rusage` asks for its
+//! usage (which [`Child::wait_timeout`] would throw away by reaping).
+//!
+//! When the time limit passes, the child is sent the kill signal, then
+//! `SIGCONT` (as timeout(1) does, so that a stopped child can act on it),
+//! then after the grace period `SIGKILL`. Only the child is signalled,
+//! through its pidfd: its own children, if it has any, are not.
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use spawnfd::{Child, Signal};
+
+use crate::args::{parse_duration, parse_signal};
+use crate::report::{Ended, Error};
+use crate::sys;
+
+/// The grace period between the kill signal and `SIGKILL`, without
+/// `--kill-after`.
+pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(5);
+
+/// The options of how spawnfd waits for PROGRAM.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Time limit and resource usage")]
+pub struct WaitArgs {
+    /// Stop PROGRAM if it is still running DURATION after it started
+    ///
+    /// spawnfd then sends PROGRAM the --kill-signal (TERM by default),
+    /// followed by CONT so that a stopped PROGRAM can act on it, and, if
+    /// PROGRAM is still running --kill-after later, KILL; it exits with
+    /// status 124 once PROGRAM has ended, however PROGRAM ended (unless
+    /// --preserve-status), as timeout(1) does. DURATION is a decimal number
+    /// with an optional unit: ms, s (the default), m, h or d; for example
+    /// `10`, `1.5`, `500ms`, `2s`, `1m`. 0 means no limit. Only PROGRAM is
+    /// signalled, not processes it started (in a shell script, `exec` the
+    /// last command). Time is measured on the monotonic clock by polling
+    /// PROGRAM's pidfd.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<Duration>,
+
+    /// The signal --timeout sends first [default: TERM]
+    ///
+    /// SIG as for --ignore-signal: a name (INT, SIGHUP, ...) or a number.
+    #[arg(long, value_name = "SIG", value_parser = parse_signal, requires = "timeout")]
+    kill_signal: Option<Signal>,
+
+    /// After --timeout sent the kill signal, wait DURATION, then send KILL
+    /// [default: 5s]
+    ///
+    /// DURATION as for --timeout; 0 sends no KILL: spawnfd then waits for
+    /// PROGRAM however long it takes to end. Irrelevant with --kill-signal
+    /// KILL.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        requires = "timeout"
+    )]
+    kill_after: Option<Duration>,
+
+    /// When PROGRAM ran out of time, exit with its status rather than 124
+    ///
+    /// That is N or 128+N as when PROGRAM ends on its own: usually 128+15
+    /// for TERM, or 128+9 if it had to be killed.
+    #[arg(long, requires = "timeout")]
+    preserve_status: bool,
+
+    /// Report PROGRAM's resource usage once it has ended
+    ///
+    /// CPU time, peak memory, page faults, context switches and file system
+    /// blocks, of PROGRAM and the descendants it waited for (waitid's
+    /// rusage). With --json they are in the report's "rusage" object
+    /// ("user_time_us", "system_time_us", "max_rss_kib", "minor_faults",
+    /// "major_faults", "voluntary_context_switches",
+    /// "involuntary_context_switches", "block_reads", "block_writes");
+    /// without, spawnfd prints one line on stderr: `spawnfd: rusage: user
+    /// 0.301s, system 0.004s, max RSS 3456 KiB, page faults 120 minor / 0
+    /// major, context switches 1 voluntary / 3 involuntary, blocks 0 read /
+    /// 8 written`.
+    #[arg(long)]
+    rusage: bool,
+}
+
+impl WaitArgs {
+    /// Whether spawnfd exits with PROGRAM's status even when it ran out of
+    /// time.
+    pub fn preserve_status(&self) -> bool {
+        self.preserve_status
+    }
+
+    /// Waits for `child`, stopping it if it runs out of time, and reaps it.
+    ///
+    /// Call it at once after the spawn: the time limit counts from the
+    /// call.
+    pub fn wait(&self, child: &mut Child) -> Result<Ended, Error> {
+        let pid = child.id();
+        let wait_error = |source| Error::Wait { pid, source };
+        let timed_out = match self.timeout {
+            None => None,
+            Some(limit) if limit.is_zero() => Some(false),
+            Some(limit) => {
+                let ended =
+                    sys::wait_readable(child.pidfd(), deadline(limit)).map_err(wait_error)?;
+                if !ended {
+                    self.stop(child)?;
+                }
+                Some(!ended)
+            }
+        };
+        let (status, usage) = if self.rusage {
+            let (status, usage) = child.wait_with_rusage().map_err(wait_error)?;
+            (status, Some(usage))
+        } else {
+            (child.wait().map_err(wait_error)?, None)
+        };
+        Ok(Ended {
+            pid,
+            status,
+            timed_out,
+            usage,
+        })
+    }
+
+    /// Sends the kill signal to `child`, which ran out of time, and `KILL`
+    /// if it is still running after the grace period. Returns when the
+    /// last signal has been sent or `child` has ended, whichever is first.
+    fn stop(&self, child: &mut Child) -> Result<(), Error> {
+        let signal = self.kill_signal.unwrap_or(Signal::TERM);
+        send(child, signal)?;
+        if signal == Signal::KILL {
+            return Ok(());
+        }
+        if signal != Signal::CONT {
+            // Only a child that could be sent `signal` gets here, so this
+            // one may be sent too; a failure would change nothing.
+            let _ = child.send_signal(Signal::CONT);
+        }
+        let grace = self.kill_after.unwrap_or(DEFAULT_KILL_AFTER);
+        if grace.is_zero() {
+            return Ok(());
+        }
+        let ended =
+            sys::wait_readable(child.pidfd(), deadline(grace)).map_err(|source| Error::Wait {
+                pid: child.id(),
+                source,
+            })?;
+        if !ended {
+            send(child, Signal::KILL)?;
+        }
+        Ok(())
+    }
+}
+
+/// When `duration` from now is; `None` if that is beyond what the clock
+/// can tell, which is as good as never.
+fn deadline(duration: Duration) -> Option<Instant> {
+    Instant::now().checked_add(duration)
+}
+
+/// Sends `signal` to `child`, which has not been reaped: through its pidfd,
+/// which names it even if it has exited meanwhile (a zombie accepts and
+/// ignores signals).
+fn send(child: &Child, signal: Signal) -> Result<(), Error> {
+    child.send_signal(signal).map_err(|source| Error::Stop {
+        pid: child.id(),
+        signal,
+        source,
+    })
+}
