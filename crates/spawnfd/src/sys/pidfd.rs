@@ -157,6 +157,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_timeout_beyond_the_clock_waits_without_limit() {
+        let mut child = crate::Command::new("true").spawn().unwrap();
+        assert!(wait_readable(child.pidfd(), Some(Duration::MAX)).unwrap());
+        assert!(child.wait_timeout(Duration::MAX).unwrap().unwrap().success());
+    }
+
+    #[test]
     fn status_words_round_trip() {
         assert_eq!(wait_status(libc::CLD_EXITED, 3).code(), Some(3));
         assert_eq!(wait_status(libc::CLD_KILLED, 9).signal(), Some(9));
