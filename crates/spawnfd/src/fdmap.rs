@@ -61,7 +61,8 @@ pub(crate) trait FdOps {
     fn dup_onto(&mut self, src: c_int, dst: c_int) -> Result<(), Errno>;
     /// `fcntl(fd, F_SETFD, 0)`.
     fn clear_cloexec(&mut self, fd: c_int) -> Result<(), Errno>;
-    /// `close_range(first, last, 0)`; `ENOSYS` where the kernel lacks it.
+    /// `close_range(first, last)` (closing, or marking close-on-exec, every
+    /// fd in the range); `ENOSYS` where the kernel lacks it.
     fn close_range(&mut self, first: u32, last: u32) -> Result<(), Errno>;
     /// Closes every open fd that is not a target of `slots`, without
     /// `close_range`.
