@@ -36,11 +36,20 @@
 //! and child together, by re-running itself under `strace -f -c` in the
 //! internal `--one` sub-mode.
 //!
+//! With `--children` it instead measures waiting for many children: 10,000
+//! children that exit at random times, reaped by one `spawnfd::ChildSet`,
+//! by `tokio::process` and by one std thread per child, each run in a fresh
+//! process (the internal `--reap` mode) for its CPU time and peak memory
+//! (see [`children`]); and the latency from a child's exit to its parent's
+//! wait returning (see [`latency`]).
+//!
 //! Run it with `cargo run --release -p spawnfd-bench -- --help`.
 
 mod attrs;
+mod children;
 mod contenders;
 mod elf;
+mod latency;
 mod memory;
 mod stats;
 mod syscalls;
@@ -51,6 +60,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use children::{ReapOptions, Reaper};
 use contenders::{Contender, Spawner};
 use elf::TinyProgram;
 use memory::{format_size, parse_size};
@@ -87,6 +97,28 @@ Options:
   --syscall-n N      spawns per contender in --syscalls (default 200)
   -h, --help         print this help
 
+  --children         instead of timing spawns, measure waiting for many
+                     children: (1) COUNT children sleeping a random 0 to
+                     MAX ms each, reaped by one spawnfd::ChildSet (also
+                     drained while spawning), by tokio::process
+                     (current-thread and multi-thread runtimes), by one std
+                     thread per child and, for reference, by a
+                     waitpid(-1) loop, each run in a fresh process: CPU
+                     time, peak memory, wall time;
+                     (2) the latency from a child's exit to its parent's
+                     wait returning, for spawnfd's Child::wait and
+                     ChildSet::wait_any, std's wait and tokio's
+  --count COUNT      children per run of part 1 (default 10000; lowered to
+                     what pid_max, threads-max, vm.max_map_count and the
+                     RLIMIT_NOFILE hard limit allow, which is reported)
+  --max-sleep-ms MAX longest sleep of a child of part 1 (default 2000)
+  --rounds N         runs of each variant of part 1 (default 3)
+  --stack-kib K      stack size of the std threads of part 1 (default 64)
+  --pause-ms MS      pause before each run of part 1 (default 2000)
+  --samples N        samples per waiter and child of part 2 (default 2000;
+                     --warmup rounds before them)
+  --only PART        only part 1 (reap) or part 2 (latency)
+
 Internal:
   --one CONTENDER --n N --tiny PATH
                      one warm-up spawn, then N spawns of CONTENDER
@@ -94,7 +126,15 @@ Internal:
                      std-attrs); what --syscalls runs under strace
   --worker BYTES --tiny PATH [--thp]
                      a timing worker: touches BYTES of memory, then does the
-                     spawns asked for on fd 3 and replies on fd 4";
+                     spawns asked for on fd 3 and replies on fd 4
+  --reap VARIANT --count N --max-sleep-ms MAX --seed S --stack-kib K
+         --tiny PATH
+                     one run of part 1 of --children with VARIANT
+                     (childset, childset-drain, tokio-ct, tokio-mt,
+                     threads, waitpid-any) and PATH as the sleeper; prints
+                     a result line
+  --exit-stamp       sleep 2 ms, write CLOCK_MONOTONIC to stdout as a
+                     16-byte timespec and _exit(0): part 2's Rust child";
 
 /// The shell that checks the attribute contenders' settings.
 const SH: &str = "/bin/sh";
@@ -116,7 +156,30 @@ enum Mode {
         huge_pages: bool,
         tiny: PathBuf,
     },
+    Children(ChildrenOptions),
+    Reap {
+        reaper: Reaper,
+        count: usize,
+        max_ms: u32,
+        seed: u64,
+        stack_kib: usize,
+        tiny: PathBuf,
+    },
+    ExitStamp,
     Help,
+}
+
+#[derive(Debug)]
+struct ChildrenOptions {
+    count: usize,
+    max_ms: u32,
+    rounds: usize,
+    stack_kib: usize,
+    pause_ms: u64,
+    samples: usize,
+    warmup: usize,
+    reap: bool,
+    latency: bool,
 }
 
 #[derive(Debug)]
@@ -142,6 +205,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
     let mut n = None;
     let mut tiny = None;
     let mut worker = None;
+    let mut children = ChildrenOptions {
+        count: 10_000,
+        max_ms: 2000,
+        rounds: 3,
+        stack_kib: 64,
+        pause_ms: 2000,
+        samples: 2000,
+        warmup: 20,
+        reap: true,
+        latency: true,
+    };
+    let mut children_mode = false;
+    let mut reap = None;
+    let mut seed = 1;
 
     fn number<T: std::str::FromStr>(flag: &str, value: Option<String>) -> Result<T, String> {
         let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
@@ -176,10 +253,48 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
             "--n" => n = Some(number(&arg, args.next())?),
             "--worker" => worker = Some(number(&arg, args.next())?),
             "--tiny" => tiny = Some(PathBuf::from(args.next().ok_or("--tiny needs a path")?)),
+            "--children" => children_mode = true,
+            "--count" => children.count = number(&arg, args.next())?,
+            "--max-sleep-ms" => children.max_ms = number(&arg, args.next())?,
+            "--rounds" => children.rounds = number(&arg, args.next())?,
+            "--stack-kib" => children.stack_kib = number(&arg, args.next())?,
+            "--pause-ms" => children.pause_ms = number(&arg, args.next())?,
+            "--samples" => children.samples = number(&arg, args.next())?,
+            "--only" => match args.next().as_deref() {
+                Some("reap") => children.latency = false,
+                Some("latency") => children.reap = false,
+                _ => return Err("--only needs reap or latency".into()),
+            },
+            "--seed" => seed = number(&arg, args.next())?,
+            "--reap" => {
+                let name = args.next().ok_or("--reap needs a variant")?;
+                reap = Some(
+                    Reaper::from_name(&name).ok_or_else(|| format!("unknown variant {name:?}"))?,
+                );
+            }
+            "--exit-stamp" => return Ok(Mode::ExitStamp),
             other => return Err(format!("unknown argument {other:?} (see --help)")),
         }
     }
 
+    if let Some(reaper) = reap {
+        let tiny = tiny.ok_or("--reap needs --tiny")?;
+        return Ok(Mode::Reap {
+            reaper,
+            count: children.count,
+            max_ms: children.max_ms,
+            seed,
+            stack_kib: children.stack_kib,
+            tiny,
+        });
+    }
+    if children_mode {
+        children.warmup = time.warmup;
+        if children.count == 0 || children.rounds == 0 || children.samples == 0 {
+            return Err("--count, --rounds and --samples must not be zero".into());
+        }
+        return Ok(Mode::Children(children));
+    }
     if let Some(size) = worker {
         let tiny = tiny.ok_or("--worker needs --tiny")?;
         return Ok(Mode::Worker {
@@ -226,6 +341,16 @@ fn main() -> ExitCode {
             huge_pages,
             tiny,
         } => worker::serve(size, huge_pages, &tiny).map_err(Into::into),
+        Mode::Children(options) => measure_children(&options),
+        Mode::Reap {
+            reaper,
+            count,
+            max_ms,
+            seed,
+            stack_kib,
+            tiny,
+        } => children::run(reaper, count, max_ms, seed, &tiny, stack_kib),
+        Mode::ExitStamp => latency::exit_stamp(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -241,6 +366,42 @@ fn run_one(contender: Contender, n: u64, tiny: PathBuf) -> Result<()> {
     let spawner = Spawner::new(TinyProgram::existing(tiny).path())?;
     for _ in 0..=n {
         spawner.run(contender)?;
+    }
+    Ok(())
+}
+
+/// The `--children` mode: part 1 (many children, reaped three ways) and
+/// part 2 (exit-to-wake latency).
+fn measure_children(options: &ChildrenOptions) -> Result<()> {
+    let bench = std::env::current_exe()?;
+    if options.reap {
+        println!(
+            "spawnfd-bench --children, part 1: {} children exiting at random times, reaped by \
+             one ChildSet, tokio::process and a std thread per child",
+            options.count
+        );
+        println!("  {}", machine());
+        children::drive(
+            &bench,
+            &ReapOptions {
+                n: options.count,
+                max_ms: options.max_ms,
+                rounds: options.rounds,
+                stack_kib: options.stack_kib,
+                pause: Duration::from_millis(options.pause_ms),
+            },
+        )?;
+    }
+    if options.latency {
+        if options.reap {
+            println!();
+        }
+        println!(
+            "spawnfd-bench --children, part 2: latency from a child's exit to its parent's \
+             wait returning"
+        );
+        println!("  {}", machine());
+        latency::drive(&bench, options.samples, options.warmup)?;
     }
     Ok(())
 }
@@ -408,6 +569,11 @@ struct Shuffle(u64);
 impl Shuffle {
     fn new() -> Shuffle {
         Shuffle(0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// Another sequence for each seed (xorshift needs a non-zero state).
+    fn seeded(seed: u64) -> Shuffle {
+        Shuffle((0x9e37_79b9_7f4a_7c15 ^ seed.wrapping_mul(0xbf58_476d_1ce4_e5b9)) | 1)
     }
 
     fn next(&mut self) -> u64 {
@@ -701,5 +867,33 @@ mod tests {
             })
         ));
         assert!(parse(&["--one", "vfork"]).is_err());
+        let Ok(Mode::Children(c)) = parse(&["--children", "--count", "500", "--only", "reap"])
+        else {
+            panic!("not --children");
+        };
+        assert_eq!((c.count, c.max_ms, c.rounds), (500, 2000, 3));
+        assert!(c.reap && !c.latency);
+        assert!(matches!(
+            parse(&[
+                "--reap",
+                "tokio-mt",
+                "--count",
+                "7",
+                "--seed",
+                "3",
+                "--tiny",
+                "/bin/sleep"
+            ]),
+            Ok(Mode::Reap {
+                reaper: Reaper::TokioMt,
+                count: 7,
+                seed: 3,
+                stack_kib: 64,
+                ..
+            })
+        ));
+        assert!(parse(&["--reap", "tokio-mt"]).is_err());
+        assert!(parse(&["--children", "--only", "both"]).is_err());
+        assert!(matches!(parse(&["--exit-stamp"]), Ok(Mode::ExitStamp)));
     }
 }
