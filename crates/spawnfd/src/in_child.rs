@@ -689,7 +689,14 @@ impl FdOps for RawFds {
         // (as posix_spawn's exec does). CLOSE_RANGE_CLOEXEC is since Linux
         // 5.11; before, EINVAL, and the fds are closed now.
         // SAFETY: close_range with integer arguments (since Linux 5.9).
-        match unsafe { syscall!(libc::SYS_close_range, first, last, libc::CLOSE_RANGE_CLOEXEC) } {
+        match unsafe {
+            syscall!(
+                libc::SYS_close_range,
+                first,
+                last,
+                libc::CLOSE_RANGE_CLOEXEC
+            )
+        } {
             Err(Errno(libc::EINVAL)) => {
                 // SAFETY: as above.
                 unsafe { syscall!(libc::SYS_close_range, first, last, 0usize) }.map(drop)
