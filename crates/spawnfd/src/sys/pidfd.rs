@@ -160,7 +160,13 @@ mod tests {
     fn a_timeout_beyond_the_clock_waits_without_limit() {
         let mut child = crate::Command::new("true").spawn().unwrap();
         assert!(wait_readable(child.pidfd(), Some(Duration::MAX)).unwrap());
-        assert!(child.wait_timeout(Duration::MAX).unwrap().unwrap().success());
+        assert!(
+            child
+                .wait_timeout(Duration::MAX)
+                .unwrap()
+                .unwrap()
+                .success()
+        );
     }
 
     #[test]
