@@ -646,3 +646,156 @@ pub const CAP_SYS_RESOURCE: u32 = 24;
 pub fn has_capability(cap: u32) -> bool {
     status_field("/proc/self/status", "CapEff:") & (1 << cap) != 0
 }
+
+// --- Waiting and reaping (the wait, reaper, childset, private_children and
+// pidfd tests) ------------------------------------------------------------
+
+/// How long a test waits for something that must happen (a child told to
+/// exit exiting, the reaper catching up): only a guard against hanging
+/// forever when the library is broken, far above what any of it needs.
+pub const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// A command for `sh -c 'read line; exit CODE'` with a piped stdin: a child
+/// that runs until its stdin pipe is closed, whatever the machine's load,
+/// and then exits with `code`.
+pub fn until_stdin_closed(code: u8) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &format!("read line; exit {code}")])
+        .stdin(spawnfd::Stdio::piped())
+        .stdout(spawnfd::Stdio::null())
+        .stderr(spawnfd::Stdio::null());
+    cmd
+}
+
+/// Spawns `cmd` (which must have a piped stdin) and takes the parent's end
+/// of the stdin pipe out of the `Child`, so that the child keeps running
+/// through `wait_timeout` and the like (which close the `Child`'s stdin)
+/// until the returned end is dropped.
+#[track_caller]
+pub fn spawn_held(cmd: &mut Command) -> (Child, std::process::ChildStdin) {
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    let stdin = child.stdin.take().expect("the command has a piped stdin");
+    (child, stdin)
+}
+
+/// `poll`s `fd` for `POLLIN` for at most `timeout` and returns whether it
+/// became readable (`EINTR` is retried).
+pub fn poll_readable(fd: impl AsFd, timeout: std::time::Duration) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+        let mut pfd = libc::pollfd {
+            fd: fd.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd that outlives the call.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n >= 0 {
+            return pfd.revents & libc::POLLIN != 0;
+        }
+        let err = io::Error::last_os_error();
+        assert_eq!(err.kind(), io::ErrorKind::Interrupted, "poll: {err}");
+    }
+}
+
+/// Evaluates `done` every few milliseconds until it holds; panics naming
+/// `what` if it still does not after [`HANG_GUARD`].
+#[track_caller]
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + HANG_GUARD;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still waiting, after {HANG_GUARD:?}, for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// `pidfd_open(pid, 0)`.
+pub fn pidfd_open(pid: u32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes integers only.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Field `n` (counting from 1, as man 5 proc does: 3 is the state) of
+/// `/proc/PID/stat`; `None` if there is no such process (any more).
+pub fn stat_field(pid: u32, n: usize) -> Option<String> {
+    assert!(n >= 3, "fields 1 and 2 are the pid and the command");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command may hold spaces and parentheses: fields 3 and on come
+    // after its last ')'.
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(n - 3).map(str::to_owned)
+}
+
+/// This process's child processes as `(pid, state)`: every process whose
+/// parent is us, zombies (`Z`) included.
+pub fn children_of_self() -> Vec<(u32, char)> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .expect("list /proc")
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            // A process may be gone by the time we read it: skip it then.
+            let ppid = stat_field(pid, 4)?;
+            let state = stat_field(pid, 3)?.chars().next()?;
+            (ppid == me).then_some((pid, state))
+        })
+        .collect()
+}
+
+/// As [`isolated_command`], as a `spawnfd::Command`: for running the test
+/// with what only this crate offers (new namespaces, mapped fds).
+pub fn isolated_spawnfd_command(test: &str) -> Command {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        test,
+        "--exact",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(ISOLATED, test);
+    cmd
+}
+
+/// Runs `cmd` (from [`isolated_spawnfd_command`] for `test`) to completion,
+/// asserts that the test passed, and passes on the lines in which it said
+/// why it skipped a part (those holding `skipped:`).
+#[track_caller]
+pub fn run_isolated_spawnfd(test: &str, cmd: &mut Command) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("re-run the test binary for {test}: {e}"));
+    assert_isolated_passed(test, out.status, &out.stdout, &out.stderr);
+    relay_skips(&out.stdout);
+}
+
+/// Prints the lines of an isolated run's output that hold `skipped:`.
+pub fn relay_skips(output: &[u8]) {
+    for line in String::from_utf8_lossy(output).lines() {
+        if let Some((_, reason)) = line.split_once("skipped:") {
+            eprintln!("skipped (in the isolated run):{reason}");
+        }
+    }
+}
+
+/// Runs `test` alone in a new process, asserts that it passed, and passes
+/// on its `skipped:` lines.
+#[track_caller]
+pub fn run_isolated_relaying_skips(test: &str) {
+    let out = isolated_command(test)
+        .output()
+        .expect("re-run the test binary");
+    assert_isolated_passed(test, out.status, &out.stdout, &out.stderr);
+    relay_skips(&out.stdout);
+}
