@@ -203,6 +203,11 @@ impl Child {
     /// Waits for the child to exit and reaps it (`waitid(P_PIDFD)`),
     /// closing its stdin first so that a child reading it sees EOF.
     /// Returns the same status on every later call.
+    ///
+    /// If other code reaped the child first (a `waitpid(-1)` elsewhere, or
+    /// `SIGCHLD` set to `SIG_IGN`), the status comes from the pidfd, which
+    /// keeps it (`PIDFD_INFO_EXIT`, Linux 6.15); on older kernels the wait
+    /// then fails with `ECHILD`.
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         if let Some(status) = self.status {

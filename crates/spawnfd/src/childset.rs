@@ -215,8 +215,20 @@ impl ChildSet {
         let Some(child) = self.children.get_mut(&id) else {
             return Ok(None); // removed since it was reported
         };
-        let Some(status) = child.try_wait()? else {
-            return Ok(None);
+        let status = match child.try_wait() {
+            Ok(Some(status)) => status,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                // Reaped behind the set's back, on a kernel that keeps no
+                // exit status for pidfds: hand the child back with the
+                // error rather than report it forever.
+                let id = ChildId(id);
+                self.remove(id);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("ChildSet: the status of child {id:?} is lost: {e}"),
+                ));
+            }
         };
         let child = self.remove(ChildId(id)).expect("the child was just found");
         Ok(Some(Exited {

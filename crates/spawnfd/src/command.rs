@@ -510,15 +510,21 @@ impl Command {
     }
 
     /// The signal this process receives when the child exits: `SIGCHLD` by
-    /// default. With `None` the child is **private**: it sends no signal,
-    /// and `waitpid(-1)` (as other libraries' reapers call it), a `SIGCHLD`
-    /// set to `SIG_IGN`, or a `signalfd` reaper cannot see it or take its
-    /// exit status; only this crate's waits, through the pidfd, can.
+    /// default; `None` for none.
+    ///
+    /// Linux sets a process's exit signal back to `SIGCHLD` when it calls
+    /// `execve` (`de_thread` in `fs/exec.c`), so `None` holds only until the
+    /// child execs (for a child that fails before exec, no signal is sent,
+    /// and other reapers cannot take it). What keeps every child's exit
+    /// status private is the pidfd: when another library's `waitpid(-1)`,
+    /// or the kernel under `SIGCHLD = SIG_IGN`, reaps the child first, the
+    /// waits here still return its exact status, which the kernel keeps
+    /// for pidfds (`PIDFD_INFO_EXIT`, since Linux 6.15; on older kernels
+    /// they fail with `ECHILD`).
     ///
     /// ```
     /// use spawnfd::Command;
     /// let mut child = Command::new("sh").args(["-c", "exit 5"]).exit_signal(None).spawn()?;
-    /// // Whatever other code waits for, this exit status stays ours:
     /// assert_eq!(child.wait()?.code(), Some(5));
     /// # std::io::Result::Ok(())
     /// ```

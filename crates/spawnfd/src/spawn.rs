@@ -328,7 +328,10 @@ impl<'a> Prepared<'a> {
             ));
         }
         // The child exited (or died) before exec: reap it.
-        let status = pidfd::wait(created.pidfd.as_fd(), true, None)?;
+        // The report is in memory already; if someone else reaped the child
+        // (SIGCHLD ignored, a waitpid(-1) elsewhere), only its signal, for
+        // a child that died, is lost.
+        let status = pidfd::wait(created.pidfd.as_fd(), true, None).unwrap_or(None);
         drop(created.pidfd);
         if failed == 0 {
             let sig = status.and_then(|s| s.signal()).unwrap_or(0);

@@ -44,10 +44,17 @@ pub(crate) fn wait(
         };
         if r == -1 {
             let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Reaped by someone else (a `waitpid(-1)` elsewhere, or the
+                // kernel itself under `SIGCHLD = SIG_IGN`): the pidfd still
+                // knows how it ended (Linux 6.15).
+                Some(libc::ECHILD) => match exit_info(pidfd) {
+                    Some(status) => return Ok(Some(status)),
+                    None => return Err(err),
+                },
+                _ => return Err(err),
             }
-            return Err(err);
         }
         // SAFETY: waitid filled in a SIGCHLD siginfo (or left it zero under
         // WNOHANG), so these union fields are the ones to read.
@@ -118,6 +125,39 @@ pub(crate) fn getpid(fd: BorrowedFd<'_>) -> io::Result<u32> {
         Ok(pid) => u32::try_from(pid).map_err(|_| io::Error::from_raw_os_error(libc::EBADF)),
         Err(_) => Err(io::Error::from_raw_os_error(libc::EBADF)),
     }
+}
+
+/// The kernel's `struct pidfd_info`, first version (64 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    ids: [u32; 11],
+    exit_code: i32,
+}
+
+/// `PIDFD_GET_INFO`: `_IOWR(0xFF, 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: libc::c_ulong = 0xC040_FF0B;
+const PIDFD_INFO_EXIT: u64 = 1 << 3;
+
+/// How the process behind `pidfd` ended, once it has been reaped by
+/// anyone, as the kernel keeps it for pidfds (`PIDFD_INFO_EXIT`, since
+/// Linux 6.15). `None` while it runs, or on older kernels.
+pub(crate) fn exit_info(pidfd: BorrowedFd<'_>) -> Option<ExitStatus> {
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_EXIT,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: the ioctl writes at most the 64 bytes of `info`.
+    let r = unsafe {
+        libc::ioctl(
+            pidfd.as_raw_fd(),
+            PIDFD_GET_INFO,
+            &mut info as *mut PidfdInfo,
+        )
+    };
+    (r == 0 && info.mask & PIDFD_INFO_EXIT != 0).then(|| ExitStatus::from_raw(info.exit_code))
 }
 
 /// Rebuilds the `wait(2)` status word that std's `ExitStatus` wraps.
