@@ -478,9 +478,19 @@ pub fn attr_probe() -> Command {
 /// pipe, and parses the report. Panics if the spawn fails or the probe does.
 #[track_caller]
 pub fn run_attrs(cmd: &mut Command) -> AttrReport {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    // A program copied by a test may still be open for writing in a child
+    // that another test thread is spawning at that moment (it holds a copy
+    // of the fd table until its exec): ETXTBSY, for a moment. Try again.
+    let mut tries = 0;
+    let out = loop {
+        match cmd.output() {
+            Err(e) if e.to_string().contains("Text file busy") && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => break result.unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}")),
+        }
+    };
     assert!(
         out.status.success(),
         "the probe failed ({}): {}",
