@@ -51,71 +51,50 @@ fn lookup_status(status: c_int, found: bool, buf: &mut Vec<c_char>) -> io::Resul
     }
 }
 
-/// Looks `name` up in the password database (`getpwnam_r`).
-pub fn user_by_name(name: &str) -> io::Result<Option<User>> {
+/// Runs a `get*nam_r` lookup of `name` with a growing buffer; `call` gets
+/// the name, the entry to fill, the buffer and the result pointer.
+fn lookup<T>(
+    name: &str,
+    mut call: impl FnMut(&CString, *mut T, &mut [c_char], *mut *mut T) -> c_int,
+) -> io::Result<Option<T>> {
     let Ok(name) = CString::new(name) else {
         return Ok(None);
     };
     let mut buf: Vec<c_char> = vec![0; 1024];
     loop {
-        let mut entry = MaybeUninit::<libc::passwd>::uninit();
-        let mut result: *mut libc::passwd = ptr::null_mut();
-        // SAFETY: `name` is NUL-terminated, `entry` and `result` are
-        // writable, and `buf` is writable for `buf.len()` bytes.
-        let status = unsafe {
-            libc::getpwnam_r(
-                name.as_ptr(),
-                entry.as_mut_ptr(),
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
+        let mut entry = MaybeUninit::<T>::uninit();
+        let mut result: *mut T = ptr::null_mut();
+        let status = call(&name, entry.as_mut_ptr(), &mut buf, &mut result);
         match lookup_status(status, !result.is_null(), &mut buf)? {
             Lookup::Retry => {}
             Lookup::NotFound => return Ok(None),
-            Lookup::Found => {
-                // SAFETY: on success the call filled `entry` in (`result`
-                // points to it).
-                let entry = unsafe { entry.assume_init() };
-                return Ok(Some(User {
-                    uid: entry.pw_uid,
-                    gid: entry.pw_gid,
-                }));
-            }
+            // SAFETY: on success the call filled `entry` in (`result`
+            // points to it).
+            Lookup::Found => return Ok(Some(unsafe { entry.assume_init() })),
         }
     }
 }
 
+/// Looks `name` up in the password database (`getpwnam_r`).
+pub fn user_by_name(name: &str) -> io::Result<Option<User>> {
+    let entry = lookup::<libc::passwd>(name, |name, entry, buf, result| {
+        // SAFETY: `name` is NUL-terminated, `entry` and `result` are
+        // writable, and `buf` is writable for its length.
+        unsafe { libc::getpwnam_r(name.as_ptr(), entry, buf.as_mut_ptr(), buf.len(), result) }
+    })?;
+    Ok(entry.map(|e| User {
+        uid: e.pw_uid,
+        gid: e.pw_gid,
+    }))
+}
+
 /// Looks `name` up in the group database (`getgrnam_r`); returns its id.
 pub fn group_by_name(name: &str) -> io::Result<Option<u32>> {
-    let Ok(name) = CString::new(name) else {
-        return Ok(None);
-    };
-    let mut buf: Vec<c_char> = vec![0; 1024];
-    loop {
-        let mut entry = MaybeUninit::<libc::group>::uninit();
-        let mut result: *mut libc::group = ptr::null_mut();
+    let entry = lookup::<libc::group>(name, |name, entry, buf, result| {
         // SAFETY: as in `user_by_name`.
-        let status = unsafe {
-            libc::getgrnam_r(
-                name.as_ptr(),
-                entry.as_mut_ptr(),
-                buf.as_mut_ptr(),
-                buf.len(),
-                &mut result,
-            )
-        };
-        match lookup_status(status, !result.is_null(), &mut buf)? {
-            Lookup::Retry => {}
-            Lookup::NotFound => return Ok(None),
-            Lookup::Found => {
-                // SAFETY: on success the call filled `entry` in.
-                let entry = unsafe { entry.assume_init() };
-                return Ok(Some(entry.gr_gid));
-            }
-        }
-    }
+        unsafe { libc::getgrnam_r(name.as_ptr(), entry, buf.as_mut_ptr(), buf.len(), result) }
+    })?;
+    Ok(entry.map(|e| e.gr_gid))
 }
 
 /// The groups of user `name`: `gid` and every group the group database

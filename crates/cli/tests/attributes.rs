@@ -7,6 +7,8 @@
 
 #![allow(unsafe_code)]
 
+mod common;
+
 use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -15,22 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_spawnfd");
-
-/// Runs `spawnfd run ARGS...`.
-fn run<I, S>(args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    Command::new(BIN)
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("start spawnfd")
-}
+use common::{BIN, json_report, run, scratch_path, stderr, stdout};
 
 /// Runs `spawnfd run ARGS...` and returns its stdout, which it must have
 /// ended successfully.
@@ -42,20 +29,6 @@ where
     let out = run(args);
     assert!(out.status.success(), "{:?}: {}", out.status, stderr(&out));
     stdout(&out).to_owned()
-}
-
-fn stdout(out: &Output) -> &str {
-    std::str::from_utf8(&out.stdout).expect("UTF-8 stdout")
-}
-
-fn stderr(out: &Output) -> &str {
-    std::str::from_utf8(&out.stderr).expect("UTF-8 stderr")
-}
-
-/// The one JSON object on the last line of stdout.
-fn json_report(out: &Output) -> Value {
-    let last = stdout(out).lines().last().expect("a JSON line on stdout");
-    serde_json::from_str(last).expect("valid JSON")
 }
 
 /// Asserts that spawnfd failed itself (125) with a message containing
@@ -87,10 +60,7 @@ fn skip(test: &str, why: &str) {
 
 /// A fresh path in the test scratch directory.
 fn scratch(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("attrs-{name}"));
-    let _ = fs::remove_dir_all(&path);
-    let _ = fs::remove_file(&path);
-    path
+    scratch_path("attrs", name)
 }
 
 /// The value of `key` in a `/proc/PID/status` text, without the spaces

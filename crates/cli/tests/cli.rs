@@ -2,28 +2,16 @@
 //! messages, the JSON report, and the environment, directory and fds the
 //! child gets.
 
+mod common;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::{BIN, json_report, run, scratch_path, stderr, stdout};
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_spawnfd");
-
-/// Runs `spawnfd run ARGS...`.
-fn run<I, S>(args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
-    Command::new(BIN)
-        .arg("run")
-        .args(args)
-        .output()
-        .expect("start spawnfd")
-}
 
 /// Runs `spawnfd run ARGS...` from `sh`, with FILE open at fd 5 of spawnfd.
 fn run_with_fd5(args: &str, file: &Path) -> Output {
@@ -36,26 +24,9 @@ fn run_with_fd5(args: &str, file: &Path) -> Output {
         .expect("start sh")
 }
 
-fn stdout(out: &Output) -> &str {
-    std::str::from_utf8(&out.stdout).expect("UTF-8 stdout")
-}
-
-fn stderr(out: &Output) -> &str {
-    std::str::from_utf8(&out.stderr).expect("UTF-8 stderr")
-}
-
-/// The one JSON object on the last line of stdout.
-fn json_report(out: &Output) -> Value {
-    let last = stdout(out).lines().last().expect("a JSON line on stdout");
-    serde_json::from_str(last).expect("valid JSON")
-}
-
 /// A fresh path in the test scratch directory.
 fn scratch(name: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{name}"));
-    let _ = fs::remove_dir_all(&path);
-    let _ = fs::remove_file(&path);
-    path
+    scratch_path("cli", name)
 }
 
 /// A file holding `contents`, for `--fd` tests.

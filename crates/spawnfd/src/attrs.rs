@@ -10,6 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use crate::error::invalid;
+use crate::fdmap::Slot;
 use crate::in_child::ChildAttrs;
 use crate::signal::{Signal, SignalSet};
 
@@ -255,14 +256,14 @@ pub(crate) struct AttrPlan {
 const MAX_CPUS: usize = 1 << 16;
 
 impl Attrs {
-    /// Validates the attributes against the child's fds (`targets`, sorted)
-    /// and lays them out. Every refusal is `InvalidInput`, before any
+    /// Validates the attributes against the child's fds (`slots`, sorted by
+    /// target) and lays them out. Every refusal is `InvalidInput`, before any
     /// process exists.
-    pub(crate) fn plan(&self, program: &OsStr, targets: &[c_int]) -> io::Result<AttrPlan> {
+    pub(crate) fn plan(&self, program: &OsStr, slots: &[Slot]) -> io::Result<AttrPlan> {
         macro_rules! bad {
             ($($what:tt)*) => { invalid(program, format_args!($($what)*)) };
         }
-        let mapped = |fd: RawFd| targets.binary_search(&fd).is_ok();
+        let mapped = |fd: RawFd| slots.binary_search_by_key(&fd, |s| s.target).is_ok();
         let mut plan = AttrPlan::default();
 
         if self.setsid && self.pgid.is_some() {

@@ -207,8 +207,7 @@ impl<'a> Prepared<'a> {
             on_drop: cmd.on_drop,
         };
         prep.plan_fds(cmd, defaults)?;
-        let targets: Vec<i32> = prep.slots.iter().map(|s| s.target).collect();
-        prep.attrs = cmd.attrs.plan(program, &targets)?;
+        prep.attrs = cmd.attrs.plan(program, &prep.slots)?;
         Ok(prep)
     }
 

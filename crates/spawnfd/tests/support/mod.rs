@@ -296,15 +296,19 @@ pub fn isolated_command_under<S: AsRef<OsStr>>(wrapper: &[S], test: &str) -> std
         }
         None => std::process::Command::new(exe),
     };
-    cmd.args([
+    cmd.args(isolated_args(test)).env(ISOLATED, test);
+    cmd
+}
+
+/// The test-binary arguments that run only the ignored test `test`.
+fn isolated_args(test: &str) -> [&str; 5] {
+    [
         test,
         "--exact",
         "--ignored",
         "--nocapture",
         "--test-threads=1",
-    ])
-    .env(ISOLATED, test);
-    cmd
+    ]
 }
 
 /// Asserts that a run of [`isolated_command`] passed and did run its test.
@@ -767,14 +771,7 @@ pub fn children_of_self() -> Vec<(u32, char)> {
 pub fn isolated_spawnfd_command(test: &str) -> Command {
     let exe = std::env::current_exe().expect("the test binary's path");
     let mut cmd = Command::new(exe);
-    cmd.args([
-        test,
-        "--exact",
-        "--ignored",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(ISOLATED, test);
+    cmd.args(isolated_args(test)).env(ISOLATED, test);
     cmd
 }
 
