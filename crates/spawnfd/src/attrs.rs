@@ -233,6 +233,14 @@ pub(crate) struct Attrs {
     pub(crate) ignore: SignalSet,
 }
 
+impl Attrs {
+    /// Whether the child changes its user or group ids, which makes the
+    /// kernel reset the dumpable flag of the memory it shares with us.
+    pub(crate) fn changes_credentials(&self) -> bool {
+        self.uid.is_some() || self.gid.is_some() || self.groups.is_some()
+    }
+}
+
 /// The attributes validated and laid out for one spawn: what the child
 /// reads, owned here, plus the parent's own part (cgroup fd, id maps).
 #[derive(Debug, Default)]
@@ -405,7 +413,7 @@ impl Attrs {
                     .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
                     .open(dir)
                     .map_err(|e| bad!("cgroup directory {dir:?}: {e}"))?;
-                let fd = OwnedFd::from(opened);
+                let fd = crate::sys::os::above_stdio(OwnedFd::from(opened));
                 if !crate::sys::os::is_cgroup2_dir(fd.as_fd()) {
                     return Err(bad!("{dir:?} is not a cgroup v2 directory"));
                 }

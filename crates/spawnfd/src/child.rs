@@ -318,6 +318,13 @@ impl Child {
     pub(crate) fn reaped(&self) -> Option<ExitStatus> {
         self.status
     }
+
+    /// A child that was reaped before its `Child` existed (killed while it
+    /// was being set up).
+    pub(crate) fn with_status(mut self, status: ExitStatus) -> Child {
+        self.status = Some(status);
+        self
+    }
 }
 
 impl Drop for Child {

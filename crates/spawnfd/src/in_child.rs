@@ -35,16 +35,20 @@
 //!
 //! 0. **User namespace hand-shake** (only with a new user namespace): wait
 //!    on a futex until the parent has written the id maps.
-//! 1. **Signal dispositions**: reset the signals the parent ignores (on the
-//!    `clone` fallback without `CLONE_CLEAR_SIGHAND`, also those it
-//!    catches) to `SIG_DFL`, then ignore the requested ones. First, so that
-//!    later steps run with a clean table; it is the child's own copy.
+//! 1. **Signal dispositions**: reset the signals the parent ignores to
+//!    `SIG_DFL`, then ignore the requested ones. Without
+//!    `CLONE_CLEAR_SIGHAND` (Linux 5.3, 5.4, the `clone` fallback) the
+//!    child reads and resets every disposition itself, since a handler
+//!    installed by another thread after the parent looked must not run
+//!    here. First, so that later steps run with a clean table; it is the
+//!    child's own copy.
 //! 2. **Session and process group** (`setsid`, `setpgid`): before anything
 //!    that concerns terminals, which belong to sessions.
 //! 3. **Working directory given as an fd** (`fchdir`): before the fds are
 //!    placed, which may reuse its number.
-//! 4. **File descriptors**: check the inherited standard fds in one `ppoll`
-//!    (a closed one becomes `/dev/null`), open `/dev/null` where asked, and
+//! 4. **File descriptors**: check the inherited standard fds (one closed,
+//!    or close-on-exec and so not the parent's stdio, becomes
+//!    `/dev/null`), open `/dev/null` where asked, and
 //!    place every source at its child number ([`crate::fdmap`]). Before a
 //!    chroot, which may hide `/dev/null`, and before the limits, since a
 //!    lowered `RLIMIT_NOFILE` would refuse the temporary copies.
@@ -67,7 +71,9 @@
 //!     the parent did not die before it; `PR_SET_NO_NEW_PRIVS`): after the
 //!     credentials, whose change would clear the parent-death signal.
 //! 12. **Tracing** (`PTRACE_TRACEME`): late, so that the tracee cannot be
-//!     stopped before the mask step.
+//!     stopped before the mask step. From there on a signal stops it for
+//!     its tracer, the spawning thread, which is therefore not suspended
+//!     for a traced child and resumes such stops until exec.
 //! 13. **Signal mask**: empty by default; once every disposition is final,
 //!     so a pending signal meets only default or requested actions.
 //! 14. **Close every other fd**: last before exec, so that it also closes
@@ -86,7 +92,9 @@
 )]
 
 use core::ffi::{CStr, c_char, c_int, c_long, c_void};
-use core::sync::atomic::{AtomicI32, AtomicI64, AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::AtomicU32;
+use core::sync::atomic::Ordering::{Relaxed, Release};
+use core::sync::atomic::{AtomicI32, AtomicI64};
 
 use crate::error::Step;
 use crate::fdmap::{self, FdOps, Slot};
@@ -104,8 +112,11 @@ pub(crate) enum Source {
     Inherit,
 }
 
-/// What the child tells the parent. Written by the child, read by the parent
-/// after the kernel has woken it (`CLONE_VFORK`), which orders the accesses.
+/// What the child tells the parent. The child writes every field with
+/// `Release` and the parent reads them with `Acquire` once the kernel has
+/// told it that the child exec'd or exited (the `CLONE_VFORK` wake-up, or
+/// the cleared `CLONE_CHILD_CLEARTID` word): the order follows from the
+/// atomics themselves, not from what the wake-up happens to imply.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
     /// The step the child reached: [`Step::code`].
@@ -133,6 +144,13 @@ pub(crate) struct ChildCtx<'a> {
     pub(crate) sources: &'a [Source],
     /// Signals to reset to `SIG_DFL`: bit `n - 1` for signal `n`.
     pub(crate) reset_signals: u64,
+    /// Without `CLONE_CLEAR_SIGHAND`: look at every signal's disposition
+    /// here, in the child, and reset each caught one (and each ignored one
+    /// unless `keep_ignored`). A set read in the parent before the clone
+    /// would miss a handler that another thread installs meanwhile.
+    pub(crate) scan_signals: bool,
+    /// With `scan_signals`: leave ignored signals ignored.
+    pub(crate) keep_ignored: bool,
     /// The child's signal mask, in the kernel's layout.
     pub(crate) mask: u64,
     /// Signals to set to `SIG_IGN`, after the reset.
@@ -202,9 +220,10 @@ pub(crate) unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
     let ctx = unsafe { &mut *arg.cast::<ChildCtx<'_>>() };
     let fail = run(ctx);
     let report = ctx.report;
-    report.errno.store(fail.errno.0, Relaxed);
-    report.detail.store(fail.detail, Relaxed);
-    report.failed.store(fail.step.code(), Relaxed);
+    report.errno.store(fail.errno.0, Release);
+    report.detail.store(fail.detail, Release);
+    // Last: a parent that sees `failed` sees the fields above.
+    report.failed.store(fail.step.code(), Release);
     exit(127)
 }
 
@@ -226,7 +245,7 @@ fn run(ctx: &mut ChildCtx<'_>) -> Fail {
 /// Records the step about to run, so that the parent can name it if the
 /// child dies without a report.
 fn stage(report: &Report, step: Step) {
-    report.stage.store(step.code(), Relaxed);
+    report.stage.store(step.code(), Release);
 }
 
 /// Maps a failed system call to its step.
@@ -246,8 +265,11 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
     // 1. Signal dispositions: reset, then the requested ignores. First, so
     //    that later steps run with a clean table.
     stage(report, Step::SignalDisposition);
-    set_dispositions(ctx.reset_signals, 0)?;
-    set_dispositions(ctx.ignore_signals, 1)?;
+    if ctx.scan_signals {
+        reset_every_handler(ctx.keep_ignored)?;
+    }
+    set_dispositions(ctx.reset_signals, SIG_DFL)?;
+    set_dispositions(ctx.ignore_signals, SIG_IGN)?;
 
     // 2. Session and process group, before anything about terminals.
     if a.setsid {
@@ -392,8 +414,10 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         })?;
     }
 
-    // 12. Tracing, last before the mask, so that no signal can stop the
-    //     tracee while the parent is still suspended.
+    // 12. Tracing, late, so that the tracee cannot stop in the earlier
+    //     steps. A signal that reaches it from the mask step on stops it
+    //     for its tracer, the spawning thread: that thread is not
+    //     suspended for a traced child and resumes such stops (sys/clone).
     if a.traceme {
         stage(report, Step::Ptrace);
         // SAFETY: integer arguments.
@@ -572,74 +596,89 @@ fn exec(ctx: &ChildCtx<'_>) -> Fail {
 /// `ENOENT` for a file that exists.
 pub(crate) const EXISTS_BUT: i64 = 1 << 32;
 
-/// Sets each signal of `set` to `handler` (`SIG_DFL` 0 or `SIG_IGN` 1).
-fn set_dispositions(set: u64, handler: u64) -> Result<(), Fail> {
-    // A kernel `struct sigaction`: the handler, no flags, an empty mask.
+const SIG_DFL: u64 = 0;
+const SIG_IGN: u64 = 1;
+
+/// Sets signal `sig` to `handler` (`SIG_DFL` or `SIG_IGN`); returns the
+/// handler it had.
+fn set_disposition(sig: u32, handler: u64) -> Result<u64, Fail> {
+    // A kernel `struct sigaction`: the handler, no flags, (no restorer,)
+    // an empty mask.
     let action = [handler, 0, 0, 0];
+    let mut old = [0u64; 4];
+    // SAFETY: `action` and `old` are kernel sigactions that outlive the
+    // call.
+    let r = unsafe {
+        syscall!(
+            libc::SYS_rt_sigaction,
+            sig,
+            action.as_ptr(),
+            old.as_mut_ptr(),
+            8usize
+        )
+    };
+    at(Step::SignalDisposition, i64::from(sig), r)?;
+    Ok(old.first().copied().unwrap_or(SIG_DFL))
+}
+
+/// Sets each signal of `set` to `handler` (`SIG_DFL` or `SIG_IGN`).
+fn set_dispositions(set: u64, handler: u64) -> Result<(), Fail> {
     let mut bits = set;
     while bits != 0 {
         let sig = bits.trailing_zeros().wrapping_add(1);
         bits &= bits.wrapping_sub(1);
-        // SAFETY: `action` is a valid kernel sigaction; no old action is
-        // requested.
-        let r = unsafe { syscall!(libc::SYS_rt_sigaction, sig, action.as_ptr(), 0usize, 8usize) };
-        at(Step::SignalDisposition, i64::from(sig), r)?;
+        set_disposition(sig, handler)?;
     }
     Ok(())
 }
 
-/// Fills in each slot's source fd: checks the inherited standard fds (a
-/// closed one gets `/dev/null`) and opens `/dev/null` where asked.
+/// Resets every signal to `SIG_DFL`, putting back `SIG_IGN` where it was
+/// and `keep_ignored` asks: the child's own view of its dispositions,
+/// which no thread of the parent can change any more (the table was
+/// copied at the clone). One `rt_sigaction` per signal, on the paths
+/// without `CLONE_CLEAR_SIGHAND` only.
+fn reset_every_handler(keep_ignored: bool) -> Result<(), Fail> {
+    for sig in 1..=64u32 {
+        if sig == libc::SIGKILL as u32 || sig == libc::SIGSTOP as u32 {
+            continue;
+        }
+        if set_disposition(sig, SIG_DFL)? == SIG_IGN && keep_ignored {
+            set_disposition(sig, SIG_IGN)?;
+        }
+    }
+    Ok(())
+}
+
+/// Fills in each slot's source fd: opens `/dev/null` where asked, and
+/// checks each inherited standard fd.
+///
+/// An inherited fd 0, 1 or 2 that is closed in the parent, or open but
+/// close-on-exec, is not the parent's stdio: real stdio is never
+/// close-on-exec, while an fd that took a free low number (a pidfd, an
+/// epoll fd, a directory the library or the application opened with
+/// `O_CLOEXEC`) is. The child gets `/dev/null` there instead.
 fn resolve_sources(slots: &mut [Slot], sources: &[Source]) -> Result<(), Fail> {
-    // Which inherited fds are closed? Ask before opening anything, since an
-    // open lands on the lowest free number.
-    let mut polls = [libc::pollfd {
-        fd: -1,
-        events: 0,
-        revents: 0,
-    }; 3];
-    let mut any_inherit = false;
+    // Look at every inherited fd before opening anything: an open lands on
+    // the lowest free number, which may be one of them.
+    let mut real_stdio = [false; 3];
     for (slot, source) in slots.iter().zip(sources) {
         if *source == Source::Inherit {
-            if let Some(p) = polls.get_mut(slot.target as usize) {
-                p.fd = slot.target;
-                any_inherit = true;
+            if let Some(real) = real_stdio.get_mut(slot.target as usize) {
+                // SAFETY: fcntl with integer arguments; EBADF for a closed fd.
+                let flags = unsafe { syscall!(libc::SYS_fcntl, slot.target, libc::F_GETFD) };
+                *real = matches!(flags, Ok(f) if f & c_long::from(libc::FD_CLOEXEC) == 0);
             }
         }
     }
-    if any_inherit {
-        let zero = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `polls` holds 3 pollfds; `zero` is a valid timeout.
-        // POLLNVAL is reported for closed fds whatever `events` says.
-        if let Err(e) = unsafe {
-            syscall!(
-                libc::SYS_ppoll,
-                polls.as_mut_ptr(),
-                3usize,
-                &raw const zero,
-                0usize,
-                8usize
-            )
-        } {
-            return Err(Fail::new(Step::DevNull, e, -1));
-        }
-    }
-
     for (slot, source) in slots.iter_mut().zip(sources) {
         slot.src = match *source {
             Source::Fd(fd) => fd,
             Source::Null(flags) => open_dev_null(flags, slot.target)?,
             Source::Inherit => {
-                let closed = polls
-                    .get(slot.target as usize)
-                    .is_some_and(|p| p.revents & libc::POLLNVAL != 0);
-                if closed {
-                    open_dev_null(libc::O_RDWR, slot.target)?
-                } else {
+                if real_stdio.get(slot.target as usize) == Some(&true) {
                     slot.target
+                } else {
+                    open_dev_null(libc::O_RDWR, slot.target)?
                 }
             }
         };

@@ -12,7 +12,7 @@
 use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU32;
@@ -23,7 +23,7 @@ use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
 use crate::in_child::{ChildCtx, EXISTS_BUT, Report, Source, child_main};
-use crate::sys::clone::{self, BlockAllSignals, Created, Method, UserNsSetup};
+use crate::sys::clone::{self, BlockAllSignals, Created, Failure, Method, UserNsSetup};
 use crate::sys::{os, pidfd};
 
 /// The standard fds a spawn uses when the command leaves them unset.
@@ -40,12 +40,16 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 
 pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
     let mut prep = Prepared::new(cmd, defaults)?;
-    let mut method = clone::expected_method();
     let user_ns = cmd.attrs.namespaces.contains(Namespaces::USER);
+    // A child that changes its credentials while it shares our memory makes
+    // the kernel reset the dumpable flag of that memory, which is ours too:
+    // put it back once the child has exec'd or exited.
+    let _dumpable = os::KeepDumpable::new(cmd.attrs.changes_credentials());
+    let mut method = clone::expected_method();
     loop {
         let report = Report::default();
         let go = AtomicU32::new(0);
-        let reset = prep.signals_to_reset(cmd, method)?;
+        let (reset_signals, scan_signals) = prep.signal_plan(cmd, method)?;
         let blocked = BlockAllSignals::new()?;
         let mask = match cmd.signals.mask {
             MaskPlan::Empty => 0,
@@ -59,7 +63,9 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
             cwd: prep.cwd.as_deref(),
             slots: &mut prep.slots,
             sources: &prep.sources,
-            reset_signals: reset,
+            reset_signals,
+            scan_signals,
+            keep_ignored: !cmd.signals.reset_ignored,
             mask,
             ignore_signals: cmd.attrs.ignore.as_raw(),
             attrs: prep.attrs.child_attrs(&cmd.attrs),
@@ -75,6 +81,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
                 go: &go,
                 setup: &mut write_maps,
             }),
+            traced: cmd.attrs.traceme,
         };
         // SAFETY: `child_main` follows the child rules and receives the ctx
         // it expects, which lives until spawn_vfork returns; signals are
@@ -84,11 +91,13 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
         };
         drop(blocked);
         match created {
-            Ok(Some(created)) => return prep.finish(created, &report),
-            // clone3 is not available: plan again for clone.
-            Ok(None) => method = Method::Clone,
-            Err(e) if e.raw_os_error().is_none() => return Err(e),
-            Err(e) => return Err(prep.error(Step::Clone, e.raw_os_error(), Detail::None)),
+            Ok(created) => return prep.finish(created, &report),
+            // This method is refused here: plan again for the next one.
+            Err(Failure::Refused { next }) => method = next,
+            Err(Failure::Error(e)) if e.raw_os_error().is_none() => return Err(e),
+            Err(Failure::Error(e)) => {
+                return Err(prep.error(Step::Clone, e.raw_os_error(), Detail::None));
+            }
         }
     }
 }
@@ -122,7 +131,7 @@ fn write_id_maps(program: &OsStr, pid: u32, attrs: &AttrPlan) -> io::Result<()> 
 struct Prepared<'a> {
     program: &'a OsStr,
     argv: CStrArray,
-    envp: Envp,
+    envp: CStrArray,
     exec_paths: CStrArray,
     /// Whether `exec_paths` come from a `PATH` search.
     searched: bool,
@@ -291,32 +300,31 @@ impl<'a> Prepared<'a> {
         Ok(())
     }
 
-    /// The signals the child must reset to `SIG_DFL`: those ignored (unless
-    /// the command keeps them) and, without `CLONE_CLEAR_SIGHAND`, those
-    /// that have handlers, which would otherwise run in the child.
-    fn signals_to_reset(&self, cmd: &Command, method: Method) -> io::Result<u64> {
-        if !cmd.signals.reset_ignored && method == Method::Clone3 {
-            return Ok(0);
+    /// How the child sets its dispositions: the ignored signals it must
+    /// reset (unless the command keeps them), read here with one `pread`,
+    /// and whether it must instead look at every signal itself, as it does
+    /// where the kernel does not reset caught signals
+    /// (`CLONE_CLEAR_SIGHAND`): no set read here can cover a handler that
+    /// another thread installs after the read.
+    fn signal_plan(&self, cmd: &Command, method: Method) -> io::Result<(u64, bool)> {
+        if !method.clears_handlers() {
+            return Ok((0, true));
         }
-        let (ignored, caught) = os::signal_dispositions()?;
-        let mut reset = if cmd.signals.reset_ignored {
-            ignored
-        } else {
-            0
-        };
-        if method == Method::Clone {
-            reset |= caught;
+        if !cmd.signals.reset_ignored {
+            return Ok((0, false));
         }
+        let ignored = os::ignored_signals()?;
         // SIGKILL and SIGSTOP are always default.
-        Ok(reset & !(1 << (libc::SIGKILL - 1)) & !(1 << (libc::SIGSTOP - 1)))
+        let always = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
+        Ok((ignored & !always, false))
     }
 
     /// Turns the child's report into a `Child` or an error; a failed child
     /// is reaped first.
     fn finish(self, created: Created, report: &Report) -> io::Result<Child> {
-        use std::sync::atomic::Ordering::Relaxed;
-        let failed = report.failed.load(Relaxed);
-        let stage = report.stage.load(Relaxed);
+        use std::sync::atomic::Ordering::Acquire;
+        let failed = report.failed.load(Acquire);
+        let stage = report.stage.load(Acquire);
         if failed == 0 && stage == Step::Exec.code() {
             let Prepared { parent_ends, .. } = self;
             return Ok(Child::new(
@@ -331,15 +339,29 @@ impl<'a> Prepared<'a> {
         // (SIGCHLD ignored, a waitpid(-1) elsewhere), only its signal, for
         // a child that died, is lost.
         let status = pidfd::wait(created.pidfd.as_fd(), true, None).unwrap_or(None);
-        drop(created.pidfd);
         if failed == 0 {
             let sig = status.and_then(|s| s.signal()).unwrap_or(0);
+            if let Some(status) = status.filter(|_| sig != 0 && !is_fault(sig)) {
+                // Killed by a signal somebody sent (a Ctrl-C, a signal to
+                // the process group): the child was spawned, and was killed.
+                // Signals are blocked until the mask step, so before it only
+                // SIGKILL gets here. Its wait reports the signal.
+                let Prepared {
+                    parent_ends,
+                    on_drop,
+                    ..
+                } = self;
+                let child = Child::new(created.pidfd, created.pid, parent_ends, on_drop);
+                return Ok(child.with_status(status));
+            }
+            drop(created.pidfd);
             let step = Step::from_code(stage).unwrap_or(Step::Clone);
             return Err(SpawnError::new(step, None, self.program, Detail::Died(sig)).into());
         }
+        drop(created.pidfd);
         let step = Step::from_code(failed).unwrap_or(Step::Exec);
-        let errno = report.errno.load(Relaxed);
-        let detail = report.detail.load(Relaxed);
+        let errno = report.errno.load(Acquire);
+        let detail = report.detail.load(Acquire);
         let detail = match step {
             Step::Exec if detail < 0 && self.searched => Detail::Searched,
             Step::Exec if detail < 0 => self.exec_path(0),
@@ -379,6 +401,17 @@ impl<'a> Prepared<'a> {
     }
 }
 
+/// Signals that a child gets from its own instructions (a fault, a trap,
+/// a refused system call): a child that dies of one before exec failed to
+/// spawn, and the step it was at is to blame. Any other fatal signal was
+/// sent to it.
+fn is_fault(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGSYS | libc::SIGTRAP
+    )
+}
+
 fn path_detail(path: Option<&CString>) -> Detail {
     match path {
         Some(p) => Detail::Path(PathBuf::from(OsStr::from_bytes(p.as_bytes()))),
@@ -389,16 +422,14 @@ fn path_detail(path: Option<&CString>) -> Detail {
 /// Builds `envp` and returns the `PATH` the child's `execvp` would use
 /// (`None`: unset).
 ///
-/// An unchanged environment is not copied: the child gets the parent's
-/// `environ` as it is, as with std. (Changing the environment while another
-/// thread spawns is already undefined behaviour by the contract of
-/// `std::env::set_var`.)
-fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(Envp, Option<Vec<u8>>)> {
+/// The inherited part is one snapshot taken by `std::env::vars_os`, which
+/// copies the environment under std's environment lock, the lock that
+/// `std::env::set_var` and `remove_var` take too: a thread changing the
+/// environment meanwhile cannot hand the child a half-updated array, as
+/// passing the live `environ` would. (C code calling `setenv` behind std's
+/// back is not covered, as with std's own `Command`.)
+fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(CStrArray, Option<Vec<u8>>)> {
     let changes = &cmd.env;
-    if !changes.clear && changes.vars.is_empty() {
-        let path = std::env::var_os("PATH").map(|p| p.into_vec());
-        return Ok((Envp::Parent, path));
-    }
     let mut envp = CStrArray::default();
     let mut path = None;
     if !changes.clear {
@@ -433,23 +464,7 @@ fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(Envp, Option<Vec<u8>
         }
     }
     envp.terminate();
-    Ok((Envp::Built(envp), path))
-}
-
-/// The child's environment.
-enum Envp {
-    /// The parent's `environ`, read at the moment of the spawn.
-    Parent,
-    Built(CStrArray),
-}
-
-impl Envp {
-    fn as_ptr(&self) -> *const *const libc::c_char {
-        match self {
-            Envp::Parent => os::environ(),
-            Envp::Built(envp) => envp.as_ptr(),
-        }
-    }
+    Ok((envp, path))
 }
 
 /// C strings packed into one buffer, with a NULL-terminated pointer array:

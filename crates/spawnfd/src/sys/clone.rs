@@ -1,15 +1,18 @@
 //! Creating the child: `clone3` (or `clone`) with `CLONE_VM | CLONE_VFORK |
 //! CLONE_PIDFD` on a separate small stack, with every signal blocked around
-//! the call.
+//! the call, and learning which of those calls this kernel and sandbox
+//! allow.
 
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
 use std::io;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+
+use super::arch;
 
 /// The signature of the function the child runs.
 pub(crate) type ChildFn = unsafe extern "C" fn(*mut c_void) -> !;
@@ -107,36 +110,69 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-/// Which creation call works here: probed by the first spawn, then cached.
-/// Only "refused" answers are cached, never transient ones like `EAGAIN`.
-static METHOD: AtomicU8 = AtomicU8::new(UNKNOWN);
-const UNKNOWN: u8 = 0;
-const CLONE3: u8 = 1;
-const CLONE: u8 = 2;
-
-/// How the child was created, which decides what the child must clean up.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How the child is created, best first. Which one works is a fact about
+/// the kernel and its sandbox, the same for every request: see
+/// [`spawn_vfork`] for how it is learnt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Method {
-    /// `clone3` with `CLONE_CLEAR_SIGHAND`: the kernel reset every caught
-    /// signal to its default.
+    /// `clone3` with `CLONE_CLEAR_SIGHAND` (Linux 5.5): the kernel resets
+    /// every caught signal to its default in the child.
     Clone3,
-    /// `clone` with `CLONE_PIDFD`: caught signals still point at the
-    /// parent's handlers until the child resets them.
+    /// `clone3` without it (Linux 5.3 and 5.4 refuse the flag): caught
+    /// signals still point at the parent's handlers until the child resets
+    /// them.
+    Clone3NoClear,
+    /// `clone` with `CLONE_PIDFD` (Linux 5.2), where `clone3` is missing or
+    /// refused by a seccomp filter; no `CLONE_INTO_CGROUP`.
     Clone,
 }
 
-/// Tells which method the next spawn will use, probing nothing.
-pub(crate) fn expected_method() -> Method {
-    match METHOD.load(Ordering::Relaxed) {
-        CLONE => Method::Clone,
-        _ => Method::Clone3,
+impl Method {
+    const ALL: [Method; 3] = [Method::Clone3, Method::Clone3NoClear, Method::Clone];
+
+    /// Whether the kernel resets caught signals (`CLONE_CLEAR_SIGHAND`), so
+    /// the child need not.
+    pub(crate) fn clears_handlers(self) -> bool {
+        self == Method::Clone3
     }
+
+    /// The method to try when this one is refused.
+    fn next(self) -> Option<Method> {
+        match self {
+            Method::Clone3 => Some(Method::Clone3NoClear),
+            Method::Clone3NoClear => Some(Method::Clone),
+            Method::Clone => None,
+        }
+    }
+}
+
+/// The best method known to work here, as an index into [`Method::ALL`]:
+/// starts at the best and only ever moves down, when a better one was
+/// refused and a worse one then created the same child.
+static METHOD: AtomicU8 = AtomicU8::new(0);
+
+/// The method the next spawn starts with.
+pub(crate) fn expected_method() -> Method {
+    Method::ALL
+        .get(usize::from(METHOD.load(Ordering::Relaxed)))
+        .copied()
+        .unwrap_or(Method::Clone)
 }
 
 /// A child that the kernel created.
 pub(crate) struct Created {
     pub(crate) pid: u32,
     pub(crate) pidfd: OwnedFd,
+}
+
+/// Why [`spawn_vfork`] created no child.
+pub(crate) enum Failure {
+    /// This method is refused here (`ENOSYS`, `EPERM` or `EINVAL` from the
+    /// kernel or a seccomp filter): plan again for `next`. (When no method
+    /// is left, the last refusal is the answer, as a [`Failure::Error`].)
+    Refused { next: Method },
+    /// A final error.
+    Error(io::Error),
 }
 
 /// What to create the child with, beyond the fixed flags.
@@ -150,6 +186,9 @@ pub(crate) struct Request<'a> {
     pub(crate) cgroup: Option<RawFd>,
     /// For a new user namespace: the parent's part between clone and exec.
     pub(crate) user_ns: Option<UserNsSetup<'a>>,
+    /// The child calls `PTRACE_TRACEME`: a signal that reaches it before
+    /// exec stops it for its tracer, which is the spawning thread.
+    pub(crate) traced: bool,
 }
 
 /// The hand-shake of a child in a new user namespace: the child waits on
@@ -162,15 +201,29 @@ pub(crate) struct UserNsSetup<'a> {
 /// Creates a child that shares our memory and runs `entry(arg)` on a stack of
 /// its own; returns once the child has exec'd or exited.
 ///
-/// Normally the kernel suspends us until then (`CLONE_VFORK`). With a user
-/// namespace the child must wait for us instead, so it is created without
-/// `CLONE_VFORK` but with `CLONE_CHILD_CLEARTID` on a word of ours: the
-/// kernel clears that word and wakes its futex when the child execs or
-/// exits, the moment `CLONE_VFORK` would have woken us.
+/// Normally the kernel suspends us until then (`CLONE_VFORK`). Two kinds of
+/// child need the spawning thread awake instead: one in a new user
+/// namespace waits for us to write its id maps, and a traced one
+/// (`PTRACE_TRACEME`) stops for its tracer, the spawning thread, when a
+/// signal reaches it before exec. Those are created without `CLONE_VFORK`
+/// but with `CLONE_CHILD_CLEARTID` on a word of ours: the kernel clears that
+/// word and wakes its futex when the child execs or exits, the moment
+/// `CLONE_VFORK` would have woken us. Until then the child reads `arg` and
+/// the word, so nothing leaves this function before the word is clear, on
+/// any path: an error or a panic in between kills the child and waits (see
+/// [`Attended`]).
 ///
-/// If the method the caller planned for (`planned`) turns out not to be
-/// available, returns `Ok(None)` after caching the answer, so the caller can
-/// plan again for the other method.
+/// # Choosing the method
+///
+/// `method` is where to start, normally [`expected_method`]. A refusal
+/// (`ENOSYS`: no `clone3`; `EPERM`: a seccomp filter; `EINVAL`: an unknown
+/// flag such as `CLONE_CLEAR_SIGHAND` before 5.5) comes back as
+/// [`Failure::Refused`], and the caller plans again for the next method. The
+/// first method that creates the child is remembered for later spawns only
+/// if a better one was refused for this same request, so what is remembered
+/// says something about the kernel, never about the request (a namespace
+/// refused for lack of privilege is refused by every method alike), and the
+/// outcome of a spawn never depends on what was spawned before.
 ///
 /// The caller must hold a [`BlockAllSignals`] across the call (and so has
 /// the thread's previous mask at hand for the child).
@@ -181,21 +234,23 @@ pub(crate) struct UserNsSetup<'a> {
 pub(crate) unsafe fn spawn_vfork(
     entry: ChildFn,
     arg: *mut c_void,
-    planned: Method,
+    method: Method,
     request: Request<'_>,
     _blocked: &BlockAllSignals,
-) -> io::Result<Option<Created>> {
-    if planned == Method::Clone && request.cgroup.is_some() {
-        return Err(io::Error::new(
+) -> Result<Created, Failure> {
+    if method == Method::Clone && request.cgroup.is_some() {
+        return Err(Failure::Error(io::Error::new(
             io::ErrorKind::Unsupported,
             "starting a child in a cgroup needs clone3 (Linux 5.7), which is not available",
-        ));
+        )));
     }
-    let stack = Stack::take()?;
-    // Nonzero until the kernel clears it (CLONE_CHILD_CLEARTID).
+    let stack = Stack::take().map_err(Failure::Error)?;
+    // Nonzero until the kernel clears it (CLONE_CHILD_CLEARTID). Declared
+    // before the guard below, so that it outlives the guard's wait.
     let running = AtomicU32::new(1);
+    let attended = request.user_ns.is_some() || request.traced;
     let mut flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | request.namespaces;
-    flags |= if request.user_ns.is_some() {
+    flags |= if attended {
         libc::CLONE_CHILD_CLEARTID as u64
     } else {
         libc::CLONE_VFORK as u64
@@ -208,77 +263,76 @@ pub(crate) unsafe fn spawn_vfork(
         cgroup: request.cgroup,
         running: &running,
     };
-    let result = match planned {
+    let result = match method {
         // SAFETY: forwarded contract; the stack is ours until we give it back.
-        Method::Clone3 => unsafe { clone3(&call, &stack) },
+        Method::Clone3 => unsafe { clone3(&call, &stack, true) },
+        // SAFETY: as above.
+        Method::Clone3NoClear => unsafe { clone3(&call, &stack, false) },
         // SAFETY: as above.
         Method::Clone => unsafe { clone_legacy(&call, &stack) },
     };
-    let result = match (result, request.user_ns) {
-        (Ok(created), Some(user_ns)) => {
-            let setup = (user_ns.setup)(created.pid);
-            if setup.is_err() {
-                // The child must not go on without its maps.
-                let _ = super::pidfd::send_signal(created.pidfd.as_fd(), libc::SIGKILL);
-            }
+    let created = match result {
+        Ok(created) => created,
+        Err(error) => return Err(refusal(method, &request, error)),
+    };
+    if attended {
+        // Until the word is clear the child runs on `stack` and reads `arg`
+        // and `running`: the guard kills it and waits if we leave early.
+        let mut guard = Attended {
+            running: &running,
+            pidfd: created.pidfd.as_fd(),
+            pid: created.pid,
+            traced: request.traced,
+            done: false,
+        };
+        if let Some(user_ns) = request.user_ns {
+            // The child must not go on without its maps: on an error the
+            // guard kills and reaps it.
+            (user_ns.setup)(created.pid).map_err(Failure::Error)?;
             user_ns.go.store(1, Ordering::Release);
             futex_wake(user_ns.go);
-            wait_until_cleared(&running);
-            match setup {
-                Ok(()) => Ok(created),
-                Err(e) => {
-                    let _ = super::pidfd::wait(created.pidfd.as_fd(), true, None);
-                    stack.give_back();
-                    return Err(e);
-                }
-            }
         }
-        (result, _) => result,
-    };
+        guard.wait();
+    }
     // The child has exec'd or exited: its stack is free again.
     stack.give_back();
-    let plain = request.namespaces == 0 && request.cgroup.is_none();
-    match result {
-        Ok(created) => {
-            METHOD.store(
-                match planned {
-                    Method::Clone3 => CLONE3,
-                    Method::Clone => CLONE,
-                },
-                Ordering::Relaxed,
-            );
-            Ok(Some(created))
-        }
-        // ENOSYS: no clone3 (before 5.3). With only our own flags, also
-        // EPERM: a seccomp filter refusing clone3 (older container
-        // profiles), and EINVAL: clone3 without CLONE_CLEAR_SIGHAND (5.3,
-        // 5.4). With namespaces or a cgroup, those are the kernel's answer
-        // to the request and are reported as they are.
-        Err(e)
-            if planned == Method::Clone3
-                && match e.raw_os_error() {
-                    Some(libc::ENOSYS) => true,
-                    Some(libc::EPERM | libc::EINVAL) => plain,
-                    _ => false,
-                } =>
-        {
-            METHOD.store(CLONE, Ordering::Relaxed);
-            Ok(None)
-        }
-        Err(e) if request.cgroup.is_some() && e.raw_os_error() == Some(libc::E2BIG) => {
-            Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "starting a child in a cgroup needs CLONE_INTO_CGROUP (Linux 5.7)",
-            ))
-        }
+    if method > expected_method() {
+        // A better method was refused for this request and this one
+        // created the child: remember it. (Never moves back up.)
+        let index = Method::ALL.iter().position(|&m| m == method).unwrap_or(0);
+        METHOD.fetch_max(index as u8, Ordering::Relaxed);
+    }
+    Ok(created)
+}
+
+/// Sorts a failed creation into a refusal of the method (try the next) or
+/// the kernel's answer to the request.
+fn refusal(method: Method, request: &Request<'_>, error: io::Error) -> Failure {
+    let errno = error.raw_os_error();
+    if request.cgroup.is_some() && errno == Some(libc::E2BIG) {
+        // Before 5.7 the kernel does not know the larger clone_args.
+        return Failure::Error(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "starting a child in a cgroup needs CLONE_INTO_CGROUP (Linux 5.7)",
+        ));
+    }
+    let next = match method.next() {
+        // No cgroup without clone3: the refusal of clone3 is the answer.
+        Some(Method::Clone) if request.cgroup.is_some() => None,
+        next => next,
+    };
+    match (errno, next) {
+        (Some(libc::ENOSYS | libc::EPERM | libc::EINVAL), Some(next)) => Failure::Refused { next },
         // clone refusing CLONE_PIDFD (before 5.2).
-        Err(e) if planned == Method::Clone && plain && e.raw_os_error() == Some(libc::EINVAL) => {
-            Err(io::Error::new(
+        (Some(libc::EINVAL), None)
+            if method == Method::Clone && request.namespaces == 0 && request.cgroup.is_none() =>
+        {
+            Failure::Error(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "this kernel cannot create a process with a pidfd (CLONE_PIDFD needs Linux 5.2)",
             ))
         }
-        Err(e) => Err(e),
+        _ => Failure::Error(error),
     }
 }
 
@@ -294,10 +348,132 @@ struct Call<'a> {
     running: &'a AtomicU32,
 }
 
+/// A child created without `CLONE_VFORK`, until it has exec'd or exited.
+///
+/// Its stack, the context it reads and the word the kernel clears all live
+/// in frames of the spawning thread. [`Attended::wait`] returns once the
+/// word is clear; dropping the guard before that (an error, a panic while
+/// writing the id maps) kills the child, waits all the same and reaps it,
+/// so no path frees what the child still uses or leaves a zombie.
+struct Attended<'a> {
+    running: &'a AtomicU32,
+    pidfd: BorrowedFd<'a>,
+    pid: u32,
+    traced: bool,
+    done: bool,
+}
+
+impl Attended<'_> {
+    /// Sleeps until the kernel clears the word. A traced child that stops
+    /// before exec (a signal reached it once its mask was set) is stopped
+    /// for us, its tracer: the signal is handed back to it
+    /// (`PTRACE_CONT`), so it is delivered as if nobody traced the child.
+    /// The stop after exec (`SIGTRAP`) is left for the caller.
+    fn wait(&mut self) {
+        if self.traced {
+            // How long to sleep before looking for a stop: stops are rare
+            // (a signal must arrive in the few microseconds before exec).
+            let poll = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 2_000_000,
+            };
+            while self.running.load(Ordering::Acquire) != 0 {
+                futex_wait(self.running, 1, Some(&poll));
+                if self.running.load(Ordering::Acquire) != 0 {
+                    resume_if_stopped(self.pidfd, self.pid);
+                }
+            }
+        } else {
+            wait_until_cleared(self.running);
+        }
+        self.done = true;
+    }
+}
+
+impl Drop for Attended<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // SIGKILL ends even a stopped child; its exit clears the word.
+            // Then reap it: the caller gets an error, not a child.
+            let _ = super::pidfd::send_signal(self.pidfd, libc::SIGKILL);
+            wait_until_cleared(self.running);
+            let _ = super::pidfd::wait(self.pidfd, true, None);
+        }
+    }
+}
+
+/// Resumes a traced child stopped before exec, re-injecting the signal of
+/// a signal-delivery stop (`PTRACE_GETSIGINFO` succeeds only for those; a
+/// group stop is resumed with none).
+fn resume_if_stopped(pidfd: BorrowedFd<'_>, pid: u32) {
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is writable; WNOHANG never blocks. A stop reported
+    // here is consumed: the child is resumed below.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_waitid,
+            super::pidfd::P_PIDFD,
+            pidfd.as_raw_fd(),
+            &raw mut info,
+            libc::WSTOPPED | libc::WNOHANG | libc::__WALL,
+            std::ptr::null_mut::<libc::rusage>(),
+        )
+    };
+    // SAFETY: waitid filled in a SIGCHLD siginfo or left it zero.
+    if r != 0 || unsafe { info.si_pid() } == 0 {
+        return;
+    }
+    // SAFETY: as above.
+    let mut sig = unsafe { info.si_status() };
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut delivery: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: the child is our tracee, stopped and unreaped (it cannot
+    // have been reaped: it has not exited), so `pid` names it; the kernel
+    // writes one siginfo_t.
+    if unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETSIGINFO,
+            pid as libc::pid_t,
+            std::ptr::null_mut::<c_void>(),
+            &raw mut delivery,
+        )
+    } != 0
+    {
+        sig = 0;
+    }
+    // SAFETY: as above; `sig` is a signal number or 0.
+    unsafe {
+        libc::ptrace(
+            libc::PTRACE_CONT,
+            pid as libc::pid_t,
+            std::ptr::null_mut::<c_void>(),
+            sig as usize as *mut c_void,
+        );
+    }
+}
+
 fn futex_wake(word: &AtomicU32) {
     // SAFETY: a futex wake on a live, aligned u32.
     unsafe {
         libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
+    }
+}
+
+/// Sleeps while `word` holds `value`, at most `timeout`; EAGAIN, EINTR,
+/// time-outs and spurious wake-ups just return.
+fn futex_wait(word: &AtomicU32, value: u32, timeout: Option<&libc::timespec>) {
+    let timeout = timeout.map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    // SAFETY: a futex wait on a live, aligned u32 with a valid (or NULL)
+    // relative timeout.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            value,
+            timeout,
+        );
     }
 }
 
@@ -308,28 +484,23 @@ fn wait_until_cleared(word: &AtomicU32) {
         if value == 0 {
             return;
         }
-        // SAFETY: a futex wait on a live, aligned u32 while it holds
-        // `value`; EAGAIN, EINTR and spurious wake-ups loop.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAIT,
-                value,
-                std::ptr::null::<libc::timespec>(),
-            );
-        }
+        futex_wait(word, value, None);
     }
 }
 
-/// `clone3(flags | CLONE_CLEAR_SIGHAND)`, into a cgroup if asked.
+/// `clone3(flags [| CLONE_CLEAR_SIGHAND])`, into a cgroup if asked.
 ///
 /// # Safety
 /// See [`spawn_vfork`].
-unsafe fn clone3(call: &Call<'_>, stack: &Stack) -> io::Result<Created> {
+unsafe fn clone3(call: &Call<'_>, stack: &Stack, clear_sighand: bool) -> io::Result<Created> {
     let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
-        flags: call.flags | CLONE_CLEAR_SIGHAND,
+        flags: call.flags
+            | if clear_sighand {
+                CLONE_CLEAR_SIGHAND
+            } else {
+                0
+            },
         pidfd: (&raw mut pidfd) as u64,
         child_tid: call.running.as_ptr() as u64,
         exit_signal: call.exit_signal,
@@ -349,14 +520,49 @@ unsafe fn clone3(call: &Call<'_>, stack: &Stack) -> io::Result<Created> {
     // the guard page stays at the bottom.
     // SAFETY: `args` is a valid clone_args of `size` bytes; the child runs
     // `entry(arg)` on the fresh stack and never returns into this frame.
-    let ret = unsafe { raw_clone3(&args, size, call.entry, call.arg) };
+    let ret = unsafe { arch::clone3((&raw const args).cast(), size, call.entry, call.arg) };
+    created(ret, pidfd)
+}
+
+/// `clone(flags | exit signal)`, with the pidfd written through the
+/// parent-tid argument (`CLONE_PIDFD`).
+///
+/// # Safety
+/// See [`spawn_vfork`].
+unsafe fn clone_legacy(call: &Call<'_>, stack: &Stack) -> io::Result<Created> {
+    let mut pidfd: libc::c_int = -1;
+    // SAFETY: the stack is ours and its top 16-byte aligned; the kernel
+    // writes the pidfd into `pidfd` during the call and clears `running`
+    // (CLONE_CHILD_CLEARTID) when the child execs or exits, which the
+    // caller waits for.
+    let ret = unsafe {
+        arch::clone(
+            call.flags | call.exit_signal,
+            stack.top(),
+            &raw mut pidfd,
+            call.running.as_ptr(),
+            call.entry,
+            call.arg,
+        )
+    };
+    created(ret, pidfd)
+}
+
+/// The parent's side of a clone's result.
+fn created(ret: isize, pidfd: libc::c_int) -> io::Result<Created> {
     if ret < 0 {
         return Err(io::Error::from_raw_os_error(-ret as i32));
     }
+    // SAFETY: the kernel stored a new pidfd that nobody else owns.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
     Ok(Created {
         pid: ret as u32,
-        // SAFETY: the kernel stored a new pidfd that nobody else owns.
-        pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
+        // Where the parent's fd 0, 1 or 2 was closed the pidfd took its
+        // number: move it up, so that a later child inheriting that fd does
+        // not get our pidfd (it would get /dev/null anyway: the pidfd is
+        // close-on-exec, see in_child). If the move fails the pidfd stays
+        // where it is, which is still correct.
+        pidfd: super::os::above_stdio(pidfd),
     })
 }
 
@@ -367,120 +573,6 @@ const CLONE_ARGS_SIZE_VER0: usize = 64;
 
 /// Since Linux 5.5; not in every libc crate version.
 const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
-
-/// Issues clone3; in the child, calls `entry(arg)` on the new stack.
-///
-/// # Safety
-/// `args.stack`/`stack_size` must describe a stack nobody else uses, and
-/// `entry` must never return.
-#[cfg(target_arch = "x86_64")]
-unsafe fn raw_clone3(args: &CloneArgs, size: usize, entry: ChildFn, arg: *mut c_void) -> isize {
-    let ret: isize;
-    // SAFETY: the caller's contract. In the parent this is a plain syscall.
-    // In the child (rax == 0) the kernel has switched to the new stack, which
-    // is 16-byte aligned, so `call` enters `entry` with the ABI's alignment;
-    // rbp is cleared to end frame-pointer walks there. `entry` never returns
-    // (ud2 traps if it ever did).
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            "test rax, rax",
-            "jnz 2f",
-            "xor ebp, ebp",
-            "mov rdi, r12",
-            "call r13",
-            "ud2",
-            "2:",
-            inlateout("rax") libc::SYS_clone3 => ret,
-            in("rdi") args as *const CloneArgs,
-            in("rsi") size,
-            in("r12") arg,
-            in("r13") entry,
-            lateout("rcx") _,
-            lateout("r11") _,
-        );
-    }
-    ret
-}
-
-#[cfg(target_arch = "aarch64")]
-unsafe fn raw_clone3(args: &CloneArgs, size: usize, entry: ChildFn, arg: *mut c_void) -> isize {
-    let ret: isize;
-    // SAFETY: as for x86_64: the child (x0 == 0) runs on the new, 16-byte
-    // aligned stack and calls `entry`, which never returns.
-    unsafe {
-        core::arch::asm!(
-            "svc 0",
-            "cbnz x0, 2f",
-            "mov x29, xzr",
-            "mov x30, xzr",
-            "mov x0, x19",
-            "blr x20",
-            "brk #1",
-            "2:",
-            in("x8") libc::SYS_clone3,
-            inlateout("x0") args as *const CloneArgs => ret,
-            in("x1") size,
-            in("x19") arg,
-            in("x20") entry,
-        );
-    }
-    ret
-}
-
-/// Elsewhere, report clone3 as missing so the `clone` path is used.
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-unsafe fn raw_clone3(_: &CloneArgs, _: usize, _: ChildFn, _: *mut c_void) -> isize {
-    -(libc::ENOSYS as isize)
-}
-
-/// `clone(flags | exit signal)` through libc's wrapper, which runs the function
-/// on the given stack.
-///
-/// # Safety
-/// See [`spawn_vfork`].
-unsafe fn clone_legacy(call: &Call<'_>, stack: &Stack) -> io::Result<Created> {
-    struct Entry {
-        entry: ChildFn,
-        arg: *mut c_void,
-    }
-    extern "C" fn trampoline(entry: *mut c_void) -> libc::c_int {
-        // SAFETY: `entry` points to the Entry below, alive while the parent
-        // waits; the function never returns.
-        unsafe {
-            let entry = &*entry.cast::<Entry>();
-            (entry.entry)(entry.arg)
-        }
-    }
-    let mut entry = Entry {
-        entry: call.entry,
-        arg: call.arg,
-    };
-    let mut pidfd: libc::c_int = -1;
-    let flags = call.flags as libc::c_int | call.exit_signal as libc::c_int;
-    // SAFETY: the stack is ours; with CLONE_PIDFD the kernel writes the
-    // pidfd through the parent_tid argument, and with CLONE_CHILD_CLEARTID
-    // it clears `running` through child_tid.
-    let pid = unsafe {
-        libc::clone(
-            trampoline,
-            stack.top(),
-            flags,
-            (&raw mut entry).cast(),
-            &raw mut pidfd,
-            std::ptr::null_mut::<c_void>(),
-            call.running.as_ptr(),
-        )
-    };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(Created {
-        pid: pid as u32,
-        // SAFETY: a new pidfd that nobody else owns.
-        pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
-    })
-}
 
 /// Blocks every signal in the calling thread (including the ones libc keeps
 /// for itself) and restores the old mask on drop, so that no handler runs

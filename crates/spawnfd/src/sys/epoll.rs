@@ -21,8 +21,9 @@ impl Epoll {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: a new fd owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         Ok(Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            fd: super::os::above_stdio(fd),
         })
     }
 

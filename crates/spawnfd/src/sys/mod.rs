@@ -18,6 +18,7 @@
 //! Safe wrappers live here; the rest of the crate holds no `unsafe` except
 //! the child module, which calls [`raw`].
 
+mod arch;
 pub(crate) mod clone;
 pub(crate) mod epoll;
 pub(crate) mod os;

@@ -10,7 +10,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 /// `P_PIDFD` for `waitid` (since Linux 5.4).
-const P_PIDFD: libc::idtype_t = 3;
+pub(crate) const P_PIDFD: libc::idtype_t = 3;
 
 /// `waitid(P_PIDFD, fd, WEXITED | __WALL)`: reaps the child, filling in
 /// `rusage` if given (the raw system call takes one; libc's wrapper does

@@ -3,11 +3,10 @@
 //! The child shares the parent's memory, including the `errno` of the thread
 //! that spawned it, so it must not go through libc's wrappers. These functions
 //! issue the `syscall` instruction directly and return the kernel's answer:
-//! a non-negative value, or `Err(errno)`.
-//!
-//! On architectures without an inline-assembly path here, they fall back to
-//! `libc::syscall`, which writes `errno` of the (suspended) spawning thread;
-//! that is harmless, because the parent reads no `errno` across a spawn.
+//! a non-negative value, or `Err(errno)`. (A child created without
+//! `CLONE_VFORK` runs beside the spawning thread, so writing that thread's
+//! `errno` would not even be harmless.) x86_64 and aarch64 only, as
+//! [`super::arch`].
 
 #![allow(unsafe_code)]
 
@@ -84,25 +83,6 @@ mod imp {
             );
         }
         ret
-    }
-}
-
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-mod imp {
-    use core::ffi::c_long;
-
-    /// # Safety
-    /// The arguments must be valid for system call `nr`.
-    #[inline(always)]
-    pub(crate) unsafe fn syscall6(nr: c_long, a: [usize; 6]) -> c_long {
-        // SAFETY: the caller vouches for the arguments.
-        let ret = unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) };
-        if ret == -1 {
-            // SAFETY: errno is readable on this thread.
-            -c_long::from(unsafe { *libc::__errno_location() })
-        } else {
-            ret
-        }
     }
 }
 
