@@ -35,13 +35,13 @@
 //!
 //! 0. **User namespace hand-shake** (only with a new user namespace): wait
 //!    on a futex until the parent has written the id maps.
-//! 1. **Signal dispositions**: reset the signals the parent ignores to
-//!    `SIG_DFL`, then ignore the requested ones. Without
-//!    `CLONE_CLEAR_SIGHAND` (Linux 5.3, 5.4, the `clone` fallback) the
-//!    child reads and resets every disposition itself, since a handler
-//!    installed by another thread after the parent looked must not run
-//!    here. First, so that later steps run with a clean table; it is the
-//!    child's own copy.
+//! 1. **Signal dispositions**: read the child's own ignored and caught sets
+//!    from `/proc/self/status` (the table is the child's own copy since the
+//!    clone, so no other thread can change it behind this read), reset the
+//!    ignored ones, and the caught ones where the kernel did not
+//!    (`CLONE_CLEAR_SIGHAND` is missing before Linux 5.5 and on the `clone`
+//!    fallback), to `SIG_DFL`; then ignore the requested ones. First, so
+//!    that later steps run with a clean table.
 //! 2. **Session and process group** (`setsid`, `setpgid`): before anything
 //!    that concerns terminals, which belong to sessions.
 //! 3. **Working directory given as an fd** (`fchdir`): before the fds are
@@ -142,15 +142,12 @@ pub(crate) struct ChildCtx<'a> {
     pub(crate) slots: &'a mut [Slot],
     /// The source of each slot, in the same order.
     pub(crate) sources: &'a [Source],
-    /// Signals to reset to `SIG_DFL`: bit `n - 1` for signal `n`.
-    pub(crate) reset_signals: u64,
-    /// Without `CLONE_CLEAR_SIGHAND`: look at every signal's disposition
-    /// here, in the child, and reset each caught one (and each ignored one
-    /// unless `keep_ignored`). A set read in the parent before the clone
-    /// would miss a handler that another thread installs meanwhile.
-    pub(crate) scan_signals: bool,
-    /// With `scan_signals`: leave ignored signals ignored.
+    /// Leave the signals the parent ignores ignored (`execve`'s default),
+    /// instead of resetting them to `SIG_DFL`.
     pub(crate) keep_ignored: bool,
+    /// Reset caught signals too: the kernel did not (no
+    /// `CLONE_CLEAR_SIGHAND`), and the parent's handlers must not run here.
+    pub(crate) reset_caught: bool,
     /// The child's signal mask, in the kernel's layout.
     pub(crate) mask: u64,
     /// Signals to set to `SIG_IGN`, after the reset.
@@ -265,10 +262,7 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
     // 1. Signal dispositions: reset, then the requested ignores. First, so
     //    that later steps run with a clean table.
     stage(report, Step::SignalDisposition);
-    if ctx.scan_signals {
-        reset_every_handler(ctx.keep_ignored)?;
-    }
-    set_dispositions(ctx.reset_signals, SIG_DFL)?;
+    reset_dispositions(ctx.keep_ignored, ctx.reset_caught)?;
     set_dispositions(ctx.ignore_signals, SIG_IGN)?;
 
     // 2. Session and process group, before anything about terminals.
@@ -632,12 +626,33 @@ fn set_dispositions(set: u64, handler: u64) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Resets the dispositions that must not reach the new program: the
+/// ignored ones (unless `keep_ignored`) and, with `reset_caught`, those with
+/// a handler.
+///
+/// Which ones they are is read here, from the child's own
+/// `/proc/self/status`: the child has its own copy of the table since the
+/// clone, which no thread of the parent can change any more, whereas a set
+/// read by the parent before the clone would miss a signal that another
+/// thread ignored or caught in between. Typically one signal (`SIGPIPE`)
+/// needs a reset. Without `/proc`, every signal is reset in turn.
+fn reset_dispositions(keep_ignored: bool, reset_caught: bool) -> Result<(), Fail> {
+    let Some((ignored, caught)) = own_dispositions() else {
+        return reset_every_signal(keep_ignored);
+    };
+    let mut reset = if keep_ignored { 0 } else { ignored };
+    if reset_caught {
+        reset |= caught;
+    }
+    // SIGKILL and SIGSTOP cannot be changed and are always default.
+    let fixed = (1u64 << (libc::SIGKILL - 1)) | (1u64 << (libc::SIGSTOP - 1));
+    set_dispositions(reset & !fixed, SIG_DFL)
+}
+
 /// Resets every signal to `SIG_DFL`, putting back `SIG_IGN` where it was
-/// and `keep_ignored` asks: the child's own view of its dispositions,
-/// which no thread of the parent can change any more (the table was
-/// copied at the clone). One `rt_sigaction` per signal, on the paths
-/// without `CLONE_CLEAR_SIGHAND` only.
-fn reset_every_handler(keep_ignored: bool) -> Result<(), Fail> {
+/// and `keep_ignored` asks: one `rt_sigaction` per signal, where `/proc`
+/// cannot be read.
+fn reset_every_signal(keep_ignored: bool) -> Result<(), Fail> {
     for sig in 1..=64u32 {
         if sig == libc::SIGKILL as u32 || sig == libc::SIGSTOP as u32 {
             continue;
@@ -647,6 +662,90 @@ fn reset_every_handler(keep_ignored: bool) -> Result<(), Fail> {
         }
     }
     Ok(())
+}
+
+/// The child's `SigIgn` and `SigCgt` sets, from its own
+/// `/proc/self/status`, read through a small buffer on the stack (the file
+/// has no size limit: hundreds of supplementary groups make it several
+/// pages long). `None` if it cannot be read or parsed.
+fn own_dispositions() -> Option<(u64, u64)> {
+    // SAFETY: a NUL-terminated literal path.
+    let fd = unsafe {
+        syscall!(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            c"/proc/self/status".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+            0usize
+        )
+    }
+    .ok()? as c_int;
+    let mut parser = StatusParser::default();
+    let mut buf = [0u8; 1024];
+    let complete = loop {
+        // SAFETY: `buf` is writable for its whole size.
+        match unsafe { syscall!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) } {
+            Ok(0) => break true,
+            Ok(n) => {
+                for &b in buf.get(..n as usize).unwrap_or(&[]) {
+                    parser.feed(b);
+                }
+            }
+            Err(Errno(libc::EINTR)) => {}
+            Err(_) => break false,
+        }
+    };
+    close_fd(fd);
+    if !complete {
+        return None;
+    }
+    Some((parser.ignored?, parser.caught?))
+}
+
+/// Finds the `SigIgn:` and `SigCgt:` lines of a status file fed to it one
+/// byte at a time, so that a line may span two reads.
+#[derive(Default)]
+struct StatusParser {
+    /// The first bytes of the current line.
+    key: [u8; 8],
+    /// The position in the current line.
+    column: usize,
+    /// Which field the current line holds: 1 `SigIgn`, 2 `SigCgt`.
+    field: u8,
+    value: u64,
+    ignored: Option<u64>,
+    caught: Option<u64>,
+}
+
+impl StatusParser {
+    fn feed(&mut self, b: u8) {
+        if b == b'\n' {
+            match self.field {
+                1 => self.ignored = Some(self.value),
+                2 => self.caught = Some(self.value),
+                _ => {}
+            }
+            self.field = 0;
+            self.column = 0;
+            return;
+        }
+        if let Some(k) = self.key.get_mut(self.column) {
+            *k = b;
+            if self.column == 7 {
+                self.field = match &self.key {
+                    b"SigIgn:\t" => 1,
+                    b"SigCgt:\t" => 2,
+                    _ => 0,
+                };
+                self.value = 0;
+            }
+        } else if self.field != 0 {
+            if let Some(digit) = char::from(b).to_digit(16) {
+                self.value = self.value.wrapping_shl(4) | u64::from(digit);
+            }
+        }
+        self.column = self.column.saturating_add(1);
+    }
 }
 
 /// Fills in each slot's source fd: opens `/dev/null` where asked, and
@@ -856,4 +955,50 @@ fn close_below_limit(slots: &[Slot]) -> Result<(), Errno> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &[u8], chunk: usize) -> (Option<u64>, Option<u64>) {
+        let mut parser = StatusParser::default();
+        for piece in text.chunks(chunk) {
+            for &b in piece {
+                parser.feed(b);
+            }
+        }
+        (parser.ignored, parser.caught)
+    }
+
+    #[test]
+    fn finds_the_signal_sets_wherever_the_reads_cut() {
+        let mut text = b"Name:\tSigIgn: x\nGroups:\t".to_vec();
+        for g in 0..2000 {
+            text.extend_from_slice(format!("{g} ").as_bytes());
+        }
+        text.extend_from_slice(
+            b"\nSigBlk:\t0000000000000001\nSigIgn:\t0000000080001000\nSigCgt:\tfffffffe00004002\nx:\t1\n",
+        );
+        for chunk in [1, 7, 1024, 4096, text.len()] {
+            assert_eq!(
+                parse(&text, chunk),
+                (Some(0x8000_1000), Some(0xffff_fffe_0000_4002)),
+                "chunk {chunk}"
+            );
+        }
+        assert_eq!(parse(b"SigIgn:\t0000000000000004", 4), (None, None));
+    }
+
+    #[test]
+    fn reads_its_own_status() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let field = |name: &str| {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
+        };
+        let (ignored, _) = own_dispositions().unwrap();
+        assert_eq!(ignored, field("SigIgn:"));
+    }
 }

@@ -36,10 +36,6 @@
 //!
 //! # What the library holds
 //!
-//! - One fd of `/proc/self/status` (close-on-exec, numbered 3 or above),
-//!   opened by the first spawn and kept for the life of the process: each
-//!   spawn reads the signal dispositions from it with one `pread`. Closing it
-//!   behind the library's back is harmless; it notices and opens another.
 //! - Up to 16 child stacks of 64 KiB (plus a guard page each), mapped on
 //!   first use and reused, one per spawn running at the same moment.
 //!

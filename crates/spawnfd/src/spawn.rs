@@ -23,7 +23,7 @@ use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
 use crate::in_child::{ChildCtx, EXISTS_BUT, Report, Source, child_main};
-use crate::sys::clone::{self, BlockAllSignals, Created, Failure, Method, UserNsSetup};
+use crate::sys::clone::{self, BlockAllSignals, Created, Failure, UserNsSetup};
 use crate::sys::{os, pidfd};
 
 /// The standard fds a spawn uses when the command leaves them unset.
@@ -49,7 +49,6 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
     loop {
         let report = Report::default();
         let go = AtomicU32::new(0);
-        let (reset_signals, scan_signals) = prep.signal_plan(cmd, method)?;
         let blocked = BlockAllSignals::new()?;
         let mask = match cmd.signals.mask {
             MaskPlan::Empty => 0,
@@ -63,9 +62,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
             cwd: prep.cwd.as_deref(),
             slots: &mut prep.slots,
             sources: &prep.sources,
-            reset_signals,
-            scan_signals,
             keep_ignored: !cmd.signals.reset_ignored,
+            reset_caught: !method.clears_handlers(),
             mask,
             ignore_signals: cmd.attrs.ignore.as_raw(),
             attrs: prep.attrs.child_attrs(&cmd.attrs),
@@ -298,25 +296,6 @@ impl<'a> Prepared<'a> {
             self.sources.push(source);
         }
         Ok(())
-    }
-
-    /// How the child sets its dispositions: the ignored signals it must
-    /// reset (unless the command keeps them), read here with one `pread`,
-    /// and whether it must instead look at every signal itself, as it does
-    /// where the kernel does not reset caught signals
-    /// (`CLONE_CLEAR_SIGHAND`): no set read here can cover a handler that
-    /// another thread installs after the read.
-    fn signal_plan(&self, cmd: &Command, method: Method) -> io::Result<(u64, bool)> {
-        if !method.clears_handlers() {
-            return Ok((0, true));
-        }
-        if !cmd.signals.reset_ignored {
-            return Ok((0, false));
-        }
-        let ignored = os::ignored_signals()?;
-        // SIGKILL and SIGSTOP are always default.
-        let always = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
-        Ok((ignored & !always, false))
     }
 
     /// Turns the child's report into a `Child` or an error; a failed child

@@ -275,7 +275,7 @@ pub fn status_field(path: &str, key: &str) -> u64 {
 
 /// The environment variable that tells a re-run test binary which test to
 /// run for real.
-const ISOLATED: &str = "SPAWNFD_TEST_ISOLATED";
+pub const ISOLATED: &str = "SPAWNFD_TEST_ISOLATED";
 
 /// A command that re-runs only the ignored test `test` of the current test
 /// binary in a new process; the test does its work only there (see
