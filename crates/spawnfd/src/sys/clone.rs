@@ -9,8 +9,7 @@ use std::ffi::c_void;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
 
 use super::arch;
 
@@ -33,20 +32,32 @@ pub(crate) struct Stack {
 unsafe impl Send for Stack {}
 
 /// Stacks are reused: a spawn takes one and gives it back when the child has
-/// exec'd or exited (the parent is suspended until then), so the steady state
-/// costs no `mmap`. The pool holds at most as many stacks as spawns ever ran
-/// at once, capped at [`POOL_MAX`].
-static POOL: Mutex<Vec<Stack>> = Mutex::new(Vec::new());
+/// exec'd or exited, so the steady state costs no `mmap`. The pool holds at
+/// most as many stacks as spawns ever ran at once, capped at [`POOL_MAX`].
+/// It is a row of atomic slots rather than a locked list: a process forked
+/// while another thread was taking a stack would find a lock held forever.
+static POOL: [AtomicPtr<c_void>; POOL_MAX] = [const { AtomicPtr::new(ptr::null_mut()) }; POOL_MAX];
 const POOL_MAX: usize = 16;
+
+/// The length of every stack mapping: the usable bytes and the guard page.
+fn stack_len() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    STACK_SIZE + page
+}
 
 impl Stack {
     pub(crate) fn take() -> io::Result<Stack> {
-        if let Some(stack) = POOL.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return Ok(stack);
+        let len = stack_len();
+        for slot in &POOL {
+            if slot.load(Ordering::Relaxed).is_null() {
+                continue;
+            }
+            let base = slot.swap(ptr::null_mut(), Ordering::Acquire);
+            if !base.is_null() {
+                return Ok(Stack { base, len });
+            }
         }
-        // SAFETY: sysconf has no preconditions.
-        let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        let len = STACK_SIZE + page;
         // SAFETY: a fresh anonymous private mapping; no existing memory is
         // touched.
         let base = unsafe {
@@ -64,7 +75,7 @@ impl Stack {
         }
         let stack = Stack { base, len };
         // SAFETY: the first page lies inside the mapping just made.
-        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+        if unsafe { libc::mprotect(base, len - STACK_SIZE, libc::PROT_NONE) } != 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(stack)
@@ -77,11 +88,21 @@ impl Stack {
         unsafe { self.base.cast::<u8>().add(self.len).cast() }
     }
 
+    /// Returns the stack to the pool, or unmaps it if the pool is full.
     fn give_back(self) {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < POOL_MAX {
-            pool.push(self);
+        let stack = std::mem::ManuallyDrop::new(self);
+        for slot in &POOL {
+            let free = slot.compare_exchange(
+                ptr::null_mut(),
+                stack.base,
+                Ordering::Release,
+                Ordering::Relaxed,
+            );
+            if free.is_ok() {
+                return;
+            }
         }
+        drop(std::mem::ManuallyDrop::into_inner(stack));
     }
 }
 
@@ -316,11 +337,18 @@ fn refusal(method: Method, request: &Request<'_>, error: io::Error) -> Failure {
             "starting a child in a cgroup needs CLONE_INTO_CGROUP (Linux 5.7)",
         ));
     }
-    let next = match method.next() {
-        // No cgroup without clone3: the refusal of clone3 is the answer.
-        Some(Method::Clone) if request.cgroup.is_some() => None,
-        next => next,
-    };
+    let refused = matches!(errno, Some(libc::ENOSYS | libc::EPERM | libc::EINVAL));
+    if refused && request.cgroup.is_some() && method.next() == Some(Method::Clone) {
+        // Both kinds of clone3 refused it, and clone cannot start a child
+        // in a cgroup: the same answer whatever was spawned before.
+        return Failure::Error(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(
+                "starting a child in a cgroup needs clone3 (Linux 5.7), which refused it here: {error}"
+            ),
+        ));
+    }
+    let next = method.next();
     match (errno, next) {
         (Some(libc::ENOSYS | libc::EPERM | libc::EINVAL), Some(next)) => Failure::Refused { next },
         // clone refusing CLONE_PIDFD (before 5.2).
