@@ -71,7 +71,7 @@ const LINUX_5_4: OldKernel = OldKernel {
 };
 
 /// Every forced path, in the order `--list` shows them.
-pub const PATHS: &[Path] = &[
+pub static PATHS: &[Path] = &[
     Path {
         name: "clone3-enosys",
         emulates: "clone3 missing (ENOSYS): kernels before 5.3, Docker's default seccomp profile",
