@@ -20,16 +20,15 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio as StdStdio;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use spawnfd::{
     Child, Command, Namespaces, RLIM_INFINITY, Resource, Signal, SignalSet, Stdio, Step,
 };
 use support::{
     CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT, CAP_SYS_NICE, CAP_SYS_RESOURCE, PROBE, ScratchDir,
-    assert_isolated_passed, attr_probe, attr_probe_at, expect_step, has_capability,
-    in_isolated_run, isolated_command, probe_for_anyone, refused, run_attrs, run_isolated, sig_bit,
-    status_field, unshare_unavailable,
+    TestCgroup, assert_isolated_passed, attr_probe, attr_probe_at, expect_step, forced_path,
+    forced_without_into_cgroup, has_capability, in_isolated_run, isolated_command,
+    probe_for_anyone, refused, run_attrs, run_isolated, sig_bit, status_field, unshare_unavailable,
 };
 
 /// A `sleep` that lasts until the test is done with it: killed and reaped
@@ -767,55 +766,6 @@ fn ignoring_sigkill_or_sigstop_is_refused() {
 
 // --- cgroup ----------------------------------------------------------------
 
-/// A new cgroup v2 directory below ours, removed on drop (once the
-/// children in it have been reaped).
-struct TestCgroup {
-    dir: PathBuf,
-    /// Its path as `/proc/PID/cgroup` shows it.
-    name: String,
-}
-
-impl TestCgroup {
-    /// Creates the cgroup, or says why it cannot.
-    fn create() -> Result<TestCgroup, String> {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
-            .map_err(|e| format!("mountinfo: {e}"))?;
-        // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS… - FSTYPE SOURCE …"
-        let mount = mountinfo
-            .lines()
-            .find_map(|line| {
-                let (left, right) = line.split_once(" - ")?;
-                let fields: Vec<&str> = left.split(' ').collect();
-                let cgroup2 = right.split(' ').next() == Some("cgroup2");
-                if !cgroup2 || fields.get(3) != Some(&"/") {
-                    return None;
-                }
-                fields.get(4).map(PathBuf::from)
-            })
-            .ok_or("no cgroup2 file system is mounted (at its root)")?;
-        let ours = std::fs::read_to_string("/proc/self/cgroup")
-            .map_err(|e| format!("/proc/self/cgroup: {e}"))?
-            .lines()
-            .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
-            .ok_or("this process is in no cgroup v2")?;
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let leaf = format!("spawnfd-test-{}-{n}", std::process::id());
-        let name = format!("{}/{leaf}", ours.trim_end_matches('/'));
-        let dir = mount.join(name.trim_start_matches('/'));
-        std::fs::create_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-        Ok(TestCgroup { dir, name })
-    }
-}
-
-impl Drop for TestCgroup {
-    fn drop(&mut self) {
-        if let Err(e) = std::fs::remove_dir(&self.dir) {
-            eprintln!("could not remove {}: {e}", self.dir.display());
-        }
-    }
-}
-
 /// Runs the probe as `configure` sets it up, into `cgroup`; `None` (after
 /// printing why) if the kernel refuses the cgroup as a place for a process.
 fn run_in_cgroup(
@@ -859,6 +809,27 @@ fn cgroup_starts_the_child_in_that_cgroup() {
             return;
         }
     };
+    if forced_without_into_cgroup() {
+        // Without clone3(CLONE_INTO_CGROUP) there is no race-free way to
+        // start a child in a cgroup: refused, before any process exists.
+        let opened = File::open(&cgroup.dir).expect("open the cgroup");
+        let mut by_path = attr_probe();
+        by_path.cgroup(&cgroup.dir);
+        let mut by_fd = attr_probe();
+        by_fd.cgroup_fd(opened);
+        for cmd in [&mut by_path, &mut by_fd] {
+            let err = cmd
+                .status()
+                .expect_err("a cgroup spawn without CLONE_INTO_CGROUP");
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+            assert!(err.to_string().contains("cgroup"), "{err}");
+        }
+        eprintln!(
+            "skipped: {} has no CLONE_INTO_CGROUP; the spawn was refused as Unsupported",
+            forced_path().unwrap_or_default()
+        );
+        return;
+    }
     let Some(r) = run_in_cgroup(&cgroup, |cmd| cmd.cgroup(&cgroup.dir)) else {
         return;
     };

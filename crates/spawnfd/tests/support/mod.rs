@@ -806,3 +806,72 @@ pub fn run_isolated_relaying_skips(test: &str) {
     assert_isolated_passed(test, out.status, &out.stdout, &out.stderr);
     relay_skips(&out.stdout);
 }
+
+// --- Cgroups and forced mechanism paths -------------------------------------
+
+/// A new cgroup v2 directory below ours, removed on drop (once the
+/// children in it have been reaped).
+pub struct TestCgroup {
+    pub dir: PathBuf,
+    /// Its path as `/proc/PID/cgroup` shows it.
+    pub name: String,
+}
+
+impl TestCgroup {
+    /// Creates the cgroup, or says why it cannot.
+    pub fn create() -> Result<TestCgroup, String> {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("mountinfo: {e}"))?;
+        // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS… - FSTYPE SOURCE …"
+        let mount = mountinfo
+            .lines()
+            .find_map(|line| {
+                let (left, right) = line.split_once(" - ")?;
+                let fields: Vec<&str> = left.split(' ').collect();
+                let cgroup2 = right.split(' ').next() == Some("cgroup2");
+                if !cgroup2 || fields.get(3) != Some(&"/") {
+                    return None;
+                }
+                fields.get(4).map(PathBuf::from)
+            })
+            .ok_or("no cgroup2 file system is mounted (at its root)")?;
+        let ours = std::fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("/proc/self/cgroup: {e}"))?
+            .lines()
+            .find_map(|l| l.strip_prefix("0::").map(str::to_owned))
+            .ok_or("this process is in no cgroup v2")?;
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let leaf = format!("spawnfd-test-{}-{n}", std::process::id());
+        let name = format!("{}/{leaf}", ours.trim_end_matches('/'));
+        let dir = mount.join(name.trim_start_matches('/'));
+        std::fs::create_dir(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        Ok(TestCgroup { dir, name })
+    }
+}
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_dir(&self.dir) {
+            eprintln!("could not remove {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// The mechanism path this process was forced onto by `spawnfd-paths`
+/// (`SPAWNFD_FORCED_PATH`), if any.
+pub fn forced_path() -> Option<String> {
+    std::env::var("SPAWNFD_FORCED_PATH").ok()
+}
+
+/// Whether the forced path leaves the library without
+/// `clone3(CLONE_INTO_CGROUP)`: every path that refuses `clone3` or
+/// emulates a kernel before 5.7. A cgroup spawn then gives `Unsupported`.
+pub fn forced_without_into_cgroup() -> bool {
+    forced_path().is_some_and(|p| {
+        matches!(
+            p.as_str(),
+            "clone3-enosys" | "clone3-eperm" | "no-clear-sighand" | "no-into-cgroup" | "old-kernel"
+        )
+    })
+}
