@@ -193,19 +193,81 @@ fn show_limit(limit: u64) -> String {
     }
 }
 
-/// The largest CPU number `--cpus` takes, as the library does: a list
-/// cannot make the parser allocate without bound.
+/// The largest CPU number `--cpus` takes: the library's own limit (it
+/// refuses a CPU of `1 << 16` or more).
 pub const MAX_CPU: usize = (1 << 16) - 1;
 
 /// `--cpus LIST`: CPU numbers and ranges, as `taskset -c` (e.g. `0,2-3`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CpuList(pub Vec<usize>);
+///
+/// Kept as a bit set no longer than [`MAX_CPU`] bits (8 KiB): a range
+/// fills whole words, so parsing takes time and memory in proportion to
+/// the list's length, whatever the numbers in it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CpuList {
+    /// Bit `cpu % 64` of word `cpu / 64`; no trailing zero words.
+    words: Vec<u64>,
+}
+
+impl CpuList {
+    /// Adds the CPUs `first..=last` (`first <= last <= MAX_CPU`).
+    fn insert_range(&mut self, first: usize, last: usize) {
+        debug_assert!(first <= last && last <= MAX_CPU);
+        let (first_word, last_word) = (first / 64, last / 64);
+        if self.words.len() <= last_word {
+            self.words.resize(last_word + 1, 0);
+        }
+        // The bits from `first % 64` up in the first word, up to
+        // `last % 64` in the last one, all of them in between.
+        let low = u64::MAX << (first % 64);
+        let high = u64::MAX >> (63 - last % 64);
+        if first_word == last_word {
+            self.words[first_word] |= low & high;
+            return;
+        }
+        self.words[first_word] |= low;
+        self.words[first_word + 1..last_word].fill(u64::MAX);
+        self.words[last_word] |= high;
+    }
+
+    /// The CPUs, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    i * 64 + bit
+                })
+            })
+        })
+    }
+
+    /// The CPUs as a list, for `Command::cpu_affinity`: at most
+    /// `MAX_CPU + 1` of them.
+    pub fn to_vec(&self) -> Vec<usize> {
+        self.iter().collect()
+    }
+}
+
+#[cfg(test)]
+impl FromIterator<usize> for CpuList {
+    /// The set of the given CPUs; panics on a CPU above [`MAX_CPU`].
+    fn from_iter<I: IntoIterator<Item = usize>>(cpus: I) -> CpuList {
+        let mut list = CpuList::default();
+        for cpu in cpus {
+            assert!(cpu <= MAX_CPU, "CPU {cpu} is above {MAX_CPU}");
+            list.insert_range(cpu, cpu);
+        }
+        list
+    }
+}
 
 impl FromStr for CpuList {
     type Err = String;
 
     fn from_str(s: &str) -> Result<CpuList, String> {
-        let mut cpus = Vec::new();
+        let mut list = CpuList::default();
         for item in s.split(',') {
             let (first, last) = match item.split_once('-') {
                 Some((first, last)) => (parse_cpu(first)?, parse_cpu(last)?),
@@ -217,21 +279,37 @@ impl FromStr for CpuList {
             if first > last {
                 return Err(format!("the range {item} is backwards"));
             }
-            cpus.extend(first..=last);
+            list.insert_range(first, last);
         }
-        cpus.sort_unstable();
-        cpus.dedup();
-        Ok(CpuList(cpus))
+        Ok(list)
     }
 }
 
+/// A CPU number, at most [`MAX_CPU`].
 fn parse_cpu(s: &str) -> Result<usize, String> {
     if s.is_empty() {
         return Err("expected CPU numbers and ranges such as 0,2-3".into());
     }
-    match parse_decimal(s, "a CPU")? {
-        cpu if cpu <= MAX_CPU => Ok(cpu),
-        _ => Err(format!("CPU {s} is above the largest supported, {MAX_CPU}")),
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("a CPU must be a non-negative number, not {s:?}"));
+    }
+    match s.parse::<usize>() {
+        Ok(cpu) if cpu <= MAX_CPU => Ok(cpu),
+        // Too large for usize too: digits only, so the value is not needed.
+        _ => Err(format!(
+            "CPU {} is above the largest supported, {MAX_CPU}",
+            abbreviate(s)
+        )),
+    }
+}
+
+/// `s`, or its start and length if it is too long to quote in a message.
+fn abbreviate(s: &str) -> String {
+    const SHOWN: usize = 24;
+    if s.len() <= SHOWN {
+        s.to_owned()
+    } else {
+        format!("{}... ({} digits)", &s[..SHOWN], s.len())
     }
 }
 
@@ -568,15 +646,77 @@ mod tests {
 
     #[test]
     fn cpu_list_takes_numbers_and_ranges() {
-        assert_eq!("0".parse(), Ok(CpuList(vec![0])));
-        assert_eq!("3,0-1,1".parse(), Ok(CpuList(vec![0, 1, 3])));
-        assert_eq!("2-2".parse(), Ok(CpuList(vec![2])));
-        assert_eq!(format!("{MAX_CPU}").parse(), Ok(CpuList(vec![MAX_CPU])));
+        let cpus = |s: &str| s.parse::<CpuList>().map(|list| list.to_vec());
+        assert_eq!(cpus("0"), Ok(vec![0]));
+        assert_eq!(cpus("3,0-1,1"), Ok(vec![0, 1, 3]));
+        assert_eq!(cpus("2-2"), Ok(vec![2]));
+        assert_eq!(cpus(&format!("{MAX_CPU}")), Ok(vec![MAX_CPU]));
+        assert_eq!(cpus("0063,64"), Ok(vec![63, 64]));
+        assert_eq!(
+            cpus(&format!("0-{MAX_CPU}")),
+            Ok((0..=MAX_CPU).collect::<Vec<_>>())
+        );
         for bad in [
-            "", ",", "0,", "a", "1-", "-1", "3-1", "0-1-2", "65536", " 1",
+            "", ",", "0,", "a", "1-", "-1", "3-1", "0-1-2", "65536", " 1", "+1",
         ] {
             assert!(bad.parse::<CpuList>().is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn cpu_ranges_fill_exactly_their_bits() {
+        // Every way a range can start and end within or across words.
+        let edges = [
+            0,
+            1,
+            62,
+            63,
+            64,
+            65,
+            127,
+            128,
+            129,
+            200,
+            MAX_CPU - 64,
+            MAX_CPU,
+        ];
+        for &first in &edges {
+            for &last in edges.iter().filter(|&&last| last >= first) {
+                let list: CpuList = format!("{first}-{last}").parse().unwrap();
+                assert_eq!(list.iter().next(), Some(first), "{first}-{last}");
+                assert_eq!(list.iter().last(), Some(last), "{first}-{last}");
+                assert_eq!(list.iter().count(), last - first + 1, "{first}-{last}");
+                assert_eq!(list.words.len(), last / 64 + 1, "{first}-{last}");
+            }
+        }
+        let union: CpuList = "5,70-130,3,128-140,65535".parse().unwrap();
+        let expected: CpuList = [3, 5]
+            .into_iter()
+            .chain(70..=140)
+            .chain([MAX_CPU])
+            .collect();
+        assert_eq!(union, expected);
+    }
+
+    #[test]
+    fn cpu_above_the_limit_names_the_number_and_the_limit() {
+        assert_eq!(
+            "0,65536".parse::<CpuList>(),
+            Err("CPU 65536 is above the largest supported, 65535".into())
+        );
+        assert_eq!(
+            "0-99999999999999999999999".parse::<CpuList>(),
+            Err("CPU 99999999999999999999999 is above the largest supported, 65535".into())
+        );
+        let long = "9".repeat(5000);
+        let err = long.parse::<CpuList>().unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "CPU {}... (5000 digits) is above the largest supported, 65535",
+                &long[..24]
+            )
+        );
     }
 
     #[test]

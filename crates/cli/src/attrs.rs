@@ -411,8 +411,8 @@ impl LimitArgs {
         if let Some(nice) = self.nice {
             cmd.nice(nice);
         }
-        if let Some(CpuList(cpus)) = &self.cpus {
-            cmd.cpu_affinity(cpus);
+        if let Some(cpus) = &self.cpus {
+            cmd.cpu_affinity(&cpus.to_vec());
         }
         Ok(())
     }

@@ -44,6 +44,10 @@ mod run;
 mod sys;
 mod wait;
 
+#[cfg(test)]
+mod parse_tests;
+
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
@@ -87,11 +91,23 @@ impl Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Err(err) = cli.check() {
-        err.exit();
+    match parse(std::env::args_os()) {
+        Ok(cli) => run(cli),
+        Err(err) => err.exit(),
     }
-    run(cli)
+}
+
+/// Parses and checks a command line (`args[0]` being the program name).
+/// An error is a usage error (exit status 2), or the request for help or
+/// the version (0); nothing has been started then.
+fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    cli.check()?;
+    Ok(cli)
 }
 
 /// Runs the subcommand and returns the status to exit with.

@@ -161,6 +161,12 @@ impl RunArgs {
     pub fn check(&self) -> Result<(), String> {
         self.attrs.check()
     }
+
+    /// PROGRAM and its arguments.
+    #[cfg(test)]
+    pub fn command_line(&self) -> &[OsString] {
+        &self.command
+    }
 }
 
 /// Runs the subcommand and returns the status to exit with.

@@ -153,8 +153,14 @@ fn malformed_values_are_usage_errors() {
         (&["--cpus", ""], "CPU numbers"),
         (&["--cpus", "3-1"], "backwards"),
         (&["--cpus", "0,,1"], "CPU numbers"),
-        (&["--cpus", "0-99999999999999999999999"], "too large"),
-        (&["--cpus", "70000"], "above the largest supported"),
+        (
+            &["--cpus", "0-99999999999999999999999"],
+            "CPU 99999999999999999999999 is above the largest supported, 65535",
+        ),
+        (
+            &["--cpus", "0,70000"],
+            "CPU 70000 is above the largest supported, 65535",
+        ),
         (&["--umask", "9"], "octal"),
         (&["--umask", "1000"], "above 0777"),
         (&["--umask", ""], "octal"),
@@ -804,6 +810,67 @@ fn cpus_sets_the_affinity() {
         };
         assert_eq!(status_field(&status, "Cpus_allowed_list"), expected);
     }
+}
+
+/// Defect 14: `--cpus` expanded every range into a list of numbers, so a
+/// few kilobytes of wide ranges took half a gigabyte and a minute. The list
+/// is now a bit set bounded by the largest CPU: 64 KiB of ranges up to
+/// that CPU parse in milliseconds and a few MiB. spawnfd runs under an
+/// address-space limit, so that a regression fails at once instead of
+/// swamping the machine.
+#[test]
+fn cpus_long_list_of_wide_ranges_costs_little_time_and_memory() {
+    const AS_LIMIT: u64 = 256 << 20;
+    let first = own_cpus()[0];
+    // No machine has a CPU 16384: the kernel keeps the bits below
+    // nr_cpu_ids, so the child runs on `first` alone.
+    let list = format!("{first}{}", ",16384-65535".repeat(5500));
+    assert!(list.len() > 64 << 10);
+    let out_path = scratch("cpus-long-list-out");
+    let err_path = scratch("cpus-long-list-err");
+    let start = Instant::now();
+    let mut child = spawnfd::Command::new(BIN)
+        .args(["run", "--cpus", &list, "--", "cat", "/proc/self/status"])
+        .rlimit(spawnfd::Resource::AS, AS_LIMIT, AS_LIMIT)
+        .stdout(File::create(&out_path).unwrap())
+        .stderr(File::create(&err_path).unwrap())
+        .spawn()
+        .expect("spawn spawnfd");
+    let (status, usage) = child.wait_with_rusage().expect("wait for spawnfd");
+    let elapsed = start.elapsed();
+    let err = fs::read_to_string(&err_path).unwrap();
+    assert!(status.success(), "{status}: {err}");
+    let status_text = fs::read_to_string(&out_path).unwrap();
+    assert_eq!(
+        status_field(&status_text, "Cpus_allowed_list"),
+        first.to_string()
+    );
+    assert!(
+        usage.max_rss_kib < 32 << 10,
+        "spawnfd's peak RSS was {} KiB",
+        usage.max_rss_kib
+    );
+    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
+}
+
+/// A CPU above the library's limit is a usage error that names it and the
+/// limit, also in a range and at the end of a long list.
+#[test]
+fn cpus_above_the_limit_are_usage_errors() {
+    for list in [
+        "65536".to_owned(),
+        "0-65536".to_owned(),
+        format!("{}0-65536", "1,".repeat(2000)),
+    ] {
+        assert_usage_error(
+            &["--cpus", &list, "true"],
+            "CPU 65536 is above the largest supported, 65535",
+        );
+    }
+    assert_usage_error(
+        &["--cpus", "99999999999999999999999999999999", "true"],
+        "CPU 999999999999999999999999... (32 digits) is above the largest supported, 65535",
+    );
 }
 
 // ---------------------------------------------------------------------

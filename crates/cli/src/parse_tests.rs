@@ -1,0 +1,246 @@
+//! The command-line parser never panics: random command lines built from
+//! `spawnfd run`'s real options (taken from clap's own definition, so new
+//! options are covered as they come) with hostile values (empty, huge,
+//! negative, non-UTF-8, `--` in odd places) are either a parsed command or
+//! a usage error with exit status 2 and a message, as `main` would report
+//! it.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
+use clap::CommandFactory;
+use clap::error::ErrorKind;
+use proptest::prelude::*;
+
+use super::{Cli, parse};
+
+/// The long options of `spawnfd run`, as `--name`, and whether each takes
+/// a value.
+fn run_options() -> Vec<(String, bool)> {
+    let cli = Cli::command();
+    let run = cli.find_subcommand("run").expect("the run subcommand");
+    let options: Vec<(String, bool)> = run
+        .get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?;
+            Some((format!("--{long}"), arg.get_action().takes_values()))
+        })
+        .collect();
+    assert!(options.len() > 30, "only {} options found", options.len());
+    options
+}
+
+/// Values that mean something to some option, and edge cases of numbers.
+const VALUES: &[&str] = &[
+    "",
+    "0",
+    "1",
+    "-1",
+    "3=5",
+    "0=0",
+    "-1=2",
+    "2147483647",
+    "2147483648",
+    "-2147483649",
+    "4294967296",
+    "18446744073709551615",
+    "18446744073709551616",
+    "99999999999999999999999999999999999999",
+    "0-65535",
+    "65535",
+    "65536",
+    "3-1",
+    "0,,1",
+    "022",
+    "0o777",
+    "1000",
+    "NOFILE=1024:4096",
+    "NOFILE=2:1",
+    "nofile=:",
+    "AS=unlimited",
+    "TERM",
+    "SIGKILL",
+    "RTMIN+99",
+    "RTMAX-0",
+    "64",
+    "65",
+    "USR1,USR2",
+    "user,pid",
+    "mnt",
+    "0:0:1",
+    "0:0:0",
+    "4294967295:0:4294967295",
+    "1.5",
+    "500ms",
+    "1e3",
+    "213503982334602d",
+    ".",
+    "K=V",
+    "=V",
+    "K",
+    "root",
+    "nobody",
+    "-",
+    "--",
+    "-h",
+    "--fd",
+    "--cpus=1",
+    "/",
+    "/nonexistent",
+    "\u{1F600}",
+    "１",
+];
+
+/// A value: from [`VALUES`], printable text, a long run of digits, a
+/// number with a sign, a long repeated list, or raw bytes.
+fn value() -> impl Strategy<Value = OsString> {
+    prop_oneof![
+        4 => proptest::sample::select(VALUES).prop_map(OsString::from),
+        2 => "[ -~]{0,16}".prop_map(OsString::from),
+        1 => "[0-9]{15,60}".prop_map(OsString::from),
+        1 => "[-+][0-9]{1,25}".prop_map(OsString::from),
+        1 => ("[0-9a-z,:=-]{1,8}", 1..2000usize).prop_map(|(s, n)| OsString::from(s.repeat(n))),
+        1 => proptest::collection::vec(any::<u8>(), 0..24).prop_map(OsString::from_vec),
+    ]
+}
+
+/// One or two words of a command line.
+fn words(options: Vec<(String, bool)>) -> impl Strategy<Value = Vec<OsString>> {
+    let option = proptest::sample::select(options);
+    prop_oneof![
+        // An option in its own word, with its value in the next if it takes one.
+        4 => (option.clone(), value()).prop_map(|((name, takes), value)| {
+            let mut words = vec![OsString::from(name)];
+            if takes {
+                words.push(value);
+            }
+            words
+        }),
+        // An option with `=VALUE`, whether it takes a value or not.
+        2 => (option.clone(), value()).prop_map(|((name, _), value)| {
+            let mut word = OsString::from(name + "=");
+            word.push(value);
+            vec![word]
+        }),
+        // An option without the value it needs, or a value by itself.
+        1 => option.prop_map(|(name, _)| vec![OsString::from(name)]),
+        1 => value().prop_map(|v| vec![v]),
+        1 => Just(vec![OsString::from("--")]),
+        1 => proptest::sample::select(&["--nope", "-x", "-", "--help", "-h", "--version", "--=", "---"][..])
+            .prop_map(|w| vec![OsString::from(w)]),
+    ]
+}
+
+/// A whole command line: `spawnfd`, usually `run`, random words, and
+/// usually a program with arguments at the end (after `--` or not).
+fn command_line() -> impl Strategy<Value = Vec<OsString>> {
+    let subcommand = prop_oneof![
+        8 => Just(vec!["run"]),
+        1 => Just(vec![]),
+        1 => Just(vec!["walk"]),
+    ];
+    let program = prop_oneof![
+        2 => Just(vec![]),
+        3 => proptest::collection::vec(value(), 1..4),
+        3 => proptest::collection::vec(value(), 1..4).prop_map(|mut v| {
+            v.insert(0, OsString::from("--"));
+            v
+        }),
+    ];
+    (
+        subcommand,
+        proptest::collection::vec(words(run_options()), 0..10),
+        program,
+    )
+        .prop_map(|(subcommand, words, program)| {
+            let mut line = vec![OsString::from("spawnfd")];
+            line.extend(subcommand.into_iter().map(OsString::from));
+            line.extend(words.into_iter().flatten());
+            line.extend(program);
+            line
+        })
+}
+
+/// Checks what `main` would do with `line`, short of running anything.
+fn check(line: &[OsString]) -> Result<(), TestCaseError> {
+    match parse(line) {
+        Ok(cli) => {
+            // A parsed command has its program.
+            let super::Commands::Run(args) = &cli.command;
+            prop_assert!(!args.command_line().is_empty(), "{line:?}: no program");
+        }
+        Err(err) => {
+            let message = err.render().to_string();
+            match err.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    prop_assert_eq!(err.exit_code(), 0, "{:?}: {}", line, message);
+                }
+                // `spawnfd` alone: the help, as a usage error.
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    prop_assert_eq!(err.exit_code(), 2, "{:?}: {}", line, message);
+                    prop_assert!(message.contains("Usage: "), "{:?}: {}", line, message);
+                }
+                _ => {
+                    prop_assert_eq!(err.exit_code(), 2, "{:?}: {}", line, message);
+                    prop_assert!(
+                        message.starts_with("error: ") && message.len() > "error: ".len(),
+                        "{:?}: {:?}",
+                        line,
+                        message
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(512)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn any_command_line_parses_or_is_a_usage_error(line in command_line()) {
+        check(&line)?;
+    }
+}
+
+#[test]
+fn hostile_lines_that_once_were_expensive_or_odd() {
+    let long_cpus = format!("0{}", ",0-65535".repeat(5000));
+    for line in [
+        vec!["spawnfd", "run", "--cpus", &long_cpus, "true"],
+        vec!["spawnfd", "run", "--", "--", "--"],
+        vec!["spawnfd", "run", "--fd", "--", "true"],
+        vec!["spawnfd", "run", "--timeout=", "true"],
+        vec!["spawnfd", "run", "--env", "=", "true"],
+        vec![
+            "spawnfd",
+            "run",
+            "--rlimit",
+            "NOFILE=18446744073709551616",
+            "true",
+        ],
+    ] {
+        let line: Vec<OsString> = line.into_iter().map(OsString::from).collect();
+        check(&line).unwrap();
+    }
+    let bytes = OsString::from_vec(vec![b'-', b'-', b'c', b'p', b'u', b's', b'=', 0xff]);
+    check(&[
+        OsString::from("spawnfd"),
+        OsString::from("run"),
+        bytes,
+        OsString::from("true"),
+    ])
+    .unwrap();
+}
