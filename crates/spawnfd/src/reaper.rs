@@ -92,7 +92,7 @@ impl Reaper {
                     continue;
                 };
                 // Readable but not reapable yet: look again next time.
-                if let Ok(None) = pidfd::wait(pidfd.as_fd(), false, None) {
+                if let Ok(None) = pidfd::wait_child(pidfd.as_fd(), false, None, false) {
                     continue;
                 }
                 if let Some(pidfd) = pidfds.remove(&fd) {

@@ -54,6 +54,7 @@ fn every_wait_works_for_a_private_child() {
     drop(stdin);
     let (status, usage) = child.wait_with_rusage().unwrap();
     assert_eq!(status.code(), Some(13));
+    let usage = usage.expect("reaped here: the usage is known");
     assert!(usage.max_rss_kib > 0, "{usage:?}");
 
     let (mut child, _stdin) = private_held(14);
