@@ -13,7 +13,9 @@ pub(crate) struct Epoll {
 }
 
 impl Epoll {
-    /// `epoll_create1(EPOLL_CLOEXEC)`.
+    /// `epoll_create1(EPOLL_CLOEXEC)`, numbered 3 or above: if it lands on
+    /// a closed standard fd, it is moved (`F_DUPFD_CLOEXEC` from 3), so
+    /// that a child inheriting that standard fd never gets the epoll fd.
     pub(crate) fn new() -> io::Result<Epoll> {
         // SAFETY: no pointers.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -21,8 +23,18 @@ impl Epoll {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: a new fd owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        if fd.as_raw_fd() > 2 {
+            return Ok(Epoll { fd });
+        }
+        // SAFETY: F_DUPFD_CLOEXEC of an fd we own returns a new fd or -1.
+        let moved = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+        if moved < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: a new fd owned by nobody else; the low one closes here.
         Ok(Epoll {
-            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            fd: unsafe { OwnedFd::from_raw_fd(moved) },
         })
     }
 
