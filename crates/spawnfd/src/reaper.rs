@@ -105,7 +105,7 @@ impl State {
     /// stays waiting.
     fn hand_over(&mut self, reaper: &'static Reaper) {
         // Those that exited meanwhile need no thread.
-        self.waiting.retain(|fd| still_running(fd));
+        self.waiting.retain(still_running);
         if self.waiting.is_empty() {
             return;
         }
