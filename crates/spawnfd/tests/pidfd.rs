@@ -407,10 +407,14 @@ fn adopting_a_process_that_is_not_our_child() {
 #[test]
 fn a_strangers_status_stays_its_parents_after_the_reap() {
     // A grandchild, started by a shell of ours with std (not this crate),
-    // that exits 7 once its stdin closes; the shell reaps it and exits with
-    // its status.
+    // that exits 7 once the shell's stdin closes (read through fd 3: a
+    // background job's own stdin is /dev/null); the shell reaps it and
+    // exits with its status.
     let mut shell = std::process::Command::new("sh")
-        .args(["-c", "sh -c 'read line; exit 7' & echo $!; wait $!"])
+        .args([
+            "-c",
+            "exec 3<&0; sh -c 'read line <&3; exit 7' & echo $!; wait $!",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
