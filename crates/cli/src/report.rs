@@ -237,8 +237,25 @@ pub struct Ended {
     /// without `--timeout`.
     pub timed_out: Option<bool>,
     /// Its resource usage, with `--rusage`.
-    pub usage: Option<ResourceUsage>,
+    pub usage: Usage,
 }
+
+/// The resource usage of a child that ended, as far as `--rusage` got it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Usage {
+    /// `--rusage` was not given.
+    NotAsked,
+    /// Asked for, but gone: someone else reaped the child first (the
+    /// kernel keeps its status for the pidfd, not its usage).
+    Unavailable,
+    /// Asked for, and collected when the child was reaped.
+    Known(ResourceUsage),
+}
+
+/// The stderr line (after `spawnfd: `) of a usage that was asked for but
+/// cannot be had.
+pub const USAGE_UNAVAILABLE: &str = "rusage: unavailable: the child was reaped by another \
+     process (is SIGCHLD ignored?), which took its resource usage; its status is exact";
 
 impl Ended {
     /// The status `spawnfd` exits with: [`TIMED_OUT`] if the child ran out
@@ -252,15 +269,22 @@ impl Ended {
     }
 
     /// The JSON report: [`child_json`], plus `"timed_out"` with
-    /// `--timeout` and `"rusage"` (see [`usage_json`]) with `--rusage`.
+    /// `--timeout` and `"rusage"` (see [`usage_json`]) with `--rusage`:
+    /// `null` when the usage is [`Usage::Unavailable`].
     pub fn to_json(&self) -> Value {
         let mut report = child_json(self.pid, self.status);
         let map = report.as_object_mut().expect("child_json makes an object");
         if let Some(timed_out) = self.timed_out {
             map.insert("timed_out".into(), timed_out.into());
         }
-        if let Some(usage) = &self.usage {
-            map.insert("rusage".into(), usage_json(usage));
+        match &self.usage {
+            Usage::NotAsked => {}
+            Usage::Unavailable => {
+                map.insert("rusage".into(), Value::Null);
+            }
+            Usage::Known(usage) => {
+                map.insert("rusage".into(), usage_json(usage));
+            }
         }
         report
     }
@@ -321,15 +345,19 @@ pub fn usage_summary(usage: &ResourceUsage) -> String {
 
 /// Reports how a run ended, as JSON on stdout or on stderr (an error
 /// message, or the `--rusage` summary), and returns the status to exit
-/// with (`preserve_status`: see [`Ended::exit_status`]).
+/// with (`preserve_status`: see [`Ended::exit_status`]). A usage that was
+/// asked for but cannot be had is said on stderr with or without `--json`:
+/// it is a warning, not an error, and the JSON has `"rusage": null`.
 ///
 /// If the JSON report cannot be written, says so on stderr and returns
 /// [`SPAWNFD_FAILED`]: the caller asked for a report and has none.
 pub fn finish(ended: Result<Ended, Error>, json: bool, preserve_status: bool) -> ExitCode {
     let (report, status) = match &ended {
         Ok(ended) => {
-            if let (false, Some(usage)) = (json, &ended.usage) {
-                eprintln!("spawnfd: {}", usage_summary(usage));
+            match (json, &ended.usage) {
+                (false, Usage::Known(usage)) => eprintln!("spawnfd: {}", usage_summary(usage)),
+                (_, Usage::Unavailable) => eprintln!("spawnfd: {USAGE_UNAVAILABLE}"),
+                _ => {}
             }
             (
                 json.then(|| ended.to_json()),
@@ -374,7 +402,7 @@ mod tests {
             pid: 42,
             status,
             timed_out,
-            usage: None,
+            usage: Usage::NotAsked,
         }
     }
 
@@ -396,12 +424,22 @@ mod tests {
             json!({ "pid": 42, "exit_code": 3 })
         );
         let mut report = ended(killed(libc::SIGKILL), Some(true));
-        report.usage = Some(ResourceUsage::default());
+        report.usage = Usage::Known(ResourceUsage::default());
         let json = report.to_json();
         assert_eq!(json["timed_out"], true);
         assert_eq!(json["signal"], 9);
         assert_eq!(json["rusage"]["user_time_us"], 0);
         assert_eq!(json["rusage"].as_object().unwrap().len(), 9);
+    }
+
+    #[test]
+    fn json_has_a_null_rusage_when_it_is_unavailable() {
+        let mut report = ended(exited(3), None);
+        report.usage = Usage::Unavailable;
+        assert_eq!(
+            report.to_json(),
+            json!({ "pid": 42, "exit_code": 3, "rusage": null })
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! that runs too long (the kill signal, then `SIGKILL` after the grace
 //! period of `--kill-after`; spawnfd then exits with 124, as timeout(1),
 //! unless `--preserve-status`), and `--rusage` reaps it with its resource
-//! usage, reported in the JSON object or as one line on stderr.
+//! usage, reported in the JSON object or as one line on stderr (or as
+//! unavailable, `"rusage": null`, when another process reaped the child
+//! first).
 //!
 //! # Child attributes
 //!
@@ -124,7 +126,8 @@ pub struct RunArgs {
     /// everything PROGRAM wrote there, and ends with a newline. It is
     /// {"pid": N, "exit_code": N} or {"pid": N, "signal": N, "core_dumped":
     /// BOOL}, plus "timed_out": BOOL with --timeout ("signal" is then the
-    /// one PROGRAM actually died of) and "rusage": {...} with --rusage;
+    /// one PROGRAM actually died of) and "rusage": {...} with --rusage
+    /// ("rusage": null if the usage could not be had; see --rusage);
     /// when PROGRAM could not be started, {"error": {"message": ...,
     /// "step": ..., "errno": N, "path": ..., "fd": N, "signal": N, "id": N,
     /// "resource": ...}}, with only the fields that apply ("kind":

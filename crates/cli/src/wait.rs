@@ -7,7 +7,11 @@
 //! left ([`sys::wait_readable`]), and the final reap (`waitid`) retries on
 //! `EINTR` in the library. Once the pidfd is readable the child is reaped
 //! at once, with [`Child::wait_with_rusage`] when `--rusage` asks for its
-//! usage (which [`Child::wait_timeout`] would throw away by reaping).
+//! usage (which [`Child::wait_timeout`] would throw away by reaping). If
+//! another process reaped the child first (spawnfd started with `SIGCHLD`
+//! ignored, so that the kernel reaps its children itself), the status
+//! still comes from the pidfd (since Linux 6.15) but the usage is gone:
+//! it is then reported as unavailable, never as zeros.
 //!
 //! When the time limit passes, the child is sent the kill signal, then
 //! `SIGCONT` (as timeout(1) does, so that a stopped child can act on it),
@@ -20,7 +24,7 @@ use clap::Args;
 use spawnfd::{Child, Signal};
 
 use crate::args::{parse_duration, parse_signal};
-use crate::report::{Ended, Error};
+use crate::report::{Ended, Error, Usage};
 use crate::sys;
 
 /// The grace period between the kill signal and `SIGKILL`, without
@@ -85,6 +89,11 @@ pub struct WaitArgs {
     /// 0.301s, system 0.004s, max RSS 3456 KiB, page faults 120 minor / 0
     /// major, context switches 1 voluntary / 3 involuntary, blocks 0 read /
     /// 8 written`.
+    ///
+    /// If the usage cannot be had (PROGRAM was reaped by someone else, as
+    /// when spawnfd is started with SIGCHLD ignored), spawnfd says so on
+    /// stderr (`spawnfd: rusage: unavailable: ...`) and the JSON report has
+    /// "rusage": null.
     #[arg(long)]
     rusage: bool,
 }
@@ -117,9 +126,10 @@ impl WaitArgs {
         };
         let (status, usage) = if self.rusage {
             let (status, usage) = child.wait_with_rusage().map_err(wait_error)?;
-            (status, Some(usage))
+            let usage = usage.map_or(Usage::Unavailable, Usage::Known);
+            (status, usage)
         } else {
-            (child.wait().map_err(wait_error)?, None)
+            (child.wait().map_err(wait_error)?, Usage::NotAsked)
         };
         Ok(Ended {
             pid,

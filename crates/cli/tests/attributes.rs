@@ -812,14 +812,13 @@ fn cpus_sets_the_affinity() {
     }
 }
 
-/// Defect 14: `--cpus` expanded every range into a list of numbers, so a
-/// few kilobytes of wide ranges took half a gigabyte and a minute. The list
-/// is now a bit set bounded by the largest CPU: 64 KiB of ranges up to
-/// that CPU parse in milliseconds and a few MiB. spawnfd runs under an
-/// address-space limit, so that a regression fails at once instead of
-/// swamping the machine.
+/// `--cpus` expanded every range into a list of numbers, so a few
+/// kilobytes of wide ranges took half a gigabyte and a minute. The list is
+/// now a bit set bounded by the largest CPU: 64 KiB of ranges up to that
+/// CPU parse within a few MiB. spawnfd runs under an address-space limit,
+/// so that a regression fails at once instead of swamping the machine.
 #[test]
-fn cpus_long_list_of_wide_ranges_costs_little_time_and_memory() {
+fn cpus_long_list_of_wide_ranges_costs_little_memory() {
     const AS_LIMIT: u64 = 256 << 20;
     let first = own_cpus()[0];
     // No machine has a CPU 16384: the kernel keeps the bits below
@@ -828,7 +827,6 @@ fn cpus_long_list_of_wide_ranges_costs_little_time_and_memory() {
     assert!(list.len() > 64 << 10);
     let out_path = scratch("cpus-long-list-out");
     let err_path = scratch("cpus-long-list-err");
-    let start = Instant::now();
     let mut child = spawnfd::Command::new(BIN)
         .args(["run", "--cpus", &list, "--", "cat", "/proc/self/status"])
         .rlimit(spawnfd::Resource::AS, AS_LIMIT, AS_LIMIT)
@@ -837,7 +835,7 @@ fn cpus_long_list_of_wide_ranges_costs_little_time_and_memory() {
         .spawn()
         .expect("spawn spawnfd");
     let (status, usage) = child.wait_with_rusage().expect("wait for spawnfd");
-    let elapsed = start.elapsed();
+    let usage = usage.expect("the usage of our own child, reaped by us");
     let err = fs::read_to_string(&err_path).unwrap();
     assert!(status.success(), "{status}: {err}");
     let status_text = fs::read_to_string(&out_path).unwrap();
@@ -850,7 +848,6 @@ fn cpus_long_list_of_wide_ranges_costs_little_time_and_memory() {
         "spawnfd's peak RSS was {} KiB",
         usage.max_rss_kib
     );
-    assert!(elapsed < Duration::from_secs(20), "took {elapsed:?}");
 }
 
 /// A CPU above the library's limit is a usage error that names it and the

@@ -483,3 +483,51 @@ fn help_documents_the_time_limit_and_rusage() {
         assert!(help.contains(needle), "{needle:?} missing from:\n{help}");
     }
 }
+
+/// Issue 7, item 9: started with `SIGCHLD` ignored (inherited across
+/// exec), spawnfd's children are reaped by the kernel as they exit. The
+/// status survives in the pidfd (since Linux 6.15); the usage does not,
+/// and must be reported as unavailable, not as zeros.
+#[test]
+fn rusage_of_a_child_reaped_by_someone_else_is_unavailable() {
+    let spawnfd_with_sigchld_ignored = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("run")
+            .args(args)
+            .stdin(Stdio::null())
+            .ignore_signals(spawnfd::SignalSet::empty().with(spawnfd::Signal::CHLD));
+        let out = cmd.output().expect("run spawnfd");
+        (
+            out.status.code(),
+            stdout(&out).to_owned(),
+            stderr(&out).to_owned(),
+        )
+    };
+    let script = ["--", "sh", "-c", "exit 3"];
+
+    let (code, out, err) =
+        spawnfd_with_sigchld_ignored(&[&["--rusage", "--json"][..], &script].concat());
+    if code == Some(125) && err.contains("No child processes") {
+        return skip(
+            "rusage_of_a_child_reaped_by_someone_else_is_unavailable",
+            "this kernel keeps no exit status for pidfds (PIDFD_INFO_EXIT, Linux 6.15)",
+        );
+    }
+    let report: Value =
+        serde_json::from_str(out.lines().last().expect("a JSON report")).expect("valid JSON");
+    assert_eq!(code, Some(3), "{report} {err}");
+    assert_eq!(report["exit_code"], 3, "{report}");
+    assert!(report.get("rusage").is_some(), "--rusage: {report}");
+    assert!(
+        report["rusage"].is_null(),
+        "zeros instead of nothing: {report}"
+    );
+    assert!(err.contains("rusage: unavailable"), "{err:?}");
+
+    let (code, out, err) = spawnfd_with_sigchld_ignored(&[&["--rusage"][..], &script].concat());
+    assert_eq!(code, Some(3), "{err}");
+    assert_eq!(out, "");
+    assert!(err.starts_with("spawnfd: rusage: unavailable: "), "{err:?}");
+    assert!(!err.contains("max RSS"), "a usage was printed: {err:?}");
+    assert_eq!(err.lines().count(), 1, "{err:?}");
+}

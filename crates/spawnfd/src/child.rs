@@ -45,6 +45,12 @@ pub struct Child {
     /// `None` only after `into_pidfd`.
     pidfd: Option<OwnedFd>,
     pid: u32,
+    /// The process whose child this is (its pid), `None` for a process
+    /// adopted by `from_pidfd` that is not our child. Only that process
+    /// may report a status the kernel kept after someone else reaped the
+    /// child: to any other (a stranger's adopter, or a process forked
+    /// from the parent after the spawn) it is not a child at all.
+    parent: Option<u32>,
     status: Option<ExitStatus>,
     on_drop: OnDrop,
     /// The parent's end of the child's stdin, if it was `Stdio::piped()`.
@@ -78,7 +84,8 @@ impl Default for OnDrop {
 /// let mut child = Command::new("true").spawn()?;
 /// let (status, usage) = child.wait_with_rusage()?;
 /// assert!(status.success());
-/// assert!(usage.max_rss_kib > 0);
+/// // `None` only if someone else reaped the child first.
+/// assert!(usage.unwrap().max_rss_kib > 0);
 /// # std::io::Result::Ok(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -138,6 +145,7 @@ impl Child {
         Child {
             pidfd: Some(pidfd),
             pid,
+            parent: Some(std::process::id()),
             status: None,
             on_drop,
             stdin: stdin.map(ChildStdin::from),
@@ -151,22 +159,43 @@ impl Child {
     ///
     /// Signalling and polling work for any process. Waiting (and reaping
     /// on drop) works only for a child of this process: for others,
-    /// `wait` and `try_wait` fail with `ECHILD`, and dropping just closes
-    /// the pidfd.
+    /// `wait`, `try_wait` and `wait_with_rusage` fail with `ECHILD`
+    /// (`wait_timeout` too, once the process has exited), and dropping
+    /// just closes the pidfd.
+    ///
+    /// Whether the process is our child is found out here, once, with
+    /// `waitid(P_PIDFD, WEXITED | WNOHANG | WNOWAIT | __WALL)`, which looks
+    /// without reaping. It decides what a wait reports after the process
+    /// was reaped by someone else: since Linux 6.15 the kernel keeps the
+    /// exit status of every process a pidfd names, its real parent having
+    /// reaped it or not, and a stranger's status is not ours to report, so
+    /// only our own child's kept status is returned (see
+    /// [`Child::wait`]); a stranger's waits fail with `ECHILD` before and
+    /// after its parent reaps it. A child of ours that someone else
+    /// reaped before this call is refused with `ESRCH` (below), its pid
+    /// being gone; one being reaped by another thread at this very moment
+    /// may be taken for a stranger.
     ///
     /// # Errors
     ///
     /// As [`pidfd_getpid`](crate::pidfd_getpid): `EBADF` if `pidfd` is not
     /// a pidfd, `ESRCH` if its process has been reaped, `EREMOTE` if it is
-    /// in a PID namespace this process cannot see.
+    /// in a PID namespace this process cannot see; and those of `waitid`
+    /// other than `ECHILD`.
     pub fn from_pidfd(pidfd: OwnedFd) -> io::Result<Child> {
         let pid = pidfd::getpid(pidfd.as_fd())?;
-        Ok(Child::new(
-            pidfd,
-            pid,
-            [None, None, None],
-            OnDrop::default(),
-        ))
+        let ours = pidfd::is_child(pidfd.as_fd())?;
+        let mut child = Child::new(pidfd, pid, [None, None, None], OnDrop::default());
+        if !ours {
+            child.parent = None;
+        }
+        Ok(child)
+    }
+
+    /// Whether a status the kernel kept after someone else reaped the
+    /// child may be reported: only by the process whose child it is.
+    fn kept_is_ours(&self) -> bool {
+        self.parent == Some(std::process::id())
     }
 
     /// The child's process id. Prefer the pidfd for anything that acts on
@@ -206,25 +235,32 @@ impl Child {
     ///
     /// If other code reaped the child first (a `waitpid(-1)` elsewhere, or
     /// `SIGCHLD` set to `SIG_IGN`), the status comes from the pidfd, which
-    /// keeps it (`PIDFD_INFO_EXIT`, Linux 6.15); on older kernels the wait
-    /// then fails with `ECHILD`.
+    /// keeps it (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`, since Linux
+    /// 6.15). The kernel records it a moment after the other reaper took
+    /// the zombie; a wait that comes in between waits for it, a second at
+    /// most. On older kernels, or for a process that is not our child
+    /// (see [`Child::from_pidfd`]), the wait then fails with `ECHILD`.
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         if let Some(status) = self.status {
             return Ok(status);
         }
-        let status = pidfd::wait(self.fd(), true, None)?
-            .ok_or_else(|| io::Error::other("waitid returned no status for the child"))?;
+        let status = pidfd::wait_child(self.fd(), true, None, self.kept_is_ours())?
+            .ok_or_else(|| io::Error::other("waitid returned no status for the child"))?
+            .status();
         self.status = Some(status);
         Ok(status)
     }
 
-    /// Reaps the child if it has exited, without blocking.
+    /// Reaps the child if it has exited, without blocking (but for the
+    /// moment it may take the kernel to record the status of a child that
+    /// someone else is reaping: see [`Child::wait`]).
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.status {
             return Ok(Some(status));
         }
-        self.status = pidfd::wait(self.fd(), false, None)?;
+        let reaped = pidfd::wait_child(self.fd(), false, None, self.kept_is_ours())?;
+        self.status = reaped.map(pidfd::Reaped::status);
         Ok(self.status)
     }
 
@@ -256,19 +292,31 @@ impl Child {
     /// (`waitid`'s `rusage`: CPU times, peak RSS, faults, context
     /// switches) with its status. Closes stdin first.
     ///
+    /// The usage is `None` when someone else reaped the child first (a
+    /// `waitpid(-1)` elsewhere, or `SIGCHLD` set to `SIG_IGN`): the status
+    /// then comes from the pidfd, as for [`Child::wait`], but the kernel
+    /// keeps no usage for it, which went to the other reaper.
+    ///
     /// # Errors
     ///
-    /// `ECHILD` if the child was already reaped (its usage is gone with it).
-    pub fn wait_with_rusage(&mut self) -> io::Result<(ExitStatus, ResourceUsage)> {
+    /// `ECHILD` if the child was already reaped through this handle (its
+    /// usage went with it; `wait` still returns its status), or if it was
+    /// reaped by someone else on a kernel that keeps no status for pidfds
+    /// (before 6.15).
+    pub fn wait_with_rusage(&mut self) -> io::Result<(ExitStatus, Option<ResourceUsage>)> {
         drop(self.stdin.take());
         if self.status.is_some() {
             return Err(io::Error::from_raw_os_error(libc::ECHILD));
         }
         let mut raw = os::zeroed_rusage();
-        let status = pidfd::wait(self.fd(), true, Some(&mut raw))?
+        let reaped = pidfd::wait_child(self.fd(), true, Some(&mut raw), self.kept_is_ours())?
             .ok_or_else(|| io::Error::other("waitid returned no status for the child"))?;
-        self.status = Some(status);
-        Ok((status, ResourceUsage::from_raw(&raw)))
+        self.status = Some(reaped.status());
+        let usage = match reaped {
+            pidfd::Reaped::Here(_) => Some(ResourceUsage::from_raw(&raw)),
+            pidfd::Reaped::Elsewhere(_) => None,
+        };
+        Ok((reaped.status(), usage))
     }
 
     /// Sends `SIGKILL` through the pidfd.
@@ -340,8 +388,9 @@ impl Drop for Child {
             return;
         }
         // Exited already: reaped here and now, no thread needed. Not our
-        // child (an adopted pidfd): ECHILD, nothing to reap.
-        if let Ok(None) = pidfd::wait(fd.as_fd(), false, None) {
+        // child (an adopted pidfd), or reaped by someone else: ECHILD,
+        // nothing to reap (and no status to wait for).
+        if let Ok(None) = pidfd::wait_child(fd.as_fd(), false, None, false) {
             reaper::adopt(fd);
         }
     }

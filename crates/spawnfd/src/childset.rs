@@ -219,14 +219,17 @@ impl ChildSet {
             Ok(Some(status)) => status,
             Ok(None) => return Ok(None),
             Err(e) => {
-                // Reaped behind the set's back, on a kernel that keeps no
-                // exit status for pidfds: hand the child back with the
-                // error rather than report it forever.
+                // No status to be had: reaped behind the set's back on a
+                // kernel that keeps none for pidfds (before 6.15), or not
+                // our child (an adopted stranger). `try_wait` already waited
+                // for a status the kernel was about to record, so none is
+                // lost here. Let go of the child with the error rather
+                // than report it forever.
                 let id = ChildId(id);
                 self.remove(id);
                 return Err(io::Error::new(
                     e.kind(),
-                    format!("ChildSet: the status of child {id:?} is lost: {e}"),
+                    format!("ChildSet: child {id:?} has no status this process can have: {e}"),
                 ));
             }
         };

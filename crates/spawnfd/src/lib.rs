@@ -38,8 +38,16 @@
 //!
 //! - Up to 16 child stacks of 64 KiB (plus a guard page each), mapped on
 //!   first use and reused, one per spawn running at the same moment.
+//! - The reaper, on first need only: the first [`Child`] dropped while its
+//!   process runs starts one thread (`spawnfd-reaper`) and one epoll fd
+//!   (close-on-exec, numbered 3 or above), which reap the dropped children
+//!   as they exit and live as long as the process. A process made by
+//!   `fork` leaves its parent's reaper alone and starts its own when it
+//!   needs one. If the fd or the thread cannot be had at that moment
+//!   (`EMFILE`, `EAGAIN`), the children wait, nothing lost, for the next
+//!   need; an epoll fd closed behind the library's back is replaced.
 //!
-//! No signal handler is installed and no thread is started.
+//! No signal handler is installed; no thread is started but the reaper.
 //!
 //! # Requirements
 //!

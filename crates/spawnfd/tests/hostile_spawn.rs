@@ -120,7 +120,8 @@ fn map(inside: u32, outside: u32) -> [IdMap; 1] {
     }]
 }
 
-/// Sends `sig` to this process's group as fast as it can until dropped.
+/// Sends `sig` to this process's group until dropped: as fast as it can,
+/// or with a pause between signals.
 struct Storm {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<usize>>,
@@ -128,6 +129,10 @@ struct Storm {
 
 impl Storm {
     fn new(sig: i32) -> Storm {
+        Storm::paced(sig, Duration::ZERO)
+    }
+
+    fn paced(sig: i32, pause: Duration) -> Storm {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
@@ -137,6 +142,9 @@ impl Storm {
                 // isolated run owns.
                 unsafe { libc::kill(0, sig) };
                 sent += 1;
+                if !pause.is_zero() {
+                    std::thread::sleep(pause);
+                }
             }
             sent
         });
@@ -303,8 +311,10 @@ fn traced_children_survive_a_signal_storm_isolated() {
         return;
     }
     // SIGWINCH is ignored by default: the storm harms nobody, but a traced
-    // child stops for each one that reaches it.
-    let storm = Storm::new(libc::SIGWINCH);
+    // child stops for each one that reaches it, and needs its tracer to go
+    // on. (Unpaced, a storm would stop it again before it could take a
+    // step: a tracee makes progress only as fast as its tracer resumes it.)
+    let storm = Storm::paced(libc::SIGWINCH, Duration::from_micros(20));
     for i in 0..200 {
         let mut child = Command::new("true")
             .ptrace_traceme(true)

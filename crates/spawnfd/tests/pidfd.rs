@@ -390,14 +390,61 @@ fn adopting_a_process_that_is_not_our_child() {
     adopted.send_signal(Signal::TERM).unwrap();
     assert_eq!(shell.wait().unwrap().code(), Some(128 + libc::SIGTERM));
 
-    // Reaped by the shell: readable, still not ours, and signals reach
-    // nobody.
+    // Reaped by the shell: readable, still not ours (the kernel kept its
+    // status for the pidfd, but that is the shell's to know), and signals
+    // reach nobody.
     assert!(poll_readable(adopted.pidfd(), Duration::ZERO));
     assert!(reaped(adopted.pidfd()));
-    assert_reaped_elsewhere(adopted.wait_timeout(HANG_GUARD));
+    assert_eq!(errno(adopted.wait_timeout(HANG_GUARD)), libc::ECHILD);
     assert_eq!(errno(adopted.send_signal(Signal::TERM)), libc::ESRCH);
     adopted.kill().unwrap();
     drop(adopted); // just closes the pidfd
+}
+
+/// Issue 7, item 15: since Linux 6.15 the kernel keeps the exit status of
+/// any process a pidfd names once its parent reaps it; a `Child` adopted
+/// from a process that is not ours must not report it.
+#[test]
+fn a_strangers_status_stays_its_parents_after_the_reap() {
+    // A grandchild, started by a shell of ours with std (not this crate),
+    // that exits 7 once the shell's stdin closes (read through fd 3: a
+    // background job's own stdin is /dev/null); the shell reaps it and
+    // exits with its status.
+    let mut shell = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "exec 3<&0; sh -c 'read line <&3; exit 7' & echo $!; wait $!",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(shell.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid: u32 = line.trim().parse().unwrap();
+    let mut stranger = Child::from_pidfd(pidfd_open(pid).unwrap()).unwrap();
+    assert_eq!(stranger.id(), pid);
+    let copy = stranger.pidfd().try_clone_to_owned().unwrap();
+    let mut set = ChildSet::new().unwrap();
+    let id = set
+        .insert(Child::from_pidfd(pidfd_open(pid).unwrap()).unwrap())
+        .unwrap();
+
+    drop(shell.stdin.take());
+    // The shell reaped it: its status is the shell's exit status.
+    assert_eq!(shell.wait().unwrap().code(), Some(7));
+    assert!(reaped(copy.as_fd()));
+    assert_eq!(errno(stranger.wait()), libc::ECHILD);
+    assert_eq!(errno(stranger.try_wait()), libc::ECHILD);
+    assert_eq!(errno(stranger.wait_timeout(HANG_GUARD)), libc::ECHILD);
+    assert_eq!(errno(stranger.wait_with_rusage()), libc::ECHILD);
+    // A set refuses it too, and lets go of it.
+    let err = set.wait_any_timeout(HANG_GUARD).unwrap_err();
+    let echild = std::io::Error::from_raw_os_error(libc::ECHILD).to_string();
+    assert!(err.to_string().contains(&echild), "{err}");
+    assert!(set.get(id).is_none() && set.is_empty());
 }
 
 #[test]

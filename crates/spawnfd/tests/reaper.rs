@@ -297,3 +297,244 @@ fn the_reaper_leaves_other_children_alone() {
     assert_eq!(status.into_raw(), 5 << 8, "its status is intact: {status}");
     assert_eq!(children_of_self(), []);
 }
+
+// --- Issue 7, item 5: fork, a transient EMFILE, a closed epoll fd ------------
+//
+// Each runs in a process of its own: they fork, lower RLIMIT_NOFILE, or
+// close the reaper's fd behind its back.
+
+/// How long an isolated run waits for the reaper before it calls the reaper
+/// broken: far above what reaping needs, well below the harness's patience.
+const REAP_GUARD: Duration = Duration::from_secs(20);
+
+/// Waits at most [`REAP_GUARD`] for the process behind `pidfd` to be reaped.
+fn reaped_within_guard(pidfd: &OwnedFd) -> bool {
+    let deadline = std::time::Instant::now() + REAP_GUARD;
+    while !reaped(pidfd) {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
+}
+
+/// The CPU time (utime + stime, in clock ticks) of this process's thread
+/// named `spawnfd-reaper` (the first found).
+fn reaper_thread_ticks() -> u64 {
+    for task in std::fs::read_dir("/proc/self/task").unwrap() {
+        let path = task.unwrap().path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim_end() != "spawnfd-reaper" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).unwrap();
+        let (_, rest) = stat.rsplit_once(')').unwrap();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // Fields 14 and 15 (utime, stime) are at 11 and 12 after the ')'.
+        return fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    panic!("no spawnfd-reaper thread");
+}
+
+const FORKED: &str = "a_forked_process_gets_its_own_reaper_isolated";
+
+#[test]
+fn a_forked_process_gets_its_own_reaper() {
+    // Its process is a child of this one, which other tests count.
+    let _serial = serial();
+    support::run_isolated(FORKED);
+}
+
+#[test]
+#[ignore = "run in a process of its own by a_forked_process_gets_its_own_reaper"]
+fn a_forked_process_gets_its_own_reaper_isolated() {
+    if !support::in_isolated_run(FORKED) {
+        return;
+    }
+    // The reaper of this process runs, with a child to wait for.
+    let (ours, ours_stdin) = spawn_held(&mut until_stdin_closed(0));
+    let ours_pidfd = pidfd_copy(&ours);
+    drop(ours);
+    assert_eq!(reaper_pending(), 1);
+
+    let (report_read, report_write) = std::io::pipe().unwrap();
+    let (done_read, done_write) = std::io::pipe().unwrap();
+    // SAFETY: the forked child only spawns, drops and reads pipes, then
+    // leaves with _exit; it never returns into the test harness.
+    let forked = unsafe { libc::fork() };
+    assert!(forked >= 0, "fork: {}", std::io::Error::last_os_error());
+    if forked == 0 {
+        drop((report_read, done_write));
+        let ok = std::panic::catch_unwind(|| {
+            // A child of the forked process, dropped while it runs: its own
+            // reaper must reap it.
+            let (child, stdin) = spawn_held(&mut until_stdin_closed(0));
+            let pidfd = pidfd_copy(&child);
+            drop(child);
+            drop(stdin);
+            reaped_within_guard(&pidfd)
+        })
+        .unwrap_or(false);
+        let mut report_write = report_write;
+        let _ = std::io::Write::write_all(&mut report_write, if ok { b"y" } else { b"n" });
+        // Stay alive (its registrations with it) while the parent looks at
+        // its reaper's CPU time.
+        let mut byte = [0u8];
+        let _ = std::io::Read::read(&mut { done_read }, &mut byte);
+        // SAFETY: _exit ends the forked process without running the
+        // harness's atexit handlers or destructors.
+        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+    }
+    drop((report_write, done_read));
+    let mut answer = [0u8];
+    std::io::Read::read_exact(&mut { report_read }, &mut answer).unwrap();
+
+    // The forked process is alive with its own reaper's registrations: this
+    // process's reaper thread must be asleep, not spinning on them.
+    let before = reaper_thread_ticks();
+    std::thread::sleep(Duration::from_millis(300));
+    let spent = reaper_thread_ticks() - before;
+    drop(done_write);
+    let mut raw = 0;
+    // SAFETY: our child; `raw` is writable.
+    assert_eq!(unsafe { libc::waitpid(forked, &mut raw, 0) }, forked);
+    assert_eq!(
+        answer[0], b'y',
+        "the forked process's dropped child was not reaped (a zombie)"
+    );
+    assert!(
+        libc::WIFEXITED(raw) && libc::WEXITSTATUS(raw) == 0,
+        "{raw:#x}"
+    );
+    assert!(
+        spent <= 3,
+        "this process's reaper spent {spent} ticks in 300 ms: spinning"
+    );
+
+    // And this process's reaper still works.
+    drop(ours_stdin);
+    assert!(reaped_within_guard(&ours_pidfd), "our own child");
+    assert_eq!(children_of_self(), []);
+}
+
+const EMFILE: &str = "a_reaper_that_could_not_start_retries_at_the_next_need_isolated";
+
+#[test]
+fn a_reaper_that_could_not_start_retries_at_the_next_need() {
+    // Its process is a child of this one, which other tests count.
+    let _serial = serial();
+    support::run_isolated(EMFILE);
+}
+
+/// Sets the soft `RLIMIT_NOFILE`.
+fn set_nofile(soft: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write `limit`.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        limit.rlim_cur = soft;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+    }
+}
+
+#[test]
+#[ignore = "run in a process of its own by a_reaper_that_could_not_start_retries_at_the_next_need"]
+fn a_reaper_that_could_not_start_retries_at_the_next_need_isolated() {
+    if !support::in_isolated_run(EMFILE) {
+        return;
+    }
+    let (first, first_stdin) = spawn_held(&mut until_stdin_closed(0));
+    let first_pidfd = pidfd_copy(&first);
+    let (exits_meanwhile, exits_stdin) = spawn_held(&mut until_stdin_closed(0));
+    let exits_pidfd = pidfd_copy(&exits_meanwhile);
+
+    // No fd left: the reaper's epoll_create1 fails with EMFILE.
+    let mut fillers = Vec::new();
+    set_nofile(256);
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        fillers.push(f);
+    }
+    drop(first);
+    drop(exits_meanwhile);
+    // Neither is lost: both wait for the next need.
+    assert_eq!(reaper_pending(), 2);
+    drop(fillers);
+    set_nofile(1024);
+    assert_eq!(threads_named("spawnfd-reaper"), 0);
+
+    // One of them exits before the next need.
+    drop(exits_stdin);
+    assert!(poll_readable(&exits_pidfd, HANG_GUARD));
+    let (second, second_stdin) = spawn_held(&mut until_stdin_closed(0));
+    let second_pidfd = pidfd_copy(&second);
+    drop(second);
+    assert!(reaped(&exits_pidfd), "reaped at the next need");
+    assert_eq!(reaper_pending(), 2);
+    drop((first_stdin, second_stdin));
+    assert!(
+        reaped_within_guard(&first_pidfd),
+        "the child dropped during EMFILE"
+    );
+    assert!(reaped_within_guard(&second_pidfd));
+    assert_eq!(children_of_self(), []);
+}
+
+const CLOSED: &str = "a_reaper_whose_epoll_fd_was_closed_goes_on_isolated";
+
+#[test]
+fn a_reaper_whose_epoll_fd_was_closed_goes_on() {
+    // Its process is a child of this one, which other tests count.
+    let _serial = serial();
+    support::run_isolated(CLOSED);
+}
+
+/// This process's epoll fds.
+fn epoll_fds() -> Vec<i32> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            (target.to_string_lossy() == "anon_inode:[eventpoll]")
+                .then(|| e.file_name().to_str()?.parse().ok())?
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "run in a process of its own by a_reaper_whose_epoll_fd_was_closed_goes_on"]
+fn a_reaper_whose_epoll_fd_was_closed_goes_on_isolated() {
+    if !support::in_isolated_run(CLOSED) {
+        return;
+    }
+    let (first, first_stdin) = spawn_held(&mut until_stdin_closed(0));
+    let first_pidfd = pidfd_copy(&first);
+    drop(first);
+    let epolls = epoll_fds();
+    assert_eq!(epolls.len(), 1, "the reaper's epoll fd: {epolls:?}");
+    // What a daemon's "close every fd" does to it.
+    // SAFETY: the reaper's fd, closed behind its back on purpose.
+    assert_eq!(unsafe { libc::close(epolls[0]) }, 0);
+
+    // Its thread still sleeps on the orphaned instance: that child's exit
+    // wakes it.
+    drop(first_stdin);
+    assert!(reaped_within_guard(&first_pidfd));
+    // A child dropped afterwards must be reaped too, not silently lost.
+    let (second, second_stdin) = spawn_held(&mut until_stdin_closed(0));
+    let second_pidfd = pidfd_copy(&second);
+    drop(second);
+    drop(second_stdin);
+    assert!(reaped_within_guard(&second_pidfd), "reaping ended");
+    // And the next one, with a number the reaper's new fd may share.
+    let (third, third_stdin) = spawn_held(&mut until_stdin_closed(0));
+    let third_pidfd = pidfd_copy(&third);
+    drop(third);
+    drop(third_stdin);
+    assert!(reaped_within_guard(&third_pidfd));
+    assert_eq!(children_of_self(), []);
+}

@@ -352,6 +352,7 @@ fn rusage_reports_the_childs_own_cpu_time_and_memory() {
     let mut burner = cpu_burner(ticks).spawn().unwrap();
     let (status, usage) = burner.wait_with_rusage().unwrap();
     assert_eq!(status.code(), Some(3));
+    let usage = usage.expect("reaped here: the usage is known");
     let cpu = usage.user_time + usage.system_time;
     assert!(
         cpu >= Duration::from_millis(200),
@@ -368,6 +369,7 @@ fn rusage_reports_the_childs_own_cpu_time_and_memory() {
         .wait_with_rusage()
         .unwrap();
     assert!(status.success());
+    let idle = idle.expect("reaped here: the usage is known");
     assert!(
         idle.user_time + idle.system_time < Duration::from_millis(100),
         "`true` is charged the CPU time of an earlier child: {idle:?}"
@@ -380,6 +382,7 @@ fn rusage_counts_the_sleeps_of_a_child() {
     let mut child = Command::new("sleep").arg("0.01").spawn().unwrap();
     let (status, usage) = child.wait_with_rusage().unwrap();
     assert!(status.success());
+    let usage = usage.expect("reaped here: the usage is known");
     assert!(
         usage.voluntary_context_switches >= 1,
         "`sleep` went to sleep at least once: {usage:?}"
@@ -412,6 +415,29 @@ fn wait_with_rusage_reaps_once() {
     assert_eq!(child.wait_timeout(Duration::ZERO).unwrap(), Some(status));
     let err = child.wait_with_rusage().unwrap_err();
     assert_eq!(err.raw_os_error(), Some(libc::ECHILD), "{err}");
+}
+
+/// Issue 7, item 9: after someone else reaped the child, the kernel keeps
+/// its status for the pidfd (since Linux 6.15) but not its usage, which
+/// went to the other reaper: the usage is absent, never a row of zeros.
+#[test]
+fn wait_with_rusage_after_a_foreign_reap_has_no_usage() {
+    let mut child = sh("exit 6").spawn().unwrap();
+    let pid = child.id();
+    assert!(poll_readable(child.pidfd(), HANG_GUARD));
+    let mut raw = 0;
+    // SAFETY: our unreaped child, so the pid is its own; `raw` is writable.
+    let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut raw, libc::__WALL) };
+    assert_eq!(r, pid as libc::pid_t);
+    assert_eq!(libc::WEXITSTATUS(raw), 6);
+    match child.wait_with_rusage() {
+        Ok((status, usage)) => {
+            assert_eq!(status.code(), Some(6));
+            assert_eq!(usage, None, "a usage the kernel no longer has");
+        }
+        // A kernel that keeps no status for pidfds (before 6.15).
+        Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ECHILD), "{e}"),
+    }
 }
 
 #[test]

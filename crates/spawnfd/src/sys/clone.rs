@@ -10,6 +10,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
+use std::time::Duration;
 
 use super::arch;
 
@@ -399,17 +400,25 @@ impl Attended<'_> {
     /// The stop after exec (`SIGTRAP`) is left for the caller.
     fn wait(&mut self) {
         if self.traced {
-            // How long to sleep before looking for a stop: stops are rare
-            // (a signal must arrive in the few microseconds before exec).
-            let poll = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 2_000_000,
-            };
+            // How long to sleep before looking for a stop: from 50 µs,
+            // doubling to 5 ms while nothing happens, back to 50 µs after a
+            // stop (a signal must arrive in the few microseconds before
+            // exec, and the child makes no progress until it is resumed).
+            let mut poll = Duration::from_micros(50);
             while self.running.load(Ordering::Acquire) != 0 {
-                futex_wait(self.running, 1, Some(&poll));
-                if self.running.load(Ordering::Acquire) != 0 {
-                    resume_if_stopped(self.pidfd, self.pid);
+                let timeout = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: poll.subsec_nanos() as libc::c_long,
+                };
+                futex_wait(self.running, 1, Some(&timeout));
+                if self.running.load(Ordering::Acquire) == 0 {
+                    break;
                 }
+                poll = if resume_if_stopped(self.pidfd, self.pid) {
+                    Duration::from_micros(50)
+                } else {
+                    (poll * 2).min(Duration::from_millis(5))
+                };
             }
         } else {
             wait_until_cleared(self.running);
@@ -432,8 +441,8 @@ impl Drop for Attended<'_> {
 
 /// Resumes a traced child stopped before exec, re-injecting the signal of
 /// a signal-delivery stop (`PTRACE_GETSIGINFO` succeeds only for those; a
-/// group stop is resumed with none).
-fn resume_if_stopped(pidfd: BorrowedFd<'_>, pid: u32) {
+/// group stop is resumed with none). Whether it was stopped.
+fn resume_if_stopped(pidfd: BorrowedFd<'_>, pid: u32) -> bool {
     // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is writable; WNOHANG never blocks. A stop reported
@@ -450,7 +459,7 @@ fn resume_if_stopped(pidfd: BorrowedFd<'_>, pid: u32) {
     };
     // SAFETY: waitid filled in a SIGCHLD siginfo or left it zero.
     if r != 0 || unsafe { info.si_pid() } == 0 {
-        return;
+        return false;
     }
     // SAFETY: as above.
     let mut sig = unsafe { info.si_status() };
@@ -479,6 +488,7 @@ fn resume_if_stopped(pidfd: BorrowedFd<'_>, pid: u32) {
             sig as usize as *mut c_void,
         );
     }
+    true
 }
 
 fn futex_wake(word: &AtomicU32) {

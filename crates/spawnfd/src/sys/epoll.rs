@@ -13,7 +13,8 @@ pub(crate) struct Epoll {
 }
 
 impl Epoll {
-    /// `epoll_create1(EPOLL_CLOEXEC)`.
+    /// `epoll_create1(EPOLL_CLOEXEC)`, numbered 3 or above where it can be
+    /// (see `os::above_stdio`).
     pub(crate) fn new() -> io::Result<Epoll> {
         // SAFETY: no pointers.
         let fd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };

@@ -12,6 +12,8 @@
 //!   (`waitid(P_PIDFD)` since 5.4, `pidfd_send_signal` since 5.1);
 //! - [`epoll`]: readiness of many pidfds at once, for the reaper and
 //!   `ChildSet`;
+//! - [`per_process`]: state that a process made by `fork` does not share
+//!   with its parent, reached without a lock;
 //! - [`os`]: the parent's other needs: pipes, the process's signal
 //!   dispositions, non-blocking reads of two pipes at once.
 //!
@@ -22,5 +24,6 @@ mod arch;
 pub(crate) mod clone;
 pub(crate) mod epoll;
 pub(crate) mod os;
+pub(crate) mod per_process;
 pub(crate) mod pidfd;
 pub(crate) mod raw;

@@ -12,16 +12,52 @@ use std::time::{Duration, Instant};
 /// `P_PIDFD` for `waitid` (since Linux 5.4).
 pub(crate) const P_PIDFD: libc::idtype_t = 3;
 
+/// How a wait found the child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reaped {
+    /// Reaped by this call: the `rusage` given to [`wait`] was filled in.
+    Here(ExitStatus),
+    /// Reaped by someone else (a `waitpid(-1)` elsewhere, or the kernel
+    /// under `SIGCHLD = SIG_IGN`); the status is the one the kernel kept
+    /// for the pidfd, and the resource usage went with the zombie.
+    Elsewhere(ExitStatus),
+}
+
+impl Reaped {
+    pub(crate) fn status(self) -> ExitStatus {
+        match self {
+            Reaped::Here(status) | Reaped::Elsewhere(status) => status,
+        }
+    }
+}
+
+/// [`wait_child`] for a child of this process, with only the status:
+/// for the spawn path, whose children are always its own.
+pub(crate) fn wait(
+    pidfd: BorrowedFd<'_>,
+    block: bool,
+    rusage: Option<&mut libc::rusage>,
+) -> io::Result<Option<ExitStatus>> {
+    Ok(wait_child(pidfd, block, rusage, true)?.map(Reaped::status))
+}
+
 /// `waitid(P_PIDFD, fd, WEXITED | __WALL)`: reaps the child, filling in
 /// `rusage` if given (the raw system call takes one; libc's wrapper does
 /// not). With `block`, waits (retrying on `EINTR`); without, returns `None`
 /// while the child runs. `__WALL` makes it work for a child created without
 /// an exit signal too.
-pub(crate) fn wait(
+///
+/// On `ECHILD` (someone else reaped the child) and with `kept`, returns the
+/// status the kernel keeps for the pidfd ([`kept_status`], since Linux
+/// 6.15). Pass `kept` only for a child of this process: the kernel keeps
+/// the status of any process a pidfd names, and a stranger's is not ours
+/// to report.
+pub(crate) fn wait_child(
     pidfd: BorrowedFd<'_>,
     block: bool,
     mut rusage: Option<&mut libc::rusage>,
-) -> io::Result<Option<ExitStatus>> {
+    kept: bool,
+) -> io::Result<Option<Reaped>> {
     let flags = libc::WEXITED | libc::__WALL | if block { 0 } else { libc::WNOHANG };
     loop {
         // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
@@ -46,11 +82,8 @@ pub(crate) fn wait(
             let err = io::Error::last_os_error();
             match err.raw_os_error() {
                 Some(libc::EINTR) => continue,
-                // Reaped by someone else (a `waitpid(-1)` elsewhere, or the
-                // kernel itself under `SIGCHLD = SIG_IGN`): the pidfd still
-                // knows how it ended (Linux 6.15).
-                Some(libc::ECHILD) => match exit_info(pidfd) {
-                    Some(status) => return Ok(Some(status)),
+                Some(libc::ECHILD) if kept => match kept_status(pidfd) {
+                    Some(status) => return Ok(Some(Reaped::Elsewhere(status))),
                     None => return Err(err),
                 },
                 _ => return Err(err),
@@ -62,7 +95,34 @@ pub(crate) fn wait(
         if pid == 0 {
             return Ok(None);
         }
-        return Ok(Some(wait_status(info.si_code, status)));
+        return Ok(Some(Reaped::Here(wait_status(info.si_code, status))));
+    }
+}
+
+/// Whether the process behind `pidfd` is a child of this process, running
+/// or a zombie: `waitid(P_PIDFD, WEXITED | WNOHANG | WNOWAIT | __WALL)`
+/// looks without reaping, and fails with `ECHILD` for any other process.
+pub(crate) fn is_child(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is writable; no rusage; the id is an fd we borrow.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_waitid,
+            P_PIDFD,
+            pidfd.as_raw_fd(),
+            &mut info as *mut libc::siginfo_t,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
+            std::ptr::null_mut::<libc::rusage>(),
+        )
+    };
+    if r == 0 {
+        return Ok(true);
+    }
+    let err = io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::ECHILD) => Ok(false),
+        _ => Err(err),
     }
 }
 
@@ -141,10 +201,35 @@ struct PidfdInfo {
 const PIDFD_GET_INFO: libc::c_ulong = 0xC040_FF0B;
 const PIDFD_INFO_EXIT: u64 = 1 << 3;
 
-/// How the process behind `pidfd` ended, once it has been reaped by
-/// anyone, as the kernel keeps it for pidfds (`PIDFD_INFO_EXIT`, since
-/// Linux 6.15). `None` while it runs, or on older kernels.
-pub(crate) fn exit_info(pidfd: BorrowedFd<'_>) -> Option<ExitStatus> {
+/// `PIDFD_INFO_PID`: the task is still attached to its pid (the ioctl
+/// filled in its ids).
+const PIDFD_INFO_PID: u64 = 1 << 0;
+
+/// What `PIDFD_GET_INFO` says about how the process behind a pidfd ended.
+#[derive(Debug, PartialEq, Eq)]
+enum ExitInfo {
+    /// The status the kernel recorded at the reap (since Linux 6.15).
+    Exited(ExitStatus),
+    /// The task still exists, and nothing is recorded yet: running, a
+    /// zombie, or reaped a moment ago and not yet released.
+    NotYet,
+    /// No exit information, and the task is gone: the ioctl failed with
+    /// `ESRCH`, or succeeded without the task's ids. On a kernel that
+    /// records none (6.13, 6.14) that is final. On 6.15 and later it can
+    /// be a call that straddled the release: the ioctl reads the exit
+    /// information first and looks the task up after, so it may have read
+    /// it just before `pidfs_exit` recorded it and found the task just as
+    /// it was being detached (`ESRCH` from a pid number already cleared).
+    /// Since the status is recorded before the task is detached, asking
+    /// again settles it.
+    Gone,
+    /// Nothing will ever come: no `PIDFD_GET_INFO` (`ENOTTY` or `EINVAL`,
+    /// before 6.13), or another refusal (`EREMOTE`, `EBADF`, ...).
+    Never,
+}
+
+/// One `PIDFD_GET_INFO` asking for `PIDFD_INFO_EXIT`.
+fn exit_info(pidfd: BorrowedFd<'_>) -> ExitInfo {
     let mut info = PidfdInfo {
         mask: PIDFD_INFO_EXIT,
         ..PidfdInfo::default()
@@ -157,7 +242,62 @@ pub(crate) fn exit_info(pidfd: BorrowedFd<'_>) -> Option<ExitStatus> {
             &mut info as *mut PidfdInfo,
         )
     };
-    (r == 0 && info.mask & PIDFD_INFO_EXIT != 0).then(|| ExitStatus::from_raw(info.exit_code))
+    if r != 0 {
+        return match io::Error::last_os_error().raw_os_error() {
+            Some(libc::ESRCH) => ExitInfo::Gone,
+            _ => ExitInfo::Never,
+        };
+    }
+    if info.mask & PIDFD_INFO_EXIT != 0 {
+        ExitInfo::Exited(ExitStatus::from_raw(info.exit_code))
+    } else if info.mask & PIDFD_INFO_PID != 0 {
+        ExitInfo::NotYet
+    } else {
+        ExitInfo::Gone
+    }
+}
+
+/// The longest [`kept_status`] waits for the kernel to record a status.
+const KEPT_STATUS_PATIENCE: Duration = Duration::from_secs(1);
+
+/// How the process behind `pidfd`, which someone else reaped (our
+/// `waitid` failed with `ECHILD`), ended, as the kernel keeps it for
+/// pidfds (`PIDFD_INFO_EXIT`, since Linux 6.15). `None` on older kernels.
+///
+/// The other reaper's `wait_task_zombie` marks the zombie `EXIT_DEAD`
+/// (from then on our `waitid` gets `ECHILD`) before its `release_task`
+/// calls `pidfs_exit`, which records the status, and only then detaches
+/// the task from its pid. In that window the ioctl still finds the task
+/// but no exit information: ask again (`sched_yield`, then sleeps from
+/// 50 µs doubling to 10 ms, a second at most; the other reaper may have
+/// been preempted in the window) until the status appears or the task is
+/// gone without one (then `None`, as before 6.15: `ESRCH` on 6.13 and
+/// 6.14; `ENOTTY` or `EINVAL` before 6.13 end it at once).
+pub(crate) fn kept_status(pidfd: BorrowedFd<'_>) -> Option<ExitStatus> {
+    let start = Instant::now();
+    let mut gone = 0;
+    for round in 0u32.. {
+        match exit_info(pidfd) {
+            ExitInfo::Exited(status) => return Some(status),
+            ExitInfo::Never => return None,
+            // The task was detached, which happens after pidfs_exit ran:
+            // one more look is conclusive.
+            ExitInfo::Gone if gone > 0 => return None,
+            ExitInfo::Gone => gone += 1,
+            ExitInfo::NotYet => {}
+        }
+        if start.elapsed() >= KEPT_STATUS_PATIENCE {
+            return None;
+        }
+        if round < 3 {
+            std::thread::yield_now();
+        } else {
+            let shift = (round - 3).min(8);
+            let pause = Duration::from_micros(50 << shift).min(Duration::from_millis(10));
+            std::thread::sleep(pause);
+        }
+    }
+    None
 }
 
 /// Rebuilds the `wait(2)` status word that std's `ExitStatus` wraps.
