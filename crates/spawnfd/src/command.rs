@@ -31,14 +31,21 @@ use crate::spawn::{self, Defaults};
 ///   parent ignores, such as `SIGPIPE`, which Rust programs ignore) and an
 ///   empty signal mask;
 /// - `/dev/null` in place of a standard fd that it would inherit but that is
-///   closed in the parent.
+///   closed in the parent, or open but close-on-exec: real stdio never is,
+///   while an fd that took a free number 0, 1 or 2 (a pidfd, an epoll fd, a
+///   directory opened with `O_CLOEXEC`) is, and must not become the child's
+///   stdin.
+///
+/// The environment a child inherits is one snapshot, taken under std's
+/// environment lock: a thread calling `std::env::set_var` meanwhile cannot
+/// hand the child a half-updated array.
 ///
 /// # Differences from `std::process::Command`
 ///
 /// - Unmapped fds are closed, not just those marked `O_CLOEXEC`; an fd the
-///   child should have must be given with [`Command::fd`]. Inherited
-///   standard fds lose `FD_CLOEXEC` (std would let an `O_CLOEXEC` stdin
-///   vanish at exec).
+///   child should have must be given with [`Command::fd`]. An inherited
+///   standard fd that is close-on-exec in the parent becomes `/dev/null`
+///   (std would let it vanish at exec).
 /// - The child's signal mask is empty and every ignored signal is reset
 ///   (std resets only `SIGPIPE`); see [`Command::reset_ignored_signals`] and
 ///   [`Command::inherit_signal_mask`].
@@ -548,6 +555,23 @@ impl Command {
     ///   kind is that of the errno and whose payload is a
     ///   [`SpawnError`](crate::SpawnError) naming the step, the errno and the
     ///   path or fd involved. The failed child has been reaped.
+    ///
+    /// # A child killed while it is set up
+    ///
+    /// A signal that somebody sends while the child is being set up (the
+    /// terminal's Ctrl-C, a supervisor's signal to the process group)
+    /// kills it as it would kill the program: such a child **was spawned**,
+    /// and `spawn` returns it, already reaped, its wait reporting the
+    /// signal, as `posix_spawn`, std, Go and CPython do. Job control and
+    /// restart logic then see "killed by SIGINT", not a spawn error. The
+    /// child's signals are blocked until its mask is set (step 13 of the
+    /// child), so before that only `SIGKILL` can do this.
+    ///
+    /// A child that dies of a fault of its own before exec (`SIGSEGV`,
+    /// `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGSYS`, `SIGTRAP`: a seccomp filter
+    /// killing one of its system calls, say) failed to spawn: that is a
+    /// [`SpawnError`](crate::SpawnError) naming the step it was at, with
+    /// [`died_by_signal`](crate::SpawnError::died_by_signal) set.
     pub fn spawn(&mut self) -> io::Result<Child> {
         spawn::spawn(self, Defaults::Inherit)
     }

@@ -53,7 +53,14 @@
 //!
 //! Linux 5.3 for `clone3` (5.5 for `CLONE_CLEAR_SIGHAND`; older kernels use
 //! `clone`, from 5.2, with `CLONE_PIDFD`), 5.4 for `waitid(P_PIDFD)`, 5.9
-//! for `close_range` (older kernels list `/proc/self/fd` instead).
+//! for `close_range` (older kernels list `/proc/self/fd` instead). Which
+//! of these the kernel (or a seccomp sandbox) allows is learnt from its
+//! answers, the same way for every request, so what a spawn does never
+//! depends on what was spawned before.
+//!
+//! x86_64 and aarch64. CI builds and tests x86_64, and compiles the
+//! aarch64 assembly (the only code that differs) for aarch64 without
+//! running it.
 //!
 //! See the `ARCHITECTURE.md` file of the repository for how a spawn flows
 //! through the modules.

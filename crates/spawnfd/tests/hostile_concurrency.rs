@@ -198,6 +198,10 @@ fn change_env(stop: &AtomicBool, pair: &Mutex<()>, counter: &AtomicU64) {
         n += 1;
         {
             let _pair = pair.lock().unwrap();
+            // Announced before it is set: a child may see the value (and
+            // be checked) while this thread is preempted right after
+            // setting it.
+            counter.store(n, Relaxed);
             // SAFETY: none: changing the environment while other threads
             // spawn is exactly the hostility under test. Nothing else in
             // this process reads the environment without std's lock but
@@ -206,7 +210,6 @@ fn change_env(stop: &AtomicBool, pair: &Mutex<()>, counter: &AtomicU64) {
                 std::env::set_var(VAR_A, n.to_string());
                 std::env::set_var(VAR_B, n.to_string());
             }
-            counter.store(n, Relaxed);
         }
         if n.is_multiple_of(16) {
             for k in 0..8 {
