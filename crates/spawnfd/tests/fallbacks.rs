@@ -12,72 +12,14 @@ use std::os::fd::OwnedFd;
 use std::process::Command as StdCommand;
 
 use spawnfd::{Command, SpawnError, Stdio, Step};
+use support::seccomp::{Refuse, install};
+
+mod support;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_spawnfd-probe");
 
-/// A system call the filter refuses: with `errno`, and when `arg0_mask` is
-/// set, only if the first argument has one of those bits.
-struct Refuse {
-    nr: i64,
-    errno: i32,
-    arg0_mask: Option<u32>,
-}
-
-/// Installs a seccomp filter on the calling thread (and what it creates).
-fn install_filter(rules: &[Refuse]) -> io::Result<()> {
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const JSET_K: u16 = 0x45;
-    const RET_K: u16 = 0x06;
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    const RET_ERRNO: u32 = 0x0005_0000;
-    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    // seccomp_data: nr at offset 0, args[0] (low half) at 16.
-    let mut program = Vec::new();
-    for rule in rules {
-        let refuse = op(RET_K, 0, 0, RET_ERRNO | rule.errno as u32);
-        program.push(op(LD_W_ABS, 0, 0, 0));
-        match rule.arg0_mask {
-            None => {
-                program.push(op(JEQ_K, 0, 1, rule.nr as u32));
-                program.push(refuse);
-            }
-            Some(mask) => {
-                program.push(op(JEQ_K, 0, 4, rule.nr as u32));
-                program.push(op(LD_W_ABS, 0, 0, 16));
-                program.push(op(JSET_K, 0, 1, mask));
-                program.push(refuse);
-                program.push(op(RET_K, 0, 0, RET_ALLOW));
-            }
-        }
-    }
-    program.push(op(RET_K, 0, 0, RET_ALLOW));
-    let prog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_mut_ptr(),
-    };
-    // SAFETY: prctl with integer arguments, then with a pointer to a filter
-    // program that outlives the call.
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-            || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-const CLONE3_ENOSYS: Refuse = Refuse {
-    nr: libc::SYS_clone3,
-    errno: libc::ENOSYS,
-    arg0_mask: None,
-};
-const CLOSE_RANGE_ENOSYS: Refuse = Refuse {
-    nr: libc::SYS_close_range,
-    errno: libc::ENOSYS,
-    arg0_mask: None,
-};
+const CLONE3_ENOSYS: Refuse = Refuse::errno(libc::SYS_clone3, libc::ENOSYS);
+const CLOSE_RANGE_ENOSYS: Refuse = Refuse::errno(libc::SYS_close_range, libc::ENOSYS);
 
 /// Opens fds that are not close-on-exec, which no child may see.
 fn open_stray_fds() -> Vec<OwnedFd> {
@@ -177,21 +119,14 @@ fn scenario() {
         return;
     };
     let filter = match name.as_str() {
-        "clone3-enosys" => install_filter(&[CLONE3_ENOSYS]),
-        "clone3-eperm" => install_filter(&[Refuse {
-            errno: libc::EPERM,
-            ..CLONE3_ENOSYS
-        }]),
-        "no-pidfd" => install_filter(&[
+        "clone3-enosys" => install(&[CLONE3_ENOSYS]),
+        "clone3-eperm" => install(&[Refuse::errno(libc::SYS_clone3, libc::EPERM)]),
+        "no-pidfd" => install(&[
             CLONE3_ENOSYS,
-            Refuse {
-                nr: libc::SYS_clone,
-                errno: libc::EINVAL,
-                arg0_mask: Some(libc::CLONE_PIDFD as u32),
-            },
+            Refuse::errno(libc::SYS_clone, libc::EINVAL).when_arg0_has(libc::CLONE_PIDFD as u32),
         ]),
-        "no-close-range" => install_filter(&[CLOSE_RANGE_ENOSYS]),
-        "no-proc" => hide_proc().and_then(|()| install_filter(&[CLOSE_RANGE_ENOSYS])),
+        "no-close-range" => install(&[CLOSE_RANGE_ENOSYS]),
+        "no-proc" => hide_proc().and_then(|()| install(&[CLOSE_RANGE_ENOSYS])),
         other => panic!("unknown scenario {other}"),
     };
     if let Err(e) = filter {

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use spawnfd::{ChildSet, Command, IdMap, Namespaces, SpawnError, Step};
+use support::seccomp::{self, Refuse};
 use support::{
     ISOLATED, fd_target, in_isolated_run, is_root, isolated_command, probe, relay_skips, run_probe,
     unshare_unavailable,
@@ -51,50 +52,8 @@ fn run_guarded(test: &str, limit: Duration) {
     relay_skips(&out.stdout);
 }
 
-/// A seccomp rule: system call `nr` fails with `errno`, or with
-/// `SECCOMP_RET_TRAP` (a `SIGSYS`) when `errno` is `None`.
-struct Refuse {
-    nr: i64,
-    errno: Option<i32>,
-}
-
-/// Installs a seccomp filter on the calling thread (and what it creates).
-fn install_filter(rules: &[Refuse]) -> io::Result<()> {
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const RET_K: u16 = 0x06;
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    const RET_ERRNO: u32 = 0x0005_0000;
-    const RET_TRAP: u32 = 0x0003_0000;
-    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
-    let mut program = vec![op(LD_W_ABS, 0, 0, 0)];
-    for rule in rules {
-        let action = rule.errno.map_or(RET_TRAP, |e| RET_ERRNO | e as u32);
-        program.push(op(JEQ_K, 0, 1, rule.nr as u32));
-        program.push(op(RET_K, 0, 0, action));
-    }
-    program.push(op(RET_K, 0, 0, RET_ALLOW));
-    let prog = libc::sock_fprog {
-        len: program.len() as u16,
-        filter: program.as_mut_ptr(),
-    };
-    // SAFETY: prctl with integer arguments, then with a pointer to a filter
-    // program that outlives the call.
-    unsafe {
-        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-            || libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &prog) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
 fn refuse_clone3(errno: i32) -> io::Result<()> {
-    install_filter(&[Refuse {
-        nr: libc::SYS_clone3,
-        errno: Some(errno),
-    }])
+    seccomp::install(&[Refuse::errno(libc::SYS_clone3, errno)])
 }
 
 /// Pins the calling thread to CPU 0, where the parent and child of a
@@ -664,11 +623,7 @@ fn children_killed_during_setup_are_spawned_isolated() {
 
     // A fault of the child's own: a seccomp filter turns its setpriority
     // (the nice step) into SIGSYS. That is a failed spawn, at that step.
-    install_filter(&[Refuse {
-        nr: libc::SYS_setpriority,
-        errno: None,
-    }])
-    .expect("install the seccomp filter");
+    seccomp::install(&[Refuse::trap(libc::SYS_setpriority)]).expect("install the seccomp filter");
     let err = Command::new("true").nice(1).spawn().unwrap_err();
     let failure = SpawnError::from_io(&err).expect("a SpawnError");
     assert_eq!(failure.step(), Step::Nice, "{err}");

@@ -7,7 +7,7 @@
 
 use std::ffi::c_void;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
@@ -443,26 +443,12 @@ impl Drop for Attended<'_> {
 /// a signal-delivery stop (`PTRACE_GETSIGINFO` succeeds only for those; a
 /// group stop is resumed with none). Whether it was stopped.
 fn resume_if_stopped(pidfd: BorrowedFd<'_>, pid: u32) -> bool {
-    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is writable; WNOHANG never blocks. A stop reported
-    // here is consumed: the child is resumed below.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_waitid,
-            super::pidfd::P_PIDFD,
-            pidfd.as_raw_fd(),
-            &raw mut info,
-            libc::WSTOPPED | libc::WNOHANG | libc::__WALL,
-            std::ptr::null_mut::<libc::rusage>(),
-        )
-    };
-    // SAFETY: waitid filled in a SIGCHLD siginfo or left it zero.
-    if r != 0 || unsafe { info.si_pid() } == 0 {
+    // A stop reported here is consumed: the child is resumed below.
+    let flags = libc::WSTOPPED | libc::WNOHANG | libc::__WALL;
+    let Ok(Some(stop)) = super::pidfd::waitid(pidfd, flags, None) else {
         return false;
-    }
-    // SAFETY: as above.
-    let mut sig = unsafe { info.si_status() };
+    };
+    let mut sig = stop.status;
     // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
     let mut delivery: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: the child is our tracee, stopped and unreaped (it cannot

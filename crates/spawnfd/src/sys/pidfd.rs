@@ -10,7 +10,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 /// `P_PIDFD` for `waitid` (since Linux 5.4).
-pub(crate) const P_PIDFD: libc::idtype_t = 3;
+const P_PIDFD: libc::idtype_t = 3;
 
 /// How a wait found the child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,69 +60,75 @@ pub(crate) fn wait_child(
 ) -> io::Result<Option<Reaped>> {
     let flags = libc::WEXITED | libc::__WALL | if block { 0 } else { libc::WNOHANG };
     loop {
-        // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        let usage = match rusage.as_deref_mut() {
-            Some(r) => r as *mut libc::rusage,
-            None => std::ptr::null_mut(),
-        };
-        // SAFETY: `info` and `usage` (if not NULL) are writable; the id is an
-        // fd we borrow.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_waitid,
-                P_PIDFD,
-                pidfd.as_raw_fd(),
-                &mut info as *mut libc::siginfo_t,
-                flags,
-                usage,
-            )
-        };
-        if r == -1 {
-            let err = io::Error::last_os_error();
-            match err.raw_os_error() {
-                Some(libc::EINTR) => continue,
-                Some(libc::ECHILD) if kept => match kept_status(pidfd) {
-                    Some(status) => return Ok(Some(Reaped::Elsewhere(status))),
-                    None => return Err(err),
-                },
-                _ => return Err(err),
+        let r = waitid(pidfd, flags, rusage.as_deref_mut());
+        let err = match r {
+            Ok(None) => return Ok(None),
+            Ok(Some(Event { code, status, .. })) => {
+                return Ok(Some(Reaped::Here(wait_status(code, status))));
             }
+            Err(err) => err,
+        };
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ECHILD) if kept => match kept_status(pidfd) {
+                Some(status) => return Ok(Some(Reaped::Elsewhere(status))),
+                None => return Err(err),
+            },
+            _ => return Err(err),
         }
-        // SAFETY: waitid filled in a SIGCHLD siginfo (or left it zero under
-        // WNOHANG), so these union fields are the ones to read.
-        let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
-        if pid == 0 {
-            return Ok(None);
-        }
-        return Ok(Some(Reaped::Here(wait_status(info.si_code, status))));
     }
+}
+
+/// What `waitid` reported: the `si_code` (`CLD_EXITED`, `CLD_TRAPPED`, …)
+/// and `si_status` of its siginfo.
+pub(crate) struct Event {
+    pub(crate) code: i32,
+    pub(crate) status: i32,
+}
+
+/// The raw `waitid(P_PIDFD, fd, flags, rusage)` system call (libc's wrapper
+/// takes no `rusage`): `Ok(None)` when `WNOHANG` found nothing to report.
+pub(crate) fn waitid(
+    pidfd: BorrowedFd<'_>,
+    flags: libc::c_int,
+    rusage: Option<&mut libc::rusage>,
+) -> io::Result<Option<Event>> {
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let usage = rusage.map_or(std::ptr::null_mut(), |r| r as *mut libc::rusage);
+    // SAFETY: `info` and `usage` (if not NULL) are writable; the id is an
+    // fd we borrow.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_waitid,
+            P_PIDFD,
+            pidfd.as_raw_fd(),
+            &raw mut info,
+            flags,
+            usage,
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: waitid filled in a SIGCHLD siginfo (or left it zero under
+    // WNOHANG), so these union fields are the ones to read.
+    let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
+    Ok((pid != 0).then_some(Event {
+        code: info.si_code,
+        status,
+    }))
 }
 
 /// Whether the process behind `pidfd` is a child of this process, running
 /// or a zombie: `waitid(P_PIDFD, WEXITED | WNOHANG | WNOWAIT | __WALL)`
 /// looks without reaping, and fails with `ECHILD` for any other process.
 pub(crate) fn is_child(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
-    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `info` is writable; no rusage; the id is an fd we borrow.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_waitid,
-            P_PIDFD,
-            pidfd.as_raw_fd(),
-            &mut info as *mut libc::siginfo_t,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
-            std::ptr::null_mut::<libc::rusage>(),
-        )
-    };
-    if r == 0 {
-        return Ok(true);
-    }
-    let err = io::Error::last_os_error();
-    match err.raw_os_error() {
-        Some(libc::ECHILD) => Ok(false),
-        _ => Err(err),
+    let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
+    match waitid(pidfd, flags, None) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

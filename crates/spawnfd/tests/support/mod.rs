@@ -6,6 +6,8 @@
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
 
+pub mod seccomp;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CString, OsStr};
 use std::io;
