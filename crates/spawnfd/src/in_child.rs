@@ -35,13 +35,12 @@
 //!
 //! 0. **User namespace hand-shake** (only with a new user namespace): wait
 //!    on a futex until the parent has written the id maps.
-//! 1. **Signal dispositions**: read the child's own ignored and caught sets
-//!    from `/proc/self/status` (the table is the child's own copy since the
-//!    clone, so no other thread can change it behind this read), reset the
-//!    ignored ones, and the caught ones where the kernel did not
-//!    (`CLONE_CLEAR_SIGHAND` is missing before Linux 5.5 and on the `clone`
-//!    fallback), to `SIG_DFL`; then ignore the requested ones. First, so
-//!    that later steps run with a clean table.
+//! 1. **Signal dispositions**: reset every signal of the child's own table
+//!    (its own copy since the clone, which no other thread can change) to
+//!    `SIG_DFL`: the ignored ones, and the caught ones where the kernel did
+//!    not (`CLONE_CLEAR_SIGHAND` is missing before Linux 5.5 and on the
+//!    `clone` fallback); then ignore the requested ones. First, so that
+//!    later steps run with a clean table.
 //! 2. **Session and process group** (`setsid`, `setpgid`): before anything
 //!    that concerns terminals, which belong to sessions.
 //! 3. **Working directory given as an fd** (`fchdir`): before the fds are
@@ -615,6 +614,15 @@ fn set_disposition(sig: u32, handler: u64) -> Result<u64, Fail> {
     Ok(old.first().copied().unwrap_or(SIG_DFL))
 }
 
+/// Sets signal `sig` to `SIG_DFL`, not asking for the old action.
+fn reset_disposition(sig: u32) -> Result<(), Fail> {
+    let action = [SIG_DFL, 0, 0, 0];
+    // SAFETY: `action` is a kernel sigaction that outlives the call; no old
+    // action is requested.
+    let r = unsafe { syscall!(libc::SYS_rt_sigaction, sig, action.as_ptr(), 0usize, 8usize) };
+    at(Step::SignalDisposition, i64::from(sig), r).map(drop)
+}
+
 /// Sets each signal of `set` to `handler` (`SIG_DFL` or `SIG_IGN`).
 fn set_dispositions(set: u64, handler: u64) -> Result<(), Fail> {
     let mut bits = set;
@@ -630,122 +638,37 @@ fn set_dispositions(set: u64, handler: u64) -> Result<(), Fail> {
 /// ignored ones (unless `keep_ignored`) and, with `reset_caught`, those with
 /// a handler.
 ///
-/// Which ones they are is read here, from the child's own
-/// `/proc/self/status`: the child has its own copy of the table since the
-/// clone, which no thread of the parent can change any more, whereas a set
-/// read by the parent before the clone would miss a signal that another
-/// thread ignored or caught in between. Typically one signal (`SIGPIPE`)
-/// needs a reset. Without `/proc`, every signal is reset in turn.
+/// The child looks at its own table, which is its own copy since the clone
+/// and which no thread of the parent can change any more: a set read by
+/// the parent before the clone would miss a signal that another thread
+/// ignored or caught in between. There is no call that reads or resets
+/// them all at once, so it is one `rt_sigaction` per signal (cheaper than
+/// reading `/proc/self/status`, and without needing `/proc`):
+///
+/// - resetting ignored signals (the default): each one to `SIG_DFL`,
+///   which also resets a handler;
+/// - keeping them, where the kernel already reset the handlers
+///   (`CLONE_CLEAR_SIGHAND`): nothing to do, every disposition is `SIG_DFL`
+///   or `SIG_IGN`;
+/// - keeping them without it: each one to `SIG_DFL`, and back to `SIG_IGN`
+///   where it was ignored.
 fn reset_dispositions(keep_ignored: bool, reset_caught: bool) -> Result<(), Fail> {
-    let Some((ignored, caught)) = own_dispositions() else {
-        return reset_every_signal(keep_ignored);
-    };
-    let mut reset = if keep_ignored { 0 } else { ignored };
-    if reset_caught {
-        reset |= caught;
+    if keep_ignored && !reset_caught {
+        return Ok(());
     }
-    // SIGKILL and SIGSTOP cannot be changed and are always default.
-    let fixed = (1u64 << (libc::SIGKILL - 1)) | (1u64 << (libc::SIGSTOP - 1));
-    set_dispositions(reset & !fixed, SIG_DFL)
-}
-
-/// Resets every signal to `SIG_DFL`, putting back `SIG_IGN` where it was
-/// and `keep_ignored` asks: one `rt_sigaction` per signal, where `/proc`
-/// cannot be read.
-fn reset_every_signal(keep_ignored: bool) -> Result<(), Fail> {
     for sig in 1..=64u32 {
         if sig == libc::SIGKILL as u32 || sig == libc::SIGSTOP as u32 {
             continue;
         }
-        if set_disposition(sig, SIG_DFL)? == SIG_IGN && keep_ignored {
-            set_disposition(sig, SIG_IGN)?;
+        if keep_ignored {
+            if set_disposition(sig, SIG_DFL)? == SIG_IGN {
+                set_disposition(sig, SIG_IGN)?;
+            }
+        } else {
+            reset_disposition(sig)?;
         }
     }
     Ok(())
-}
-
-/// The child's `SigIgn` and `SigCgt` sets, from its own
-/// `/proc/self/status`, read through a small buffer on the stack (the file
-/// has no size limit: hundreds of supplementary groups make it several
-/// pages long). `None` if it cannot be read or parsed.
-fn own_dispositions() -> Option<(u64, u64)> {
-    // SAFETY: a NUL-terminated literal path.
-    let fd = unsafe {
-        syscall!(
-            libc::SYS_openat,
-            libc::AT_FDCWD,
-            c"/proc/self/status".as_ptr(),
-            libc::O_RDONLY | libc::O_CLOEXEC,
-            0usize
-        )
-    }
-    .ok()? as c_int;
-    let mut parser = StatusParser::default();
-    let mut buf = [0u8; 1024];
-    let complete = loop {
-        // SAFETY: `buf` is writable for its whole size.
-        match unsafe { syscall!(libc::SYS_read, fd, buf.as_mut_ptr(), buf.len()) } {
-            Ok(0) => break true,
-            Ok(n) => {
-                for &b in buf.get(..n as usize).unwrap_or(&[]) {
-                    parser.feed(b);
-                }
-            }
-            Err(Errno(libc::EINTR)) => {}
-            Err(_) => break false,
-        }
-    };
-    close_fd(fd);
-    if !complete {
-        return None;
-    }
-    Some((parser.ignored?, parser.caught?))
-}
-
-/// Finds the `SigIgn:` and `SigCgt:` lines of a status file fed to it one
-/// byte at a time, so that a line may span two reads.
-#[derive(Default)]
-struct StatusParser {
-    /// The first bytes of the current line.
-    key: [u8; 8],
-    /// The position in the current line.
-    column: usize,
-    /// Which field the current line holds: 1 `SigIgn`, 2 `SigCgt`.
-    field: u8,
-    value: u64,
-    ignored: Option<u64>,
-    caught: Option<u64>,
-}
-
-impl StatusParser {
-    fn feed(&mut self, b: u8) {
-        if b == b'\n' {
-            match self.field {
-                1 => self.ignored = Some(self.value),
-                2 => self.caught = Some(self.value),
-                _ => {}
-            }
-            self.field = 0;
-            self.column = 0;
-            return;
-        }
-        if let Some(k) = self.key.get_mut(self.column) {
-            *k = b;
-            if self.column == 7 {
-                self.field = match &self.key {
-                    b"SigIgn:\t" => 1,
-                    b"SigCgt:\t" => 2,
-                    _ => 0,
-                };
-                self.value = 0;
-            }
-        } else if self.field != 0 {
-            if let Some(digit) = char::from(b).to_digit(16) {
-                self.value = self.value.wrapping_shl(4) | u64::from(digit);
-            }
-        }
-        self.column = self.column.saturating_add(1);
-    }
 }
 
 /// Fills in each slot's source fd: opens `/dev/null` where asked, and
@@ -955,50 +878,4 @@ fn close_below_limit(slots: &[Slot]) -> Result<(), Errno> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-#[allow(clippy::indexing_slicing, clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &[u8], chunk: usize) -> (Option<u64>, Option<u64>) {
-        let mut parser = StatusParser::default();
-        for piece in text.chunks(chunk) {
-            for &b in piece {
-                parser.feed(b);
-            }
-        }
-        (parser.ignored, parser.caught)
-    }
-
-    #[test]
-    fn finds_the_signal_sets_wherever_the_reads_cut() {
-        let mut text = b"Name:\tSigIgn: x\nGroups:\t".to_vec();
-        for g in 0..2000 {
-            text.extend_from_slice(format!("{g} ").as_bytes());
-        }
-        text.extend_from_slice(
-            b"\nSigBlk:\t0000000000000001\nSigIgn:\t0000000080001000\nSigCgt:\tfffffffe00004002\nx:\t1\n",
-        );
-        for chunk in [1, 7, 1024, 4096, text.len()] {
-            assert_eq!(
-                parse(&text, chunk),
-                (Some(0x8000_1000), Some(0xffff_fffe_0000_4002)),
-                "chunk {chunk}"
-            );
-        }
-        assert_eq!(parse(b"SigIgn:\t0000000000000004", 4), (None, None));
-    }
-
-    #[test]
-    fn reads_its_own_status() {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let field = |name: &str| {
-            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
-            u64::from_str_radix(line[name.len()..].trim(), 16).unwrap()
-        };
-        let (ignored, _) = own_dispositions().unwrap();
-        assert_eq!(ignored, field("SigIgn:"));
-    }
 }

@@ -412,15 +412,19 @@ fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(CStrArray, Option<Ve
     let mut envp = CStrArray::default();
     let mut path = None;
     if !changes.clear {
-        for (key, value) in std::env::vars_os() {
-            if changes.vars.contains_key(&key) {
+        let vars: Vec<_> = std::env::vars_os().collect();
+        // One allocation of each buffer for the inherited part.
+        let bytes = vars.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        envp.reserve(vars.len() + changes.vars.len(), bytes);
+        for (key, value) in &vars {
+            if changes.vars.contains_key(key) {
                 continue;
             }
             if key == "PATH" {
                 path = Some(value.as_bytes().to_vec());
             }
-            // The parent's environment cannot hold NUL bytes.
-            let _ = envp.push(&[key.as_bytes(), b"=", value.as_bytes()]);
+            // The parent's environment holds no NUL bytes: no check.
+            envp.push_unchecked(&[key.as_bytes(), b"=", value.as_bytes()]);
         }
     }
     for (key, value) in &changes.vars {
@@ -457,17 +461,28 @@ struct CStrArray {
 }
 
 impl CStrArray {
+    /// Makes room for `strings` more strings of `bytes` bytes in all.
+    fn reserve(&mut self, strings: usize, bytes: usize) {
+        self.bytes.reserve(bytes);
+        self.starts.reserve(strings);
+    }
+
     /// Appends the concatenation of `parts`; refuses a NUL byte.
     fn push(&mut self, parts: &[&[u8]]) -> Result<(), ()> {
         if parts.iter().any(|p| p.contains(&0)) {
             return Err(());
         }
+        self.push_unchecked(parts);
+        Ok(())
+    }
+
+    /// Appends the concatenation of `parts`, which hold no NUL byte.
+    fn push_unchecked(&mut self, parts: &[&[u8]]) {
         self.starts.push(self.bytes.len());
         for part in parts {
             self.bytes.extend_from_slice(part);
         }
         self.bytes.push(0);
-        Ok(())
     }
 
     /// Fixes the buffer and builds the pointer array, NULL at the end.
