@@ -32,6 +32,15 @@
 //! slow and slows the spawns after it. Before timing, the bench checks once
 //! that the attribute contenders' settings take (see [`attrs::verify`]).
 //!
+//! Two options widen the set of workers, all still interleaved: with
+//! `--env-vars 0,65,965` there is one worker per size and count of extra
+//! environment variables (40 bytes each, given to the worker when it is
+//! started, so every contender's child inherits them: spawnfd snapshots
+//! them with `std::env::vars_os` in every spawn, std and `posix_spawn` pass
+//! `environ`), and with `--compare OLD` every worker has a twin running
+//! another build of the bench (its rows labelled `old`), for an old/new
+//! ratio measured side by side. `--contenders` restricts the contenders.
+//!
 //! With `--syscalls` it instead counts the system calls of one spawn, parent
 //! and child together, by re-running itself under `strace -f -c` in the
 //! internal `--one` sub-mode.
@@ -92,6 +101,16 @@ Options:
   --warmup N         untimed spawns per contender per size (default 20)
   --thp              leave transparent huge pages to the system setting
                      (default: the memory is MADV_NOHUGEPAGE, 4 KiB pages)
+  --env-vars COUNTS  comma-separated numbers of extra environment variables
+                     (40 bytes each, SPAWNFD_BENCH_PAD_0000=...) that the
+                     workers start with, inherited by every contender's
+                     child: one worker per count and size, all interleaved
+                     (default 0)
+  --contenders LIST  time only these contenders, comma-separated (default:
+                     all six)
+  --compare PATH     also run workers of another spawnfd-bench binary (an
+                     older build) beside this one's, for every size and
+                     count, interleaved; their rows are labelled old
   --syscalls         count system calls per spawn with strace -f -c instead
                      of timing
   --syscall-n N      spawns per contender in --syscalls (default 200)
@@ -189,6 +208,11 @@ struct TimeOptions {
     fork_iters: usize,
     warmup: usize,
     huge_pages: bool,
+    /// Extra environment variables per worker (one worker per count).
+    env_vars: Vec<usize>,
+    contenders: Vec<Contender>,
+    /// Another bench binary whose workers run beside this one's.
+    compare: Option<PathBuf>,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
@@ -198,6 +222,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
         fork_iters: 50,
         warmup: 20,
         huge_pages: false,
+        env_vars: vec![0],
+        contenders: Contender::ALL.to_vec(),
+        compare: None,
     };
     let mut syscalls = false;
     let mut syscall_n = 200;
@@ -241,6 +268,28 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
             "--fork-iters" => time.fork_iters = number(&arg, args.next())?,
             "--warmup" => time.warmup = number(&arg, args.next())?,
             "--thp" => time.huge_pages = true,
+            "--env-vars" => {
+                let list = args.next().ok_or("--env-vars needs a value")?;
+                time.env_vars = list
+                    .split(',')
+                    .map(|s| {
+                        s.parse()
+                            .map_err(|_| format!("--env-vars: not a number: {s:?}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--contenders" => {
+                let list = args.next().ok_or("--contenders needs a value")?;
+                time.contenders = list
+                    .split(',')
+                    .map(|s| {
+                        Contender::from_name(s).ok_or_else(|| format!("unknown contender {s:?}"))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            "--compare" => {
+                time.compare = Some(PathBuf::from(args.next().ok_or("--compare needs a path")?));
+            }
             "--syscalls" => syscalls = true,
             "--syscall-n" => syscall_n = number(&arg, args.next())?,
             "--one" => {
@@ -314,8 +363,16 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Mode, String> {
         }
         return Ok(Mode::Syscalls { n: syscall_n });
     }
-    if time.iters == 0 || time.fork_iters == 0 || time.sizes.is_empty() {
-        return Err("--iters, --fork-iters and --mem must not be zero or empty".into());
+    if time.iters == 0
+        || time.fork_iters == 0
+        || time.sizes.is_empty()
+        || time.env_vars.is_empty()
+        || time.contenders.is_empty()
+    {
+        return Err(
+            "--iters, --fork-iters, --mem, --env-vars and --contenders must not be zero or empty"
+                .into(),
+        );
     }
     Ok(Mode::Time(time))
 }
@@ -406,9 +463,14 @@ fn measure_children(options: &ChildrenOptions) -> Result<()> {
     Ok(())
 }
 
-/// The samples of every contender at one memory size.
+/// The samples of every contender in one worker: one memory size, one
+/// environment, one bench binary.
 struct SizeResult {
     size: u64,
+    /// Variables in the worker's environment (inherited plus extra).
+    env_vars: usize,
+    /// `""` for this binary, `"old"` for `--compare`'s.
+    label: &'static str,
     summaries: Vec<(Contender, Summary)>,
 }
 
@@ -453,32 +515,151 @@ fn time_all(options: &TimeOptions) -> Result<()> {
 
     // Started one after the other, so that each touches its memory alone.
     // Dropping them (also on error) kills and reaps them.
-    let mut workers = options
-        .sizes
-        .iter()
-        .map(|&size| Worker::start(&bench, tiny.path(), size, options.huge_pages))
-        .collect::<std::io::Result<Vec<_>>>()?;
-    let results = time_interleaved(&mut workers, options)?;
+    let mut binaries = vec![("", bench.as_path())];
+    if let Some(old) = &options.compare {
+        println!(
+            "  beside each worker, one of {} (rows labelled \"old\")",
+            old.display()
+        );
+        binaries.push(("old", old.as_path()));
+    }
+    let inherited = std::env::vars_os().count();
+    let mut workers = Vec::new();
+    for &extra in &options.env_vars {
+        for &size in &options.sizes {
+            for &(label, binary) in &binaries {
+                workers.push(Worker::start(
+                    binary,
+                    tiny.path(),
+                    size,
+                    options.huge_pages,
+                    extra,
+                    label,
+                )?);
+            }
+        }
+    }
+    let results = time_interleaved(&mut workers, options, inherited)?;
     for (worker, result) in workers.iter().zip(&results) {
         let rss = worker.rss.map_or_else(|| "?".to_owned(), format_size);
         println!();
         println!(
-            "== parent memory {} (touched in {:.1} s; VmRSS {rss}) ==",
+            "== {}parent memory {}, environment of {} variables (touched in {:.1} s; VmRSS {rss}) ==",
+            label_prefix(worker.label),
             format_size(worker.size),
+            inherited + worker.env_vars,
             worker.touch.as_secs_f64()
         );
         print_size(result);
     }
     drop(workers);
-    print_targets(&results);
+    let mut groups: Vec<(usize, &'static str)> = Vec::new();
+    for r in &results {
+        if !groups.contains(&(r.env_vars, r.label)) {
+            groups.push((r.env_vars, r.label));
+        }
+    }
+    for (env_vars, label) in groups {
+        let group: Vec<&SizeResult> = results
+            .iter()
+            .filter(|r| (r.env_vars, r.label) == (env_vars, label))
+            .collect();
+        println!();
+        println!(
+            "== {}targets, environment of {env_vars} variables (reported, never enforced) ==",
+            label_prefix(label)
+        );
+        print_targets(&group);
+    }
+    print_env_costs(&results);
+    print_comparison(&results);
     Ok(())
+}
+
+fn label_prefix(label: &str) -> String {
+    if label.is_empty() {
+        String::new()
+    } else {
+        format!("[{label}] ")
+    }
+}
+
+/// With several environment sizes: each contender's median at every
+/// environment over its median at the smallest, and the ratios between
+/// the contenders at each.
+fn print_env_costs(results: &[SizeResult]) {
+    let Some(base) = results.iter().map(|r| r.env_vars).min() else {
+        return;
+    };
+    if results.iter().all(|r| r.env_vars == base) {
+        return;
+    }
+    println!();
+    println!("== environment cost: medians over those with {base} variables ==");
+    for r in results.iter().filter(|r| r.env_vars != base) {
+        let Some(b) = results
+            .iter()
+            .find(|b| (b.env_vars, b.size, b.label) == (base, r.size, r.label))
+        else {
+            continue;
+        };
+        for (c, s) in &r.summaries {
+            target_row(
+                format!(
+                    "{}{}({} vars)/{}({base} vars) at {}",
+                    label_prefix(r.label),
+                    c.name(),
+                    r.env_vars,
+                    c.name(),
+                    format_size(r.size)
+                ),
+                s.median / b.median(*c),
+                String::new(),
+            );
+        }
+    }
+}
+
+/// With `--compare`: each contender's median in this binary's worker over
+/// its median in the other binary's, at every size and environment.
+fn print_comparison(results: &[SizeResult]) {
+    let olds: Vec<&SizeResult> = results.iter().filter(|r| r.label == "old").collect();
+    if olds.is_empty() {
+        return;
+    }
+    println!();
+    println!("== this binary over the --compare binary (\"old\"): ratios of medians ==");
+    for old in olds {
+        let Some(new) = results
+            .iter()
+            .find(|r| r.label.is_empty() && (r.size, r.env_vars) == (old.size, old.env_vars))
+        else {
+            continue;
+        };
+        for (c, s) in &new.summaries {
+            target_row(
+                format!(
+                    "{} new/old at {}, {} vars",
+                    c.name(),
+                    format_size(new.size),
+                    new.env_vars
+                ),
+                s.median / old.median(*c),
+                String::new(),
+            );
+        }
+    }
 }
 
 /// Times every contender in every worker, interleaved: in each round the
 /// contenders take turns in an order shuffled every round, and a
 /// contender's turn is one spawn in each worker, in the order of `workers`.
 /// Returns the results in that order.
-fn time_interleaved(workers: &mut [Worker], options: &TimeOptions) -> Result<Vec<SizeResult>> {
+fn time_interleaved(
+    workers: &mut [Worker],
+    options: &TimeOptions,
+    inherited: usize,
+) -> Result<Vec<SizeResult>> {
     let budget = |c: Contender| {
         if c.forks() {
             options.fork_iters.min(options.iters)
@@ -494,9 +675,10 @@ fn time_interleaved(workers: &mut [Worker], options: &TimeOptions) -> Result<Vec
             options.warmup
         }
     };
+    let chosen = |c: Contender| options.contenders.contains(&c);
     for round in 0..options.warmup {
         for c in Contender::ALL {
-            if round < warmup(c) {
+            if chosen(c) && round < warmup(c) {
                 for worker in workers.iter_mut() {
                     worker.run(c)?;
                 }
@@ -530,7 +712,7 @@ fn time_interleaved(workers: &mut [Worker], options: &TimeOptions) -> Result<Vec
         for &i in &order {
             let c = Contender::ALL[i];
             // A rationed contender runs in evenly spaced rounds.
-            let due = turns[i] * options.iters < (round + 1) * budget(c);
+            let due = chosen(c) && turns[i] * options.iters < (round + 1) * budget(c);
             if !due {
                 continue;
             }
@@ -552,10 +734,13 @@ fn time_interleaved(workers: &mut [Worker], options: &TimeOptions) -> Result<Vec
             let summaries = Contender::ALL
                 .into_iter()
                 .zip(samples)
+                .filter(|&(c, _)| chosen(c))
                 .map(|(c, s)| Ok((c, Summary::of(s).ok_or("no samples")?)))
                 .collect::<Result<_>>()?;
             Ok(SizeResult {
                 size: worker.size,
+                env_vars: inherited + worker.env_vars,
+                label: worker.label,
                 summaries,
             })
         })
@@ -631,6 +816,9 @@ fn print_size(result: &SizeResult) {
 }
 
 fn ratio_row(a: Contender, b: Contender, ratio: f64, target: String) {
+    if ratio.is_nan() {
+        return; // a contender not timed (--contenders)
+    }
     let label = format!("{} / {}", a.name(), b.name());
     println!("    {label:<29} {ratio:>8.3}{target}");
 }
@@ -660,16 +848,15 @@ fn verdict(pass: bool, target: &str) -> String {
     format!("[{target}: {}]", if pass { "PASS" } else { "MISS" })
 }
 
-/// The targets across sizes: spawnfd must stay flat, fork must not.
-fn print_targets(results: &[SizeResult]) {
+/// The targets across sizes (of one environment and binary): spawnfd must
+/// stay flat, fork must not.
+fn print_targets(results: &[&SizeResult]) {
     let (Some(small), Some(big)) = (
         results.iter().min_by_key(|r| r.size),
         results.iter().max_by_key(|r| r.size),
     ) else {
         return;
     };
-    println!();
-    println!("== targets (reported, never enforced) ==");
     for r in results {
         let ratio = r.median(Contender::Spawnfd) / r.median(Contender::PosixSpawn);
         target_row(
@@ -718,7 +905,7 @@ fn print_targets(results: &[SizeResult]) {
 
 /// The attribute rows, at every size: what turning everything on costs
 /// spawnfd, and how std doing the same compares.
-fn print_attr_targets(results: &[SizeResult]) {
+fn print_attr_targets(results: &[&SizeResult]) {
     for r in results {
         let size = format_size(r.size);
         let cost = r.median(Contender::SpawnfdAttrs) / r.median(Contender::Spawnfd);
@@ -737,6 +924,9 @@ fn print_attr_targets(results: &[SizeResult]) {
 }
 
 fn target_row(label: String, value: f64, verdict: String) {
+    if value.is_nan() {
+        return; // a contender not timed (--contenders)
+    }
     let line = format!("  {label:<44} {value:>9.3}  {verdict}");
     println!("{}", line.trim_end());
 }
@@ -867,6 +1057,26 @@ mod tests {
             })
         ));
         assert!(parse(&["--one", "vfork"]).is_err());
+        let Ok(Mode::Time(t)) = parse(&[
+            "--env-vars",
+            "0,65,965",
+            "--contenders",
+            "spawnfd,posix_spawn",
+            "--compare",
+            "/tmp/old-bench",
+        ]) else {
+            panic!("not a timing run");
+        };
+        assert_eq!(t.env_vars, [0, 65, 965]);
+        assert_eq!(t.contenders, [Contender::Spawnfd, Contender::PosixSpawn]);
+        assert_eq!(t.compare, Some(PathBuf::from("/tmp/old-bench")));
+        let Ok(Mode::Time(t)) = parse(&[]) else {
+            panic!("not a timing run");
+        };
+        assert_eq!((t.env_vars, t.contenders.len()), (vec![0], 6));
+        assert!(parse(&["--env-vars", "x"]).is_err());
+        assert!(parse(&["--contenders", "spawnfd,vfork"]).is_err());
+        assert!(parse(&["--contenders", ""]).is_err());
         let Ok(Mode::Children(c)) = parse(&["--children", "--count", "500", "--only", "reap"])
         else {
             panic!("not --children");

@@ -103,6 +103,10 @@ impl Reply {
 /// worker.
 pub struct Worker {
     pub size: u64,
+    /// Extra environment variables the worker was started with.
+    pub env_vars: usize,
+    /// `""` for this bench binary, `"old"` for `--compare`'s.
+    pub label: &'static str,
     /// The worker's VmRSS once its memory was touched, if known.
     pub rss: Option<u64>,
     /// How long touching the memory took.
@@ -113,9 +117,17 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts `bench --worker size --tiny tiny` and waits until its memory
+    /// Starts `bench --worker size --tiny tiny`, with `env_vars` extra
+    /// environment variables (see [`padding`]), and waits until its memory
     /// is touched.
-    pub fn start(bench: &Path, tiny: &Path, size: u64, huge_pages: bool) -> io::Result<Worker> {
+    pub fn start(
+        bench: &Path,
+        tiny: &Path,
+        size: u64,
+        huge_pages: bool,
+        env_vars: usize,
+        label: &'static str,
+    ) -> io::Result<Worker> {
         let (command_read, command_write) = io::pipe()?;
         let (reply_read, reply_write) = io::pipe()?;
         let mut command = spawnfd::Command::new(bench);
@@ -129,12 +141,15 @@ impl Worker {
         if huge_pages {
             command.arg("--thp");
         }
+        command.envs(padding(env_vars));
         let child = command.spawn()?;
         // Close our copies of the worker's ends, so that a worker that dies
         // is seen as EOF on its reply pipe.
         drop(command);
         let mut worker = Worker {
             size,
+            env_vars,
+            label,
             rss: None,
             touch: Duration::ZERO,
             child,
@@ -184,6 +199,19 @@ impl Worker {
             other => io::Error::other(format!("worker for {size}: unexpected reply {other:?}")),
         }
     }
+}
+
+/// `count` extra environment variables of 40 bytes each as `KEY=VALUE`
+/// (`SPAWNFD_BENCH_PAD_0000=` and 17 more bytes), as a worker starts with
+/// them: a realistic size for a variable, so that the environment is as
+/// big as a real one of as many variables.
+pub fn padding(count: usize) -> impl Iterator<Item = (String, String)> {
+    (0..count).map(|i| {
+        (
+            format!("SPAWNFD_BENCH_PAD_{i:04}"),
+            format!("{:x<17}", i % 10),
+        )
+    })
 }
 
 impl Drop for Worker {
@@ -256,6 +284,16 @@ fn take_fd(fd: RawFd) -> io::Result<File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padding_is_40_bytes_a_variable() {
+        let vars: Vec<_> = padding(1000).collect();
+        assert_eq!(vars.len(), 1000);
+        assert!(vars.iter().all(|(k, v)| k.len() + 1 + v.len() == 40));
+        let mut keys: Vec<_> = vars.iter().map(|(k, _)| k).collect();
+        keys.dedup();
+        assert_eq!(keys.len(), 1000);
+    }
 
     #[test]
     fn requests() {
