@@ -443,8 +443,9 @@ impl Drop for Attended<'_> {
 /// a signal-delivery stop (`PTRACE_GETSIGINFO` succeeds only for those; a
 /// group stop is resumed with none). Whether it was stopped.
 fn resume_if_stopped(pidfd: BorrowedFd<'_>, pid: u32) -> bool {
-    // A stop reported here is consumed: the child is resumed below.
-    let flags = libc::WSTOPPED | libc::WNOHANG | libc::__WALL;
+    // Not consumed (WNOWAIT): once the child runs again the kernel reports
+    // the stop no more, and if resuming failed, the next look finds it.
+    let flags = libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
     let Ok(Some(stop)) = super::pidfd::waitid(pidfd, flags, None) else {
         return false;
     };
