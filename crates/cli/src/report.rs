@@ -40,6 +40,34 @@ Exit status:
            128+N instead)
   2        usage error";
 
+/// Prints the JSON report of a usage error on stdout, `{"error":
+/// {"message": ..., "kind": "usage"}}` (the message is clap's first line,
+/// without `error: `), and returns [`SPAWNFD_FAILED`].
+pub fn print_usage_error(err: &clap::Error) -> ExitCode {
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let report = json!({ "error": { "message": message, "kind": "usage" } });
+    print_json(&report)
+}
+
+/// Writes `report` and a newline on stdout; if it cannot be written, says
+/// so on stderr. Returns [`SPAWNFD_FAILED`] either way.
+fn print_json(report: &Value) -> ExitCode {
+    if let Err(err) = write_json(report) {
+        eprintln!("spawnfd: cannot write the JSON report: {err}");
+    }
+    ExitCode::from(SPAWNFD_FAILED)
+}
+
+/// Writes `report` and a newline on stdout.
+fn write_json(report: &Value) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    serde_json::to_writer(&mut stdout, report).map_err(io::Error::from)?;
+    writeln!(stdout)?;
+    stdout.flush()
+}
+
 /// Why a run has no child status to report.
 #[derive(Debug)]
 pub enum Error {
@@ -372,12 +400,7 @@ pub fn finish(ended: Result<Ended, Error>, json: bool, preserve_status: bool) ->
         }
     };
     if let Some(report) = report {
-        let mut stdout = io::stdout().lock();
-        let written = serde_json::to_writer(&mut stdout, &report)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(stdout))
-            .and_then(|()| stdout.flush());
-        if let Err(err) = written {
+        if let Err(err) = write_json(&report) {
             eprintln!("spawnfd: cannot write the JSON report: {err}");
             return ExitCode::from(SPAWNFD_FAILED);
         }

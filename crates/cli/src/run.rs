@@ -146,8 +146,7 @@ pub struct RunArgs {
         value_names = ["PROGRAM", "ARGS"],
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     command: Vec<OsString>,
 
