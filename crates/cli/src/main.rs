@@ -40,6 +40,7 @@ mod attrs;
 mod fds;
 mod report;
 mod run;
+mod signals;
 mod sys;
 mod wait;
 

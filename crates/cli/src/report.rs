@@ -20,6 +20,9 @@ pub const CANNOT_EXECUTE: u8 = 126;
 pub const SPAWNFD_FAILED: u8 = 125;
 /// Exit status when PROGRAM ran out of time (`--timeout`), as timeout(1).
 pub const TIMED_OUT: u8 = 124;
+/// Exit status when PROGRAM ran out of time and died of `SIGKILL`, as
+/// `timeout -k`: 128 + 9.
+pub const KILLED_AFTER_TIMEOUT: u8 = 137;
 
 /// The exit status table, for the end of `--help`.
 pub const EXIT_STATUS_HELP: &str = "\
@@ -91,6 +94,8 @@ pub enum Error {
     },
     /// The library refused or failed to start the child.
     Spawn(io::Error),
+    /// The signals spawnfd passes on could not be blocked or read.
+    Signals(io::Error),
     /// The child was started but waiting for it failed.
     Wait {
         /// The child's pid.
@@ -162,7 +167,7 @@ impl Error {
                 }
                 None => insert_some(&mut error, "errno", err.raw_os_error()),
             },
-            Error::ParentFd { source, .. } => {
+            Error::ParentFd { source, .. } | Error::Signals(source) => {
                 insert_some(&mut error, "errno", source.raw_os_error());
             }
             Error::Resolve { option, source, .. } => {
@@ -202,6 +207,7 @@ impl fmt::Display for Error {
             } => write!(f, "{option} {value:?}: {source}"),
             // The library's message, unchanged.
             Error::Spawn(err) => err.fmt(f),
+            Error::Signals(source) => write!(f, "signals to pass on: {source}"),
             Error::Wait { pid, source } => write!(f, "wait for child {pid}: {source}"),
             Error::Stop {
                 pid,
@@ -222,6 +228,7 @@ impl std::error::Error for Error {
             Error::ParentFd { source, .. }
             | Error::Resolve { source, .. }
             | Error::Spawn(source)
+            | Error::Signals(source)
             | Error::Wait { source, .. }
             | Error::Stop { source, .. } => Some(source),
         }
@@ -288,12 +295,31 @@ pub const USAGE_UNAVAILABLE: &str = "rusage: unavailable: the child was reaped b
 impl Ended {
     /// The status `spawnfd` exits with: [`TIMED_OUT`] if the child ran out
     /// of time (unless `preserve_status`), else [`child_exit_status`].
+    ///
+    /// A child that ran out of time and died of `SIGKILL` (sent after
+    /// `--kill-after`, or as the `--kill-signal`) gives [`KILLED_AFTER_TIMEOUT`],
+    /// as `timeout -k` does.
     pub fn exit_status(&self, preserve_status: bool) -> u8 {
         if self.timed_out == Some(true) && !preserve_status {
-            TIMED_OUT
+            if self.status.signal() == Some(libc::SIGKILL) {
+                KILLED_AFTER_TIMEOUT
+            } else {
+                TIMED_OUT
+            }
         } else {
             child_exit_status(self.status)
         }
+    }
+
+    /// The signal spawnfd should end by, as the child did: the one that
+    /// killed a child that did not run out of time. (One that ran out of
+    /// time gives 124, 137, or with `--preserve-status` 128+N, as
+    /// timeout(1).)
+    pub fn signal_to_reraise(&self) -> Option<Signal> {
+        if self.timed_out == Some(true) {
+            return None;
+        }
+        self.status.signal().and_then(Signal::new)
     }
 
     /// The JSON report: [`child_json`], plus `"timed_out"` with

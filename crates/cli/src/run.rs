@@ -70,6 +70,7 @@ use crate::args::{EnvVar, FdMapping};
 use crate::attrs::AttrArgs;
 use crate::fds::{self, FdOption};
 use crate::report::{self, EXIT_STATUS_HELP, Ended, Error};
+use crate::signals::{self, Forwarder};
 use crate::sys;
 use crate::wait::WaitArgs;
 
@@ -137,6 +138,17 @@ pub struct RunArgs {
     #[arg(long)]
     json: bool,
 
+    /// When PROGRAM is killed by signal N, exit with 128+N rather than die
+    /// of N
+    ///
+    /// By default spawnfd ends as PROGRAM did: it kills itself with the
+    /// same signal (without a core dump), so that a shell running it sees
+    /// what it would see without spawnfd (bash stops a script whose
+    /// command died of SIGINT, for instance). With this option it exits
+    /// with status 128+N, as a shell reports such a command.
+    #[arg(long)]
+    exit_code_for_signals: bool,
+
     /// The program to run, then its arguments
     ///
     /// Everything from PROGRAM on is passed to PROGRAM unchanged, even
@@ -174,7 +186,16 @@ impl RunArgs {
 /// Runs the subcommand and returns the status to exit with.
 pub fn run(args: RunArgs) -> ExitCode {
     let ended = execute(&args);
-    report::finish(ended, args.json, args.wait.preserve_status())
+    let preserve_status = args.wait.preserve_status();
+    let reraise = match &ended {
+        Ok(ended) if !args.exit_code_for_signals => ended.signal_to_reraise(),
+        _ => None,
+    };
+    let status = report::finish(ended, args.json, preserve_status);
+    if let Some(signal) = reraise {
+        signals::die_of(signal);
+    }
+    status
 }
 
 /// Starts PROGRAM and waits for it; returns how it ended.
@@ -188,14 +209,17 @@ fn execute(args: &RunArgs) -> Result<Ended, Error> {
         .attrs
         .keeps_ignored_signals()
         .then(sys::ignored_at_start);
-    sys::ignore_terminal_signals();
+    // Before the spawn: a signal that comes while the child starts waits
+    // in the signalfd and is passed on once it exists.
+    let (signals, mask_at_start) =
+        Forwarder::new(args.attrs.signal_target()).map_err(Error::Signals)?;
     // The command, and with it this process's copies of the --fd fds, is
     // dropped once the child has them: a pipe handed to the child must not
     // be held open here while it runs.
-    let mut child = command(args, claimed, cwd_fd, ignored_at_start)?
+    let mut child = command(args, claimed, cwd_fd, ignored_at_start, mask_at_start)?
         .spawn()
         .map_err(Error::Spawn)?;
-    args.wait.wait(&mut child)
+    args.wait.wait(&mut child, &signals)
 }
 
 /// The command described by `args`, with the claimed fds of the `--fd`
@@ -205,6 +229,7 @@ fn command(
     fds: Vec<OwnedFd>,
     cwd_fd: Option<OwnedFd>,
     ignored_at_start: Option<spawnfd::SignalSet>,
+    mask_at_start: spawnfd::SignalSet,
 ) -> Result<Command, Error> {
     let (program, program_args) = args.command.split_first().expect("clap requires PROGRAM");
     let mut cmd = Command::new(program);
@@ -216,6 +241,7 @@ fn command(
     for (mapping, fd) in args.fds.iter().zip(fds) {
         cmd.fd(mapping.child, fd);
     }
-    args.attrs.configure(&mut cmd, cwd_fd, ignored_at_start)?;
+    args.attrs
+        .configure(&mut cmd, cwd_fd, ignored_at_start, mask_at_start)?;
     Ok(cmd)
 }
