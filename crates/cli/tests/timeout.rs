@@ -436,7 +436,7 @@ fn bad_durations_and_signals_are_usage_errors() {
             vec!["--timeout", "1", "--kill-after", bad, "true"],
         ] {
             let (out, _) = run(&args);
-            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+            assert_eq!(out.status.code(), Some(125), "{args:?}: {}", stderr(&out));
             assert!(
                 stderr(&out).starts_with("error: "),
                 "{args:?}: {}",
@@ -446,7 +446,7 @@ fn bad_durations_and_signals_are_usage_errors() {
     }
     for bad in ["FOO", "0", "65", ""] {
         let (out, _) = run(&["--timeout", "1", "--kill-signal", bad, "true"]);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(125), "{bad:?}: {}", stderr(&out));
         assert!(stderr(&out).contains("unknown signal"), "{}", stderr(&out));
     }
 }
@@ -459,7 +459,7 @@ fn time_limit_options_need_timeout() {
         &["--preserve-status", "true"],
     ] {
         let (out, _) = run(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
         assert!(stderr(&out).contains("--timeout"), "{}", stderr(&out));
     }
 }
