@@ -191,7 +191,7 @@ fn malformed_values_are_usage_errors() {
         (&["--ignore-signal", "0"], "unknown signal"),
         (&["--ignore-signal", "USR1,"], "unknown signal"),
         (&["--signal-mask", ""], "unknown signal"),
-        (&["--cwd-fd", "-1"], "PARENT_FD"),
+        (&["--cwd-fd", "-1"], "-1"),
     ] {
         let mut all = args.to_vec();
         all.push("true");
