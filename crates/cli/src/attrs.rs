@@ -592,7 +592,10 @@ struct SignalArgs {
     )]
     signal_mask: Vec<Signal>,
 
-    /// Start PROGRAM with spawnfd's signal mask instead of an empty one
+    /// Start PROGRAM with the signal mask spawnfd started with instead of
+    /// an empty one
+    ///
+    /// (Not with the signals spawnfd blocks to pass them on.)
     #[arg(long)]
     inherit_signal_mask: bool,
 
@@ -601,9 +604,8 @@ struct SignalArgs {
     /// By default PROGRAM starts with every signal at its default action,
     /// whatever spawnfd inherited. With this option, a signal ignored when
     /// spawnfd started (by nohup, `trap '' PIPE`, a background job of a
-    /// shell without job control, ...) stays ignored in PROGRAM. SIGINT and
-    /// SIGQUIT, which spawnfd itself ignores while it waits, count only if
-    /// they were ignored before.
+    /// shell without job control, ...) stays ignored in PROGRAM. (spawnfd
+    /// does not pass such a signal on: the kernel discards it.)
     #[arg(long)]
     keep_ignored_signals: bool,
 }
@@ -616,7 +618,7 @@ impl SignalArgs {
         mask_at_start: SignalSet,
     ) {
         // The library resets every signal spawnfd ignores, including the
-        // SIGINT and SIGQUIT it ignores itself and the SIGPIPE the Rust
+        // SIGPIPE the Rust
         // runtime ignored, then ignores these: so keeping spawnfd's
         // inherited ones is asking for them again, rather than not
         // resetting any (`reset_ignored_signals(false)`).

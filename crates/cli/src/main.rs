@@ -19,19 +19,35 @@
 //! them hold what subcommands share: the option value types (`args`), the
 //! child attribute options (`attrs`), taking over inherited fds (`fds`),
 //! waiting for the child with a time limit and its resource usage (`wait`),
+//! passing signals on to the child and ending as it did (`signals`),
 //! the C library calls spawnfd makes for itself, such as user lookups
 //! (`sys`), and exit statuses, error messages and JSON reports (`report`).
 //!
 //! # Exit status
 //!
+//! As env(1), timeout(1) and chroot(1), so that spawnfd's own failures
+//! cannot be taken for PROGRAM's status:
+//!
 //! | Status  | Meaning                                                      |
 //! |---------|--------------------------------------------------------------|
 //! | N       | the child exited with status N                               |
-//! | 128 + N | the child was killed by signal N (not re-raised)             |
+//! | signal N | the child was killed by signal N: spawnfd kills itself with N (default action, no core dump), so a calling shell sees what it would see without spawnfd |
+//! | 128 + N | the child was killed by signal N, with `--exit-code-for-signals` (or with `--preserve-status` after a time-out) |
 //! | 127     | PROGRAM was not found (exec failed with `ENOENT`)            |
 //! | 126     | PROGRAM was found but could not be executed (other exec error, or a missing `#!` interpreter) |
-//! | 125     | spawnfd itself failed: bad `--fd`, unknown user or group, a failed set-up step (chdir, chroot, setuid, ...), options the library refused, ..., or a child that ran out of time could not be signalled |
-//! | 124     | the child ran out of time (`--timeout`) and was sent the kill signal, however it then ended (unless `--preserve-status`) |
+//! | 125     | spawnfd itself failed: a usage error (unknown option, bad value; with `--json` a `{"error": {"kind": "usage", ...}}` report on stdout), bad `--fd`, unknown user or group, a failed set-up step (chdir, chroot, setuid, ...), options the library refused, ..., or a child that ran out of time could not be signalled |
+//! | 124     | the child ran out of time (`--timeout`) and was sent the kill signal, then ended other than by `SIGKILL` (unless `--preserve-status`) |
+//! | 137     | the child ran out of time and died of `SIGKILL` (after `--kill-after`, or as `--kill-signal`), as `timeout -k` (unless `--preserve-status`) |
+//!
+//! # Signals
+//!
+//! `spawnfd run` is transparent: it passes the signals it receives on to
+//! the child and waits for it (`signals`), never exits before it, and the
+//! child gets `SIGKILL` as its parent-death signal unless `--pdeathsig` or
+//! `--no-pdeathsig` say otherwise, so that it does not outlive a spawnfd
+//! that is killed. `SIGKILL` because it is the only signal that reaches
+//! here (the catchable ones are passed on), and a child must not be able to
+//! ignore it.
 
 #![deny(unsafe_code)]
 

@@ -26,22 +26,36 @@ pub const KILLED_AFTER_TIMEOUT: u8 = 137;
 
 /// The exit status table, for the end of `--help`.
 pub const EXIT_STATUS_HELP: &str = "\
-Exit status:
-  N        the child exited with status N
-  128+N    the child was killed by signal N (spawnfd exits, it does not re-raise N)
+Exit status (as env(1), timeout(1) and chroot(1)):
+  N        PROGRAM exited with status N
+  (signal) PROGRAM was killed by signal N: spawnfd kills itself with N too
+           (no core dump), so that its caller sees what it would have seen
+           without spawnfd; with --exit-code-for-signals it exits 128+N
   127      PROGRAM was not found (exec failed with ENOENT)
   126      PROGRAM was found but could not be executed (any other exec error,
            or its #! interpreter is missing)
-  125      spawnfd itself failed: a bad --fd or --cwd-fd, a user or group
-           that does not exist, a step of PROGRAM's set-up that failed
-           (chdir, chroot, setuid, setrlimit, ...), options it refused
-           (such as a repeated CHILD fd or --ctty on an fd PROGRAM does not
-           have), ..., or PROGRAM ran out of time and could not be
-           signalled
+  125      spawnfd itself failed: a usage error (an unknown option, a bad
+           value, ...), a bad --fd or --cwd-fd, a user or group that does
+           not exist, a step of PROGRAM's set-up that failed (chdir, chroot,
+           setuid, setrlimit, ...), options it refused (such as a repeated
+           CHILD fd or --ctty on an fd PROGRAM does not have), ..., or
+           PROGRAM ran out of time and could not be signalled
   124      PROGRAM ran out of time (--timeout) and was sent the kill
-           signal, however it then ended (--preserve-status: its own N or
-           128+N instead)
-  2        usage error";
+           signal, then ended in any way but by SIGKILL
+  137      PROGRAM ran out of time and died of SIGKILL (sent after
+           --kill-after, or as --kill-signal), as timeout -k does
+           (--preserve-status: PROGRAM's own N or 128+N instead of 124 and
+           137)
+
+Signals: spawnfd passes the signals it receives (TERM, INT, QUIT, HUP,
+USR1, USR2, ALRM, WINCH, CONT, the real-time signals, ...) on to PROGRAM, or
+to PROGRAM's process group with --setsid or --pgid 0, and waits for it; on
+TSTP, TTIN or TTOU it stops itself after passing them on. It does not pass
+on CHLD, PIPE (which it keeps ignored) or the fault signals (SEGV, BUS, ILL,
+FPE, TRAP, ABRT, SYS). Signals the terminal sends to the foreground group
+reach PROGRAM directly when it shares spawnfd's group, and are not sent
+twice. If spawnfd is killed with SIGKILL, PROGRAM gets the parent-death
+signal (KILL unless --pdeathsig or --no-pdeathsig say otherwise).";
 
 /// Prints the JSON report of a usage error on stdout, `{"error":
 /// {"message": ..., "kind": "usage"}}` (the message is clap's first line,
@@ -242,7 +256,8 @@ fn insert_some(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<
 }
 
 /// The status `spawnfd` exits with for a child that ended with `status`:
-/// its exit status, or 128 + the number of the signal that killed it.
+/// its exit status, or 128 + the number of the signal that killed it
+/// (when spawnfd does not die of that signal itself).
 pub fn child_exit_status(status: ExitStatus) -> u8 {
     let code = match (status.code(), status.signal()) {
         (Some(code), _) => code,

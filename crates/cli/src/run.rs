@@ -3,11 +3,15 @@
 //! The child inherits stdin, stdout and stderr (unless `--fd` maps 0, 1
 //! or 2), the environment (changed by `--clear-env` and `--env`) and the
 //! working directory (or `--cwd`, `--cwd-fd`); of the other fds it gets
-//! exactly those given with `--fd`. While it runs, `spawnfd` ignores
-//! `SIGINT` and `SIGQUIT`, as `system(3)` and `time(1)` do, so that a Ctrl-C
-//! at the terminal reaches the child and `spawnfd` still reports how it
-//! ended; the child starts with every signal at its default disposition
-//! (unless `--ignore-signal` or `--keep-ignored-signals`).
+//! exactly those given with `--fd`. While it runs, `spawnfd` passes the
+//! signals it receives on to the child ([`crate::signals`]) and, once the
+//! child has ended, ends the same way: it kills itself with the signal that
+//! killed the child (or exits 128+N with `--exit-code-for-signals`). The
+//! child starts with every signal at its default disposition and none
+//! blocked (unless `--ignore-signal`, `--keep-ignored-signals`,
+//! `--signal-mask` or `--inherit-signal-mask`, which gives it spawnfd's
+//! mask from before it blocked the signals it passes on), and with `SIGKILL`
+//! as its parent-death signal (unless `--pdeathsig` or `--no-pdeathsig`).
 //!
 //! # Waiting
 //!
@@ -46,7 +50,7 @@
 //! - `--rlimit RES=SOFT:` or `RES=:HARD` fills in spawnfd's own other limit.
 //! - `--map-root-user` maps root inside to spawnfd's effective ids.
 //! - `--keep-ignored-signals` keeps what was ignored when spawnfd *started*:
-//!   not the `SIGINT` and `SIGQUIT` it ignores itself, nor the `SIGPIPE`
+//!   not the `SIGPIPE`
 //!   the Rust runtime ignores before `main` (the original disposition of
 //!   which [`crate::sys`] records in an `.init_array` constructor). It
 //!   asks the library to ignore those signals again rather than calling
@@ -79,11 +83,16 @@ use crate::wait::WaitArgs;
 /// PROGRAM inherits stdin, stdout, stderr, the environment and the working
 /// directory, and no other fd unless given with --fd. A PROGRAM without a
 /// '/' is searched for in PATH (the child's PATH, when --env or --clear-env
-/// change it). spawnfd ignores SIGINT and SIGQUIT while PROGRAM runs, so that
-/// a Ctrl-C stops PROGRAM and spawnfd still reports its status; PROGRAM
+/// change it). Options come before PROGRAM (or before `--`); an unknown one
+/// is a usage error (exit status 125), and every word from PROGRAM on is
+/// PROGRAM's. spawnfd passes the signals it receives (TERM, INT, HUP, ...)
+/// on to PROGRAM and waits for it; when PROGRAM is killed by a signal,
+/// spawnfd kills itself with the same signal, so that a shell running it
+/// sees what it would see without spawnfd (see Exit status below). PROGRAM
 /// starts with every signal at its default disposition and none blocked
-/// (see Signals below). With --timeout, spawnfd stops PROGRAM if it runs too
-/// long, and exits with 124 (see Time limit and resource usage below).
+/// (see Signals below), and dies with spawnfd if spawnfd is killed (see
+/// --pdeathsig). With --timeout, spawnfd stops PROGRAM if it runs too long,
+/// and exits with 124 (see Time limit and resource usage below).
 ///
 /// The options under the headings from Directories and files on set
 /// PROGRAM's directories, session, credentials, limits, namespaces and
@@ -133,8 +142,9 @@ pub struct RunArgs {
     /// "step": ..., "errno": N, "path": ..., "fd": N, "signal": N, "id": N,
     /// "resource": ...}}, with only the fields that apply ("kind":
     /// "invalid_input" for options spawnfd refused, "option" for a user or
-    /// group it could not find). The exit status is the same as without
-    /// --json; no error message is printed on stderr.
+    /// group it could not find, "kind": "usage" for a bad command line).
+    /// The exit status is the same as without --json; no error message is
+    /// printed on stderr.
     #[arg(long)]
     json: bool,
 
@@ -152,8 +162,9 @@ pub struct RunArgs {
     /// The program to run, then its arguments
     ///
     /// Everything from PROGRAM on is passed to PROGRAM unchanged, even
-    /// words that look like spawnfd options. Put `--` before PROGRAM if it
-    /// starts with '-'.
+    /// words that look like spawnfd options. Before PROGRAM, a word that
+    /// starts with '-' is an option, and an unknown one a usage error: put
+    /// `--` before a PROGRAM that starts with '-'.
     #[arg(
         value_names = ["PROGRAM", "ARGS"],
         required = true,
