@@ -155,7 +155,7 @@ fn usage_error(err: &clap::Error, json: bool) -> ExitCode {
 /// Whether a command line that could not be parsed asked for `--json`:
 /// whether `--json` is one of the options of `spawnfd run` before PROGRAM
 /// (the first word that is neither an option nor an option's value) or
-/// `--`.
+/// `--`. An unknown option is taken to have no value.
 fn wants_json(args: &[OsString]) -> bool {
     let cli = Cli::command();
     let Some(run) = cli.find_subcommand("run") else {
