@@ -319,3 +319,19 @@ fn ctrl_c_stops_a_bash_script_running_spawnfd() {
     assert_eq!(rest, "after 130\n", "{status}");
     assert_none_left(&marker);
 }
+
+#[test]
+fn child_never_inherits_the_signals_spawnfd_blocks_to_pass_them_on() {
+    // This test process blocks nothing in the thread that starts spawnfd.
+    for args in [&[][..], &["--inherit-signal-mask"]] {
+        let out = common::run(
+            args.iter()
+                .chain(&["--", "grep", "SigBlk", "/proc/self/status"]),
+        );
+        assert_eq!(
+            common::stdout(&out),
+            "SigBlk:\t0000000000000000\n",
+            "{args:?}"
+        );
+    }
+}
