@@ -1,5 +1,5 @@
 //! Typed values of command-line options, parsed by clap so that a malformed
-//! value is a usage error (exit status 2).
+//! value is a usage error (exit status 125).
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;

@@ -20,6 +20,7 @@ use crate::args::{
     parse_signal,
 };
 use crate::report::Error;
+use crate::signals::Target;
 use crate::sys;
 
 /// Every attribute option.
@@ -53,6 +54,18 @@ impl AttrArgs {
         self.signals.keep_ignored_signals
     }
 
+    /// Where the signals spawnfd receives go: PROGRAM's process group when
+    /// spawnfd makes one (`--setsid`, `--pgid 0`), else PROGRAM.
+    pub fn signal_target(&self) -> Target {
+        if self.session.setsid || self.session.pgid == Some(0) {
+            Target::Group
+        } else {
+            Target::Child {
+                shares_group: self.session.pgid.is_none(),
+            }
+        }
+    }
+
     /// Checks the rules clap's argument relations cannot express; returns
     /// the message of the usage error.
     pub fn check(&self) -> Result<(), String> {
@@ -69,6 +82,7 @@ impl AttrArgs {
         cmd: &mut Command,
         cwd_fd: Option<OwnedFd>,
         ignored_at_start: Option<SignalSet>,
+        mask_at_start: SignalSet,
     ) -> Result<(), Error> {
         self.dirs.configure(cmd, cwd_fd);
         self.session.configure(cmd);
@@ -76,7 +90,7 @@ impl AttrArgs {
         self.limits.configure(cmd)?;
         self.isolation.configure(cmd);
         self.privileges.configure(cmd);
-        self.signals.configure(cmd, ignored_at_start);
+        self.signals.configure(cmd, ignored_at_start, mask_at_start);
         Ok(())
     }
 }
@@ -514,15 +528,25 @@ impl IsolationArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Privileges and lifetime")]
 struct PrivilegeArgs {
-    /// Have the kernel send SIG to PROGRAM when spawnfd dies
+    /// Have the kernel send SIG to PROGRAM when spawnfd dies [default: KILL]
     ///
-    /// PR_SET_PDEATHSIG: for example `--pdeathsig KILL`, so that PROGRAM
-    /// does not outlive a spawnfd that is killed. SIG as for
+    /// PR_SET_PDEATHSIG. By default KILL, so that PROGRAM does not outlive
+    /// a spawnfd that is killed: the signals spawnfd can catch it passes on
+    /// to PROGRAM and then waits for it, so this one fires only when
+    /// spawnfd is killed with SIGKILL or crashes, and PROGRAM must not be
+    /// able to ignore it. SIG as for
     /// --ignore-signal. If spawnfd died while PROGRAM was starting, PROGRAM
     /// gets SIG at once. It is not passed on to PROGRAM's own children, and
     /// is cleared if PROGRAM executes a set-user-id program.
     #[arg(long, value_name = "SIG", value_parser = parse_signal)]
     pdeathsig: Option<Signal>,
+
+    /// Do not give PROGRAM a parent-death signal
+    ///
+    /// PROGRAM then keeps running if spawnfd is killed with SIGKILL (or
+    /// crashes), reparented to init or a subreaper.
+    #[arg(long, conflicts_with = "pdeathsig")]
+    no_pdeathsig: bool,
 
     /// Set no_new_privs: exec grants PROGRAM and its descendants no privileges
     ///
@@ -534,8 +558,8 @@ struct PrivilegeArgs {
 
 impl PrivilegeArgs {
     fn configure(&self, cmd: &mut Command) {
-        if let Some(signal) = self.pdeathsig {
-            cmd.parent_death_signal(signal);
+        if !self.no_pdeathsig {
+            cmd.parent_death_signal(self.pdeathsig.unwrap_or(Signal::KILL));
         }
         if self.no_new_privs {
             cmd.no_new_privs(true);
@@ -568,7 +592,10 @@ struct SignalArgs {
     )]
     signal_mask: Vec<Signal>,
 
-    /// Start PROGRAM with spawnfd's signal mask instead of an empty one
+    /// Start PROGRAM with the signal mask spawnfd started with instead of
+    /// an empty one
+    ///
+    /// (Not with the signals spawnfd blocks to pass them on.)
     #[arg(long)]
     inherit_signal_mask: bool,
 
@@ -577,17 +604,21 @@ struct SignalArgs {
     /// By default PROGRAM starts with every signal at its default action,
     /// whatever spawnfd inherited. With this option, a signal ignored when
     /// spawnfd started (by nohup, `trap '' PIPE`, a background job of a
-    /// shell without job control, ...) stays ignored in PROGRAM. SIGINT and
-    /// SIGQUIT, which spawnfd itself ignores while it waits, count only if
-    /// they were ignored before.
+    /// shell without job control, ...) stays ignored in PROGRAM. (spawnfd
+    /// does not pass such a signal on: the kernel discards it.)
     #[arg(long)]
     keep_ignored_signals: bool,
 }
 
 impl SignalArgs {
-    fn configure(&self, cmd: &mut Command, ignored_at_start: Option<SignalSet>) {
+    fn configure(
+        &self,
+        cmd: &mut Command,
+        ignored_at_start: Option<SignalSet>,
+        mask_at_start: SignalSet,
+    ) {
         // The library resets every signal spawnfd ignores, including the
-        // SIGINT and SIGQUIT it ignores itself and the SIGPIPE the Rust
+        // SIGPIPE the Rust
         // runtime ignored, then ignores these: so keeping spawnfd's
         // inherited ones is asking for them again, rather than not
         // resetting any (`reset_ignored_signals(false)`).
@@ -602,7 +633,9 @@ impl SignalArgs {
             cmd.signal_mask(self.signal_mask.iter().copied().collect());
         }
         if self.inherit_signal_mask {
-            cmd.inherit_signal_mask();
+            // spawnfd's mask from before it blocked the signals it passes
+            // on (which the child would otherwise never get).
+            cmd.signal_mask(mask_at_start);
         }
     }
 }

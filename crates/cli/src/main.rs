@@ -19,20 +19,35 @@
 //! them hold what subcommands share: the option value types (`args`), the
 //! child attribute options (`attrs`), taking over inherited fds (`fds`),
 //! waiting for the child with a time limit and its resource usage (`wait`),
+//! passing signals on to the child and ending as it did (`signals`),
 //! the C library calls spawnfd makes for itself, such as user lookups
 //! (`sys`), and exit statuses, error messages and JSON reports (`report`).
 //!
 //! # Exit status
 //!
+//! As env(1), timeout(1) and chroot(1), so that spawnfd's own failures
+//! cannot be taken for PROGRAM's status:
+//!
 //! | Status  | Meaning                                                      |
 //! |---------|--------------------------------------------------------------|
 //! | N       | the child exited with status N                               |
-//! | 128 + N | the child was killed by signal N (not re-raised)             |
+//! | signal N | the child was killed by signal N: spawnfd kills itself with N (default action, no core dump), so a calling shell sees what it would see without spawnfd |
+//! | 128 + N | the child was killed by signal N, with `--exit-code-for-signals` (or with `--preserve-status` after a time-out) |
 //! | 127     | PROGRAM was not found (exec failed with `ENOENT`)            |
 //! | 126     | PROGRAM was found but could not be executed (other exec error, or a missing `#!` interpreter) |
-//! | 125     | spawnfd itself failed: bad `--fd`, unknown user or group, a failed set-up step (chdir, chroot, setuid, ...), options the library refused, ..., or a child that ran out of time could not be signalled |
-//! | 124     | the child ran out of time (`--timeout`) and was sent the kill signal, however it then ended (unless `--preserve-status`) |
-//! | 2       | usage error (bad command line)                               |
+//! | 125     | spawnfd itself failed: a usage error (unknown option, bad value; with `--json` a `{"error": {"kind": "usage", ...}}` report on stdout), bad `--fd`, unknown user or group, a failed set-up step (chdir, chroot, setuid, ...), options the library refused, ..., or a child that ran out of time could not be signalled |
+//! | 124     | the child ran out of time (`--timeout`) and was sent the kill signal, then ended other than by `SIGKILL` (unless `--preserve-status`) |
+//! | 137     | the child ran out of time and died of `SIGKILL` (after `--kill-after`, or as `--kill-signal`), as `timeout -k` (unless `--preserve-status`) |
+//!
+//! # Signals
+//!
+//! `spawnfd run` is transparent: it passes the signals it receives on to
+//! the child and waits for it (`signals`), never exits before it, and the
+//! child gets `SIGKILL` as its parent-death signal unless `--pdeathsig` or
+//! `--no-pdeathsig` say otherwise, so that it does not outlive a spawnfd
+//! that is killed. `SIGKILL` because it is the only signal that reaches
+//! here (the catchable ones are passed on), and a child must not be able to
+//! ignore it.
 
 #![deny(unsafe_code)]
 
@@ -41,6 +56,7 @@ mod attrs;
 mod fds;
 mod report;
 mod run;
+mod signals;
 mod sys;
 mod wait;
 
@@ -91,15 +107,16 @@ impl Cli {
 }
 
 fn main() -> ExitCode {
-    match parse(std::env::args_os()) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    match parse(&args) {
         Ok(cli) => run(cli),
-        Err(err) => err.exit(),
+        Err(err) => usage_error(&err, wants_json(&args)),
     }
 }
 
 /// Parses and checks a command line (`args[0]` being the program name).
-/// An error is a usage error (exit status 2), or the request for help or
-/// the version (0); nothing has been started then.
+/// An error is a usage error, or the request for help or the version;
+/// nothing has been started then. [`usage_error`] reports it.
 fn parse<I, T>(args: I) -> Result<Cli, clap::Error>
 where
     I: IntoIterator<Item = T>,
@@ -108,6 +125,69 @@ where
     let cli = Cli::try_parse_from(args)?;
     cli.check()?;
     Ok(cli)
+}
+
+/// The status a parse error makes spawnfd exit with: 0 for the help and
+/// the version, which go to stdout; [`report::SPAWNFD_FAILED`] (125) for a
+/// usage error, as env(1), timeout(1) and chroot(1) do, so that it cannot
+/// be taken for PROGRAM's own status.
+fn usage_status(err: &clap::Error) -> u8 {
+    if err.use_stderr() {
+        report::SPAWNFD_FAILED
+    } else {
+        0
+    }
+}
+
+/// Reports a parse error: the help or version on stdout; a usage error on
+/// stderr, or with `--json` as `{"error": {"message": ..., "kind":
+/// "usage"}}` on stdout.
+fn usage_error(err: &clap::Error, json: bool) -> ExitCode {
+    let status = usage_status(err);
+    if status != 0 && json {
+        return report::print_usage_error(err);
+    }
+    // Nothing better to do if the terminal or pipe is gone.
+    let _ = err.print();
+    ExitCode::from(status)
+}
+
+/// Whether a command line that could not be parsed asked for `--json`:
+/// whether `--json` is one of the options of `spawnfd run` before PROGRAM
+/// (the first word that is neither an option nor an option's value) or
+/// `--`. An unknown option is taken to have no value.
+fn wants_json(args: &[OsString]) -> bool {
+    let cli = Cli::command();
+    let Some(run) = cli.find_subcommand("run") else {
+        return false;
+    };
+    let mut words = args.iter().skip(1);
+    if words.next().and_then(|w| w.to_str()) != Some("run") {
+        return false;
+    }
+    while let Some(word) = words.next() {
+        let Some(long) = word.to_str().and_then(|w| w.strip_prefix("--")) else {
+            // PROGRAM, or a short option (spawnfd run has only -h).
+            if word.as_encoded_bytes().starts_with(b"-") {
+                continue;
+            }
+            return false;
+        };
+        if long.is_empty() {
+            return false;
+        }
+        if long == "json" {
+            return true;
+        }
+        let takes_value = run
+            .get_arguments()
+            .find(|arg| arg.get_long() == Some(long))
+            .is_some_and(|arg| arg.get_action().takes_values());
+        if takes_value {
+            words.next();
+        }
+    }
+    false
 }
 
 /// Runs the subcommand and returns the status to exit with.

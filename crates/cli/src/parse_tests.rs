@@ -2,7 +2,7 @@
 //! `spawnfd run`'s real options (taken from clap's own definition, so new
 //! options are covered as they come) with hostile values (empty, huge,
 //! negative, non-UTF-8, `--` in odd places) are either a parsed command or
-//! a usage error with exit status 2 and a message, as `main` would report
+//! a usage error with exit status 125 and a message, as `main` would report
 //! it.
 
 use std::ffi::OsString;
@@ -12,7 +12,7 @@ use clap::CommandFactory;
 use clap::error::ErrorKind;
 use proptest::prelude::*;
 
-use super::{Cli, parse};
+use super::{Cli, parse, usage_status};
 
 /// The long options of `spawnfd run`, as `--name`, and whether each takes
 /// a value.
@@ -173,15 +173,15 @@ fn check(line: &[OsString]) -> Result<(), TestCaseError> {
             let message = err.render().to_string();
             match err.kind() {
                 ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                    prop_assert_eq!(err.exit_code(), 0, "{:?}: {}", line, message);
+                    prop_assert_eq!(usage_status(&err), 0, "{:?}: {}", line, message);
                 }
                 // `spawnfd` alone: the help, as a usage error.
                 ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                    prop_assert_eq!(err.exit_code(), 2, "{:?}: {}", line, message);
+                    prop_assert_eq!(usage_status(&err), 125, "{:?}: {}", line, message);
                     prop_assert!(message.contains("Usage: "), "{:?}: {}", line, message);
                 }
                 _ => {
-                    prop_assert_eq!(err.exit_code(), 2, "{:?}: {}", line, message);
+                    prop_assert_eq!(usage_status(&err), 125, "{:?}: {}", line, message);
                     prop_assert!(
                         message.starts_with("error: ") && message.len() > "error: ".len(),
                         "{:?}: {:?}",

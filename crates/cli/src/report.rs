@@ -20,25 +20,70 @@ pub const CANNOT_EXECUTE: u8 = 126;
 pub const SPAWNFD_FAILED: u8 = 125;
 /// Exit status when PROGRAM ran out of time (`--timeout`), as timeout(1).
 pub const TIMED_OUT: u8 = 124;
+/// Exit status when PROGRAM ran out of time and died of `SIGKILL`, as
+/// `timeout -k`: 128 + 9.
+pub const KILLED_AFTER_TIMEOUT: u8 = 137;
 
 /// The exit status table, for the end of `--help`.
 pub const EXIT_STATUS_HELP: &str = "\
-Exit status:
-  N        the child exited with status N
-  128+N    the child was killed by signal N (spawnfd exits, it does not re-raise N)
+Exit status (as env(1), timeout(1) and chroot(1)):
+  N        PROGRAM exited with status N
+  (signal) PROGRAM was killed by signal N: spawnfd kills itself with N too
+           (no core dump), so that its caller sees what it would have seen
+           without spawnfd; with --exit-code-for-signals it exits 128+N
   127      PROGRAM was not found (exec failed with ENOENT)
   126      PROGRAM was found but could not be executed (any other exec error,
            or its #! interpreter is missing)
-  125      spawnfd itself failed: a bad --fd or --cwd-fd, a user or group
-           that does not exist, a step of PROGRAM's set-up that failed
-           (chdir, chroot, setuid, setrlimit, ...), options it refused
-           (such as a repeated CHILD fd or --ctty on an fd PROGRAM does not
-           have), ..., or PROGRAM ran out of time and could not be
-           signalled
+  125      spawnfd itself failed: a usage error (an unknown option, a bad
+           value, ...), a bad --fd or --cwd-fd, a user or group that does
+           not exist, a step of PROGRAM's set-up that failed (chdir, chroot,
+           setuid, setrlimit, ...), options it refused (such as a repeated
+           CHILD fd or --ctty on an fd PROGRAM does not have), ..., or
+           PROGRAM ran out of time and could not be signalled
   124      PROGRAM ran out of time (--timeout) and was sent the kill
-           signal, however it then ended (--preserve-status: its own N or
-           128+N instead)
-  2        usage error";
+           signal, then ended in any way but by SIGKILL
+  137      PROGRAM ran out of time and died of SIGKILL (sent after
+           --kill-after, or as --kill-signal), as timeout -k does
+           (--preserve-status: PROGRAM's own N or 128+N instead of 124 and
+           137)
+
+Signals: spawnfd passes the signals it receives (TERM, INT, QUIT, HUP,
+USR1, USR2, ALRM, WINCH, CONT, the real-time signals, ...) on to PROGRAM, or
+to PROGRAM's process group with --setsid or --pgid 0, and waits for it; on
+TSTP, TTIN or TTOU it stops itself after passing them on. It does not pass
+on CHLD, PIPE (which it keeps ignored) or the fault signals (SEGV, BUS, ILL,
+FPE, TRAP, ABRT, SYS). Signals the terminal sends to the foreground group
+reach PROGRAM directly when it shares spawnfd's group, and are not sent
+twice. If spawnfd is killed with SIGKILL, PROGRAM gets the parent-death
+signal (KILL unless --pdeathsig or --no-pdeathsig say otherwise).";
+
+/// Prints the JSON report of a usage error on stdout, `{"error":
+/// {"message": ..., "kind": "usage"}}` (the message is clap's first line,
+/// without `error: `), and returns [`SPAWNFD_FAILED`].
+pub fn print_usage_error(err: &clap::Error) -> ExitCode {
+    let rendered = err.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    let message = first.strip_prefix("error: ").unwrap_or(first);
+    let report = json!({ "error": { "message": message, "kind": "usage" } });
+    print_json(&report)
+}
+
+/// Writes `report` and a newline on stdout; if it cannot be written, says
+/// so on stderr. Returns [`SPAWNFD_FAILED`] either way.
+fn print_json(report: &Value) -> ExitCode {
+    if let Err(err) = write_json(report) {
+        eprintln!("spawnfd: cannot write the JSON report: {err}");
+    }
+    ExitCode::from(SPAWNFD_FAILED)
+}
+
+/// Writes `report` and a newline on stdout.
+fn write_json(report: &Value) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    serde_json::to_writer(&mut stdout, report).map_err(io::Error::from)?;
+    writeln!(stdout)?;
+    stdout.flush()
+}
 
 /// Why a run has no child status to report.
 #[derive(Debug)]
@@ -63,6 +108,8 @@ pub enum Error {
     },
     /// The library refused or failed to start the child.
     Spawn(io::Error),
+    /// The signals spawnfd passes on could not be blocked or read.
+    Signals(io::Error),
     /// The child was started but waiting for it failed.
     Wait {
         /// The child's pid.
@@ -134,7 +181,7 @@ impl Error {
                 }
                 None => insert_some(&mut error, "errno", err.raw_os_error()),
             },
-            Error::ParentFd { source, .. } => {
+            Error::ParentFd { source, .. } | Error::Signals(source) => {
                 insert_some(&mut error, "errno", source.raw_os_error());
             }
             Error::Resolve { option, source, .. } => {
@@ -174,6 +221,7 @@ impl fmt::Display for Error {
             } => write!(f, "{option} {value:?}: {source}"),
             // The library's message, unchanged.
             Error::Spawn(err) => err.fmt(f),
+            Error::Signals(source) => write!(f, "signals to pass on: {source}"),
             Error::Wait { pid, source } => write!(f, "wait for child {pid}: {source}"),
             Error::Stop {
                 pid,
@@ -194,6 +242,7 @@ impl std::error::Error for Error {
             Error::ParentFd { source, .. }
             | Error::Resolve { source, .. }
             | Error::Spawn(source)
+            | Error::Signals(source)
             | Error::Wait { source, .. }
             | Error::Stop { source, .. } => Some(source),
         }
@@ -207,7 +256,8 @@ fn insert_some(map: &mut Map<String, Value>, key: &str, value: Option<impl Into<
 }
 
 /// The status `spawnfd` exits with for a child that ended with `status`:
-/// its exit status, or 128 + the number of the signal that killed it.
+/// its exit status, or 128 + the number of the signal that killed it
+/// (when spawnfd does not die of that signal itself).
 pub fn child_exit_status(status: ExitStatus) -> u8 {
     let code = match (status.code(), status.signal()) {
         (Some(code), _) => code,
@@ -260,12 +310,31 @@ pub const USAGE_UNAVAILABLE: &str = "rusage: unavailable: the child was reaped b
 impl Ended {
     /// The status `spawnfd` exits with: [`TIMED_OUT`] if the child ran out
     /// of time (unless `preserve_status`), else [`child_exit_status`].
+    ///
+    /// A child that ran out of time and died of `SIGKILL` (sent after
+    /// `--kill-after`, or as the `--kill-signal`) gives [`KILLED_AFTER_TIMEOUT`],
+    /// as `timeout -k` does.
     pub fn exit_status(&self, preserve_status: bool) -> u8 {
         if self.timed_out == Some(true) && !preserve_status {
-            TIMED_OUT
+            if self.status.signal() == Some(libc::SIGKILL) {
+                KILLED_AFTER_TIMEOUT
+            } else {
+                TIMED_OUT
+            }
         } else {
             child_exit_status(self.status)
         }
+    }
+
+    /// The signal spawnfd should end by, as the child did: the one that
+    /// killed a child that did not run out of time. (One that ran out of
+    /// time gives 124, 137, or with `--preserve-status` 128+N, as
+    /// timeout(1).)
+    pub fn signal_to_reraise(&self) -> Option<Signal> {
+        if self.timed_out == Some(true) {
+            return None;
+        }
+        self.status.signal().and_then(Signal::new)
     }
 
     /// The JSON report: [`child_json`], plus `"timed_out"` with
@@ -372,12 +441,7 @@ pub fn finish(ended: Result<Ended, Error>, json: bool, preserve_status: bool) ->
         }
     };
     if let Some(report) = report {
-        let mut stdout = io::stdout().lock();
-        let written = serde_json::to_writer(&mut stdout, &report)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(stdout))
-            .and_then(|()| stdout.flush());
-        if let Err(err) = written {
+        if let Err(err) = write_json(&report) {
             eprintln!("spawnfd: cannot write the JSON report: {err}");
             return ExitCode::from(SPAWNFD_FAILED);
         }

@@ -3,11 +3,15 @@
 //! The child inherits stdin, stdout and stderr (unless `--fd` maps 0, 1
 //! or 2), the environment (changed by `--clear-env` and `--env`) and the
 //! working directory (or `--cwd`, `--cwd-fd`); of the other fds it gets
-//! exactly those given with `--fd`. While it runs, `spawnfd` ignores
-//! `SIGINT` and `SIGQUIT`, as `system(3)` and `time(1)` do, so that a Ctrl-C
-//! at the terminal reaches the child and `spawnfd` still reports how it
-//! ended; the child starts with every signal at its default disposition
-//! (unless `--ignore-signal` or `--keep-ignored-signals`).
+//! exactly those given with `--fd`. While it runs, `spawnfd` passes the
+//! signals it receives on to the child ([`crate::signals`]) and, once the
+//! child has ended, ends the same way: it kills itself with the signal that
+//! killed the child (or exits 128+N with `--exit-code-for-signals`). The
+//! child starts with every signal at its default disposition and none
+//! blocked (unless `--ignore-signal`, `--keep-ignored-signals`,
+//! `--signal-mask` or `--inherit-signal-mask`, which gives it spawnfd's
+//! mask from before it blocked the signals it passes on), and with `SIGKILL`
+//! as its parent-death signal (unless `--pdeathsig` or `--no-pdeathsig`).
 //!
 //! # Waiting
 //!
@@ -46,7 +50,7 @@
 //! - `--rlimit RES=SOFT:` or `RES=:HARD` fills in spawnfd's own other limit.
 //! - `--map-root-user` maps root inside to spawnfd's effective ids.
 //! - `--keep-ignored-signals` keeps what was ignored when spawnfd *started*:
-//!   not the `SIGINT` and `SIGQUIT` it ignores itself, nor the `SIGPIPE`
+//!   not the `SIGPIPE`
 //!   the Rust runtime ignores before `main` (the original disposition of
 //!   which [`crate::sys`] records in an `.init_array` constructor). It
 //!   asks the library to ignore those signals again rather than calling
@@ -70,6 +74,7 @@ use crate::args::{EnvVar, FdMapping};
 use crate::attrs::AttrArgs;
 use crate::fds::{self, FdOption};
 use crate::report::{self, EXIT_STATUS_HELP, Ended, Error};
+use crate::signals::{self, Forwarder};
 use crate::sys;
 use crate::wait::WaitArgs;
 
@@ -78,11 +83,16 @@ use crate::wait::WaitArgs;
 /// PROGRAM inherits stdin, stdout, stderr, the environment and the working
 /// directory, and no other fd unless given with --fd. A PROGRAM without a
 /// '/' is searched for in PATH (the child's PATH, when --env or --clear-env
-/// change it). spawnfd ignores SIGINT and SIGQUIT while PROGRAM runs, so that
-/// a Ctrl-C stops PROGRAM and spawnfd still reports its status; PROGRAM
+/// change it). Options come before PROGRAM (or before `--`); an unknown one
+/// is a usage error (exit status 125), and every word from PROGRAM on is
+/// PROGRAM's. spawnfd passes the signals it receives (TERM, INT, HUP, ...)
+/// on to PROGRAM and waits for it; when PROGRAM is killed by a signal,
+/// spawnfd kills itself with the same signal, so that a shell running it
+/// sees what it would see without spawnfd (see Exit status below). PROGRAM
 /// starts with every signal at its default disposition and none blocked
-/// (see Signals below). With --timeout, spawnfd stops PROGRAM if it runs too
-/// long, and exits with 124 (see Time limit and resource usage below).
+/// (see Signals below), and dies with spawnfd if spawnfd is killed (see
+/// --pdeathsig). With --timeout, spawnfd stops PROGRAM if it runs too long,
+/// and exits with 124 (see Time limit and resource usage below).
 ///
 /// The options under the headings from Directories and files on set
 /// PROGRAM's directories, session, credentials, limits, namespaces and
@@ -132,22 +142,34 @@ pub struct RunArgs {
     /// "step": ..., "errno": N, "path": ..., "fd": N, "signal": N, "id": N,
     /// "resource": ...}}, with only the fields that apply ("kind":
     /// "invalid_input" for options spawnfd refused, "option" for a user or
-    /// group it could not find). The exit status is the same as without
-    /// --json; no error message is printed on stderr.
+    /// group it could not find, "kind": "usage" for a bad command line).
+    /// The exit status is the same as without --json; no error message is
+    /// printed on stderr.
     #[arg(long)]
     json: bool,
+
+    /// When PROGRAM is killed by signal N, exit with 128+N rather than die
+    /// of N
+    ///
+    /// By default spawnfd ends as PROGRAM did: it kills itself with the
+    /// same signal (without a core dump), so that a shell running it sees
+    /// what it would see without spawnfd (bash stops a script whose
+    /// command died of SIGINT, for instance). With this option it exits
+    /// with status 128+N, as a shell reports such a command.
+    #[arg(long)]
+    exit_code_for_signals: bool,
 
     /// The program to run, then its arguments
     ///
     /// Everything from PROGRAM on is passed to PROGRAM unchanged, even
-    /// words that look like spawnfd options. Put `--` before PROGRAM if it
-    /// starts with '-'.
+    /// words that look like spawnfd options. Before PROGRAM, a word that
+    /// starts with '-' is an option, and an unknown one a usage error: put
+    /// `--` before a PROGRAM that starts with '-'.
     #[arg(
         value_names = ["PROGRAM", "ARGS"],
         required = true,
         num_args = 1..,
-        trailing_var_arg = true,
-        allow_hyphen_values = true
+        trailing_var_arg = true
     )]
     command: Vec<OsString>,
 
@@ -175,7 +197,16 @@ impl RunArgs {
 /// Runs the subcommand and returns the status to exit with.
 pub fn run(args: RunArgs) -> ExitCode {
     let ended = execute(&args);
-    report::finish(ended, args.json, args.wait.preserve_status())
+    let preserve_status = args.wait.preserve_status();
+    let reraise = match &ended {
+        Ok(ended) if !args.exit_code_for_signals => ended.signal_to_reraise(),
+        _ => None,
+    };
+    let status = report::finish(ended, args.json, preserve_status);
+    if let Some(signal) = reraise {
+        signals::die_of(signal);
+    }
+    status
 }
 
 /// Starts PROGRAM and waits for it; returns how it ended.
@@ -189,14 +220,17 @@ fn execute(args: &RunArgs) -> Result<Ended, Error> {
         .attrs
         .keeps_ignored_signals()
         .then(sys::ignored_at_start);
-    sys::ignore_terminal_signals();
+    // Before the spawn: a signal that comes while the child starts waits
+    // in the signalfd and is passed on once it exists.
+    let (signals, mask_at_start) =
+        Forwarder::new(args.attrs.signal_target()).map_err(Error::Signals)?;
     // The command, and with it this process's copies of the --fd fds, is
     // dropped once the child has them: a pipe handed to the child must not
     // be held open here while it runs.
-    let mut child = command(args, claimed, cwd_fd, ignored_at_start)?
+    let mut child = command(args, claimed, cwd_fd, ignored_at_start, mask_at_start)?
         .spawn()
         .map_err(Error::Spawn)?;
-    args.wait.wait(&mut child)
+    args.wait.wait(&mut child, &signals)
 }
 
 /// The command described by `args`, with the claimed fds of the `--fd`
@@ -206,6 +240,7 @@ fn command(
     fds: Vec<OwnedFd>,
     cwd_fd: Option<OwnedFd>,
     ignored_at_start: Option<spawnfd::SignalSet>,
+    mask_at_start: spawnfd::SignalSet,
 ) -> Result<Command, Error> {
     let (program, program_args) = args.command.split_first().expect("clap requires PROGRAM");
     let mut cmd = Command::new(program);
@@ -217,6 +252,7 @@ fn command(
     for (mapping, fd) in args.fds.iter().zip(fds) {
         cmd.fd(mapping.child, fd);
     }
-    args.attrs.configure(&mut cmd, cwd_fd, ignored_at_start)?;
+    args.attrs
+        .configure(&mut cmd, cwd_fd, ignored_at_start, mask_at_start)?;
     Ok(cmd)
 }

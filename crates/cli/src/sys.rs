@@ -7,7 +7,7 @@
 use std::ffi::{CString, c_char, c_int};
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -192,7 +192,6 @@ extern "C" fn record_sigpipe(
 /// The signals that were ignored when spawnfd started: those ignored now,
 /// except that `SIGPIPE` is taken from before the Rust runtime ignored it.
 ///
-/// Call this before [`ignore_terminal_signals`].
 pub fn ignored_at_start() -> SignalSet {
     (1..=64)
         .filter(|&signal| {
@@ -206,23 +205,43 @@ pub fn ignored_at_start() -> SignalSet {
         .collect()
 }
 
-/// Ignores `SIGINT` and `SIGQUIT` in this process for the rest of its life.
-pub fn ignore_terminal_signals() {
-    for signal in [libc::SIGINT, libc::SIGQUIT] {
-        // SAFETY: setting a disposition to SIG_IGN installs no handler; the
-        // call cannot fail for these valid, catchable signals.
-        unsafe { libc::signal(signal, libc::SIG_IGN) };
+/// `fd`, moved above the standard fds if it took one of 0, 1 or 2 (which
+/// were closed when spawnfd started), close-on-exec.
+pub fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        return Ok(fd);
     }
+    // SAFETY: F_DUPFD_CLOEXEC makes a new fd of ours, 3 or above.
+    let raw = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    if raw < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
 }
 
-/// Waits until `fd` is readable or `deadline` passes (`None`: no deadline);
-/// `Ok(false)` once it has passed. For a pidfd, readable means that its
-/// process has exited (and can be reaped without blocking).
+/// Which of the fds [`wait_either`] watches is readable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ready {
+    First,
+    Second,
+    /// The deadline passed.
+    Neither,
+}
+
+/// Waits until `first` or `second` is readable, or `deadline` passes
+/// (`None`: no deadline); `first` wins when both are. For a pidfd,
+/// readable means that its process has exited (and can be reaped without
+/// blocking).
 ///
 /// One `poll` sleeps until the deadline; one interrupted by a signal
 /// (`EINTR`) is called again with the time that is left, as is one whose
 /// timeout had to be cut to fit a `c_int` of milliseconds.
-pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> io::Result<bool> {
+pub fn wait_either(
+    first: BorrowedFd<'_>,
+    second: BorrowedFd<'_>,
+    deadline: Option<Instant>,
+) -> io::Result<Ready> {
     loop {
         let timeout_ms = match deadline {
             None => -1,
@@ -234,13 +253,13 @@ pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> io::Resul
                 c_int::try_from(ms).unwrap_or(c_int::MAX)
             }
         };
-        let mut pollfd = libc::pollfd {
+        let mut pollfds = [first, second].map(|fd| libc::pollfd {
             fd: fd.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
-        };
-        // SAFETY: one pollfd, writable, of an fd we borrow.
-        match unsafe { libc::poll(&mut pollfd, 1, timeout_ms) } {
+        });
+        // SAFETY: two pollfds, writable, of fds we borrow.
+        match unsafe { libc::poll(pollfds.as_mut_ptr(), 2, timeout_ms) } {
             -1 => {
                 let err = io::Error::last_os_error();
                 if err.kind() != io::ErrorKind::Interrupted {
@@ -248,13 +267,14 @@ pub fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> io::Resul
                 }
             }
             // The deadline had passed before this poll: time is up.
-            0 if timeout_ms == 0 => return Ok(false),
+            0 if timeout_ms == 0 => return Ok(Ready::Neither),
             // Time is up, or nearly: the next turn polls with what is left
             // (nothing, most often) and decides.
             0 => {}
             // POLLIN; or POLLERR, POLLHUP or POLLNVAL, which the caller's
-            // waitid reports better.
-            _ => return Ok(true),
+            // waitid (or read) reports better.
+            _ if pollfds[0].revents != 0 => return Ok(Ready::First),
+            _ => return Ok(Ready::Second),
         }
     }
 }

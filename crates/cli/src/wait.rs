@@ -1,11 +1,13 @@
 //! Waiting for PROGRAM: the time limit (`--timeout`, `--kill-signal`,
 //! `--kill-after`, `--preserve-status`) and resource usage (`--rusage`).
 //!
-//! All waiting is `poll` on the child's pidfd, with the time left to the
-//! next deadline: no sleeping loop, no thread, no `SIGCHLD` or `SIGALRM`
-//! handler. `poll` interrupted by a signal is called again with what is
-//! left ([`sys::wait_readable`]), and the final reap (`waitid`) retries on
-//! `EINTR` in the library. Once the pidfd is readable the child is reaped
+//! All waiting is `poll` on the child's pidfd and the `signalfd` of the
+//! signals spawnfd passes on ([`Forwarder::wait`]), with the time left to
+//! the next deadline: no sleeping loop, no thread, no `SIGCHLD` or
+//! `SIGALRM` handler. `poll` interrupted by a signal is called again with
+//! what is left ([`crate::sys::wait_either`]); the child is reaped only once its
+//! pidfd is readable, so every signal that arrives before it ended is
+//! passed on. Once the pidfd is readable the child is reaped
 //! at once, with [`Child::wait_with_rusage`] when `--rusage` asks for its
 //! usage (which [`Child::wait_timeout`] would throw away by reaping). If
 //! another process reaped the child first (spawnfd started with `SIGCHLD`
@@ -25,7 +27,7 @@ use spawnfd::{Child, Signal};
 
 use crate::args::{parse_duration, parse_signal};
 use crate::report::{Ended, Error, Usage};
-use crate::sys;
+use crate::signals::Forwarder;
 
 /// The grace period between the kill signal and `SIGKILL`, without
 /// `--kill-after`.
@@ -39,10 +41,10 @@ pub struct WaitArgs {
     ///
     /// spawnfd then sends PROGRAM the --kill-signal (TERM by default),
     /// followed by CONT so that a stopped PROGRAM can act on it, and, if
-    /// PROGRAM is still running --kill-after later, KILL; it exits with
-    /// status 124 once PROGRAM has ended, however PROGRAM ended (unless
-    /// --preserve-status), as timeout(1) does. DURATION is a decimal number
-    /// with an optional unit: ms, s (the default), m, h or d; for example
+    /// PROGRAM is still running --kill-after later, KILL; once PROGRAM has
+    /// ended it exits with status 124, or 137 (128+9) if PROGRAM died of
+    /// KILL (unless --preserve-status), as timeout(1) does. DURATION is a
+    /// decimal number with an optional unit: ms, s (the default), m, h or d; for example
     /// `10`, `1.5`, `500ms`, `2s`, `1m`. 0 means no limit. Only PROGRAM is
     /// signalled, not processes it started (in a shell script, `exec` the
     /// last command). Time is measured on the monotonic clock by polling
@@ -109,21 +111,22 @@ impl WaitArgs {
     ///
     /// Call it at once after the spawn: the time limit counts from the
     /// call.
-    pub fn wait(&self, child: &mut Child) -> Result<Ended, Error> {
+    pub fn wait(&self, child: &mut Child, signals: &Forwarder) -> Result<Ended, Error> {
         let pid = child.id();
         let wait_error = |source| Error::Wait { pid, source };
         let timed_out = match self.timeout {
             None => None,
             Some(limit) if limit.is_zero() => Some(false),
             Some(limit) => {
-                let ended =
-                    sys::wait_readable(child.pidfd(), deadline(limit)).map_err(wait_error)?;
+                let ended = signals.wait(child, deadline(limit)).map_err(wait_error)?;
                 if !ended {
-                    self.stop(child)?;
+                    self.stop(child, signals)?;
                 }
                 Some(!ended)
             }
         };
+        // Until it has ended (the time limit's signals sent, if any).
+        signals.wait(child, None).map_err(wait_error)?;
         let (status, usage) = if self.rusage {
             let (status, usage) = child.wait_with_rusage().map_err(wait_error)?;
             let usage = usage.map_or(Usage::Unavailable, Usage::Known);
@@ -142,7 +145,7 @@ impl WaitArgs {
     /// Sends the kill signal to `child`, which ran out of time, and `KILL`
     /// if it is still running after the grace period. Returns when the
     /// last signal has been sent or `child` has ended, whichever is first.
-    fn stop(&self, child: &mut Child) -> Result<(), Error> {
+    fn stop(&self, child: &mut Child, signals: &Forwarder) -> Result<(), Error> {
         let signal = self.kill_signal.unwrap_or(Signal::TERM);
         send(child, signal)?;
         if signal == Signal::KILL {
@@ -157,8 +160,9 @@ impl WaitArgs {
         if grace.is_zero() {
             return Ok(());
         }
-        let ended =
-            sys::wait_readable(child.pidfd(), deadline(grace)).map_err(|source| Error::Wait {
+        let ended = signals
+            .wait(child, deadline(grace))
+            .map_err(|source| Error::Wait {
                 pid: child.id(),
                 source,
             })?;

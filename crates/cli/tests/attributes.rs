@@ -117,11 +117,11 @@ fn child_status(args: &[&str]) -> String {
     run_ok(all)
 }
 
-/// Asserts that spawnfd refuses `args` as a usage error (exit status 2)
+/// Asserts that spawnfd refuses `args` as a usage error (exit status 125)
 /// with a message containing `needle`.
 fn assert_usage_error(args: &[&str], needle: &str) {
     let out = run(args);
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(125), "{args:?}: {}", stderr(&out));
     assert!(
         stderr(&out).starts_with("error: "),
         "{args:?}: {}",
@@ -171,7 +171,7 @@ fn malformed_values_are_usage_errors() {
         (&["--setsid", "--ctty", "-1"], "-1"),
         (&["--foreground", "x"], "invalid value"),
         (&["--uid", "x"], "invalid value"),
-        (&["--uid", "-1"], "invalid value"),
+        (&["--uid", "-1"], "-1"),
         (&["--gid", "4294967296"], "invalid value"),
         (&["--groups", "1,,2"], "empty"),
         (&["--groups", "99999999999"], "too large"),
@@ -191,7 +191,7 @@ fn malformed_values_are_usage_errors() {
         (&["--ignore-signal", "0"], "unknown signal"),
         (&["--ignore-signal", "USR1,"], "unknown signal"),
         (&["--signal-mask", ""], "unknown signal"),
-        (&["--cwd-fd", "-1"], "PARENT_FD"),
+        (&["--cwd-fd", "-1"], "-1"),
     ] {
         let mut all = args.to_vec();
         all.push("true");
@@ -1084,7 +1084,13 @@ fn pdeathsig_is_set() {
         let out = run_ok(["--pdeathsig", sig, "--", "python3", "-c", PRINT_PDEATHSIG]);
         assert_eq!(out, expected, "--pdeathsig {sig}");
     }
-    assert_eq!(run_ok(["python3", "-c", PRINT_PDEATHSIG]), "0\n", "control");
+    // KILL by default; none with --no-pdeathsig.
+    assert_eq!(run_ok(["python3", "-c", PRINT_PDEATHSIG]), "9\n", "default");
+    assert_eq!(
+        run_ok(["--no-pdeathsig", "python3", "-c", PRINT_PDEATHSIG]),
+        "0\n",
+        "--no-pdeathsig"
+    );
 }
 
 #[test]

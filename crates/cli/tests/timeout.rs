@@ -8,6 +8,7 @@
 //! ended before the program it runs would have on its own.
 
 use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command as StdCommand, Output};
 use std::time::{Duration, Instant};
 
@@ -145,7 +146,8 @@ fn program_ignoring_the_kill_signal_is_killed_after_the_grace_period() {
         "sleep",
         "10",
     ]);
-    assert_eq!(status, 124);
+    // KILL was needed: 137, as `timeout -k`.
+    assert_eq!(status, 137);
     assert_eq!(report["timed_out"], true);
     assert_eq!(report["signal"], libc::SIGKILL);
 
@@ -162,7 +164,7 @@ fn program_ignoring_the_kill_signal_is_killed_after_the_grace_period() {
         "-c",
         r#"trap "" TERM; exec sleep 10"#,
     ]);
-    assert_eq!(status, 124);
+    assert_eq!(status, 137);
     assert_eq!(report["signal"], libc::SIGKILL, "{report}");
 }
 
@@ -178,7 +180,7 @@ fn grace_period_is_5s_by_default() {
         "sleep",
         "30",
     ]);
-    assert_eq!(out.status.code(), Some(124));
+    assert_eq!(out.status.code(), Some(137));
     assert!(stdout(&out).contains(r#""signal":9"#), "{}", stdout(&out));
     assert!(
         elapsed < Duration::from_secs(30),
@@ -223,7 +225,9 @@ fn kill_signal_takes_a_name_or_a_number() {
             "sleep",
             "10",
         ]);
-        assert_eq!(status, 124, "{signal}");
+        // 137 when the program died of KILL, as `timeout -s KILL`.
+        let expected = if number == libc::SIGKILL { 137 } else { 124 };
+        assert_eq!(status, expected, "{signal}");
         assert_eq!(report["timed_out"], true, "{signal}");
         assert_eq!(report["signal"], number, "{signal}");
     }
@@ -241,8 +245,19 @@ fn program_ending_in_time_keeps_its_own_status() {
     assert_eq!(stdout(&out), "hi\n");
     assert_eq!(stderr(&out), "");
 
-    // A signal the time-out did not send is 128+N, as without --timeout.
-    let (status, report) = run_json(&["--timeout", "60", "--", "sh", "-c", "kill -9 $$"]);
+    // A signal the time-out did not send is passed through as without
+    // --timeout: re-raised, or 128+N with --exit-code-for-signals.
+    let (out, _) = run(&["--timeout", "60", "--", "sh", "-c", "kill -9 $$"]);
+    assert_eq!(out.status.signal(), Some(9));
+    let (status, report) = run_json(&[
+        "--timeout",
+        "60",
+        "--exit-code-for-signals",
+        "--",
+        "sh",
+        "-c",
+        "kill -9 $$",
+    ]);
     assert_eq!(status, 128 + 9);
     assert_eq!(report["signal"], 9);
     assert_eq!(report["timed_out"], false);
@@ -308,8 +323,8 @@ fn stopped_program_is_continued_to_act_on_the_kill_signal() {
 
 #[test]
 fn waiting_goes_on_through_signals_to_spawnfd() {
-    // SIGINT is ignored while spawnfd waits; SIGSTOP and SIGCONT interrupt
-    // its poll.
+    // SIGINT is passed on to the child, which traps it; SIGSTOP and
+    // SIGCONT interrupt spawnfd's poll.
     let (status, report) = run_json(&[
         "--timeout",
         "30",
@@ -317,7 +332,8 @@ fn waiting_goes_on_through_signals_to_spawnfd() {
         "--",
         "sh",
         "-c",
-        "kill -INT $PPID; kill -STOP $PPID; kill -CONT $PPID; sleep 0.2; exit 5",
+        "trap 'echo INT' INT; kill -INT $PPID; kill -STOP $PPID; kill -CONT $PPID; sleep 0.2; \
+         exit 5",
     ]);
     assert_eq!(status, 5);
     assert_eq!(report["exit_code"], 5);
@@ -436,7 +452,7 @@ fn bad_durations_and_signals_are_usage_errors() {
             vec!["--timeout", "1", "--kill-after", bad, "true"],
         ] {
             let (out, _) = run(&args);
-            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+            assert_eq!(out.status.code(), Some(125), "{args:?}: {}", stderr(&out));
             assert!(
                 stderr(&out).starts_with("error: "),
                 "{args:?}: {}",
@@ -446,7 +462,7 @@ fn bad_durations_and_signals_are_usage_errors() {
     }
     for bad in ["FOO", "0", "65", ""] {
         let (out, _) = run(&["--timeout", "1", "--kill-signal", bad, "true"]);
-        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(125), "{bad:?}: {}", stderr(&out));
         assert!(stderr(&out).contains("unknown signal"), "{}", stderr(&out));
     }
 }
@@ -459,7 +475,7 @@ fn time_limit_options_need_timeout() {
         &["--preserve-status", "true"],
     ] {
         let (out, _) = run(args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
         assert!(stderr(&out).contains("--timeout"), "{}", stderr(&out));
     }
 }
