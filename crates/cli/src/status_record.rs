@@ -12,7 +12,7 @@
 //! | 4      | 2    | version, 1                                              |
 //! | 6      | 2    | the exit status spawnfd exits with: 125, 126 or 127     |
 //! | 8      | 4    | step: the library's `Step::code()` (1 = pipe, ..., 14 = chdir, ..., 25 = exec, 26 = unshare), or 0 when spawnfd failed before any step (an option it refused or could not work out) |
-//! | 12     | 4    | errno (signed), 0 when there is none                    |
+//! | 12     | 4    | errno (signed): `EINVAL` for input refused before any step, 0 when there is none |
 //! | 16     | 8    | detail (signed): the fd, signal, user/group/process group id or niceness, or `RLIMIT_*` number the step was working on, or -1 |
 //!
 //! A reader takes exactly 24 bytes, or end-of-file: with 0 bytes, PROGRAM
@@ -52,9 +52,14 @@ impl Record {
             Error::Spawn(e) => SpawnError::from_io(e),
             _ => None,
         };
+        // Input refused before anything changed (InvalidInput) has no
+        // errno of its own: EINVAL, as a system call would say.
         let errno = std::error::Error::source(err)
             .and_then(|source| source.downcast_ref::<io::Error>())
-            .and_then(io::Error::raw_os_error);
+            .and_then(|e| match e.raw_os_error() {
+                None if e.kind() == io::ErrorKind::InvalidInput => Some(libc::EINVAL),
+                errno => errno,
+            });
         let detail = spawn.and_then(|s| {
             s.fd()
                 .map(i64::from)
