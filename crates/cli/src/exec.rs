@@ -181,9 +181,7 @@ impl ExecArgs {
         }
         Ok(())
     }
-}
 
-impl ExecArgs {
     /// PROGRAM and its arguments.
     #[cfg(test)]
     pub fn command_line(&self) -> &[OsString] {

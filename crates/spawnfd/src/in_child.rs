@@ -20,6 +20,11 @@
 //!   pointer;
 //! - **a small fixed stack**: no large buffers, no recursion.
 //!
+//! [`crate::exec`] runs the same steps in the calling thread of the
+//! calling process, before its own `execve`; the rules hold there too,
+//! for the same reasons (other threads may hold the allocator's lock, and
+//! a failure must leave the caller's memory as it was).
+//!
 //! The parent prepares everything in a [`ChildCtx`] (the C strings, the
 //! candidate paths, the fd slots, the signal sets). [`child_main`] replays it
 //! as a straight line of steps and never returns: it either execs or writes

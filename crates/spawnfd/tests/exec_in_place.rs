@@ -96,6 +96,9 @@ fn inner_exec_attributes() {
     if !in_isolated_run("inner_exec_attributes") {
         return;
     }
+    // The harness may run this on a thread other than the main one: the
+    // credentials set on the calling thread alone are those execve gives
+    // the whole process, and the pid stays the process's.
     let out = File::options()
         .write(true)
         .open(std::env::var_os(REPORT).expect("the report path"))
