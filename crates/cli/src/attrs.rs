@@ -19,6 +19,7 @@ use crate::args::{
     CpuList, GroupArg, GroupList, RlimitArg, Umask, parse_fd, parse_id_map, parse_namespace,
     parse_signal,
 };
+use crate::program::Setting;
 use crate::report::Error;
 use crate::signals::Target;
 use crate::sys;
@@ -76,21 +77,23 @@ impl AttrArgs {
     ///
     /// `cwd_fd` is the claimed `--cwd-fd`; `ignored_at_start` the signals
     /// ignored when spawnfd started, given when
-    /// [`AttrArgs::keeps_ignored_signals`].
+    /// [`AttrArgs::keeps_ignored_signals`]; `setting` what the subcommand
+    /// decides.
     pub fn configure(
         &self,
         cmd: &mut Command,
         cwd_fd: Option<OwnedFd>,
         ignored_at_start: Option<SignalSet>,
-        mask_at_start: SignalSet,
+        setting: Setting,
     ) -> Result<(), Error> {
         self.dirs.configure(cmd, cwd_fd);
         self.session.configure(cmd);
         self.credentials.configure(cmd)?;
         self.limits.configure(cmd)?;
         self.isolation.configure(cmd);
-        self.privileges.configure(cmd);
-        self.signals.configure(cmd, ignored_at_start, mask_at_start);
+        self.privileges.configure(cmd, setting.default_pdeathsig);
+        self.signals
+            .configure(cmd, ignored_at_start, setting.mask_at_start);
         Ok(())
     }
 }
@@ -528,16 +531,18 @@ impl IsolationArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Privileges and lifetime")]
 struct PrivilegeArgs {
-    /// Have the kernel send SIG to PROGRAM when spawnfd dies [default: KILL]
+    /// Have the kernel send SIG to PROGRAM when spawnfd dies [run's default: KILL]
     ///
-    /// PR_SET_PDEATHSIG. By default KILL, so that PROGRAM does not outlive
-    /// a spawnfd that is killed: the signals spawnfd can catch it passes on
-    /// to PROGRAM and then waits for it, so this one fires only when
-    /// spawnfd is killed with SIGKILL or crashes, and PROGRAM must not be
-    /// able to ignore it. SIG as for
-    /// --ignore-signal. If spawnfd died while PROGRAM was starting, PROGRAM
-    /// gets SIG at once. It is not passed on to PROGRAM's own children, and
-    /// is cleared if PROGRAM executes a set-user-id program.
+    /// PR_SET_PDEATHSIG. With run, KILL by default, so that PROGRAM does
+    /// not outlive a spawnfd that is killed: the signals spawnfd can catch
+    /// it passes on to PROGRAM and then waits for it, so this one fires
+    /// only when spawnfd is killed with SIGKILL or crashes, and PROGRAM
+    /// must not be able to ignore it. With exec, none by default; SIG then
+    /// fires when the process that started spawnfd exits (strictly: the
+    /// thread that forked it). SIG as for --ignore-signal. If the parent
+    /// died while PROGRAM was starting, PROGRAM gets SIG at once. It is not
+    /// passed on to PROGRAM's own children, and is cleared if PROGRAM
+    /// executes a set-user-id program.
     #[arg(long, value_name = "SIG", value_parser = parse_signal)]
     pdeathsig: Option<Signal>,
 
@@ -557,9 +562,11 @@ struct PrivilegeArgs {
 }
 
 impl PrivilegeArgs {
-    fn configure(&self, cmd: &mut Command) {
-        if !self.no_pdeathsig {
-            cmd.parent_death_signal(self.pdeathsig.unwrap_or(Signal::KILL));
+    fn configure(&self, cmd: &mut Command, default_pdeathsig: Option<Signal>) {
+        if let Some(signal) = self.pdeathsig.or(default_pdeathsig) {
+            if !self.no_pdeathsig {
+                cmd.parent_death_signal(signal);
+            }
         }
         if self.no_new_privs {
             cmd.no_new_privs(true);

@@ -4,7 +4,15 @@
 //! spawnfd run [--fd CHILD=PARENT]... [--env KEY=VALUE]... [--clear-env] [--json]
 //!             [--timeout DURATION [--kill-signal SIG] [--kill-after DURATION]
 //!             [--preserve-status]] [--rusage] [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
+//! spawnfd exec [--fd CHILD=PARENT]... [--env KEY=VALUE]... [--clear-env] [--status-fd N]
+//!              [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
 //! ```
+//!
+//! `exec` applies the same options to spawnfd's own process and executes
+//! PROGRAM in its place (no child, same pid); with `--status-fd N` a
+//! failure is also written to fd N as a binary record (`status_record`),
+//! and a success is end-of-file there. It returns only on failure, with
+//! 125, 126 or 127 as below.
 //!
 //! `--timeout` stops PROGRAM if it runs too long, as timeout(1) does;
 //! `--rusage` reports its resource usage (in the `--json` object, or as a
@@ -53,10 +61,13 @@
 
 mod args;
 mod attrs;
+mod exec;
 mod fds;
+mod program;
 mod report;
 mod run;
 mod signals;
+mod status_record;
 mod sys;
 mod wait;
 
@@ -86,6 +97,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Commands {
     Run(run::RunArgs),
+    Exec(exec::ExecArgs),
 }
 
 impl Cli {
@@ -94,6 +106,7 @@ impl Cli {
     fn check(&self) -> Result<(), clap::Error> {
         let (name, result) = match &self.command {
             Commands::Run(args) => ("run", args.check()),
+            Commands::Exec(args) => ("exec", args.check()),
         };
         result.map_err(|message| {
             let mut cli = Cli::command();
@@ -194,6 +207,7 @@ fn wants_json(args: &[OsString]) -> bool {
 fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Commands::Run(args) => run::run(args),
+        Commands::Exec(args) => exec::exec(args),
     }
 }
 

@@ -166,8 +166,11 @@ fn check(line: &[OsString]) -> Result<(), TestCaseError> {
     match parse(line) {
         Ok(cli) => {
             // A parsed command has its program.
-            let super::Commands::Run(args) = &cli.command;
-            prop_assert!(!args.command_line().is_empty(), "{line:?}: no program");
+            let program = match &cli.command {
+                super::Commands::Run(args) => args.command_line(),
+                super::Commands::Exec(args) => args.command_line(),
+            };
+            prop_assert!(!program.is_empty(), "{line:?}: no program");
         }
         Err(err) => {
             let message = err.render().to_string();

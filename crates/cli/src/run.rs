@@ -63,19 +63,16 @@
 //!
 //! For the exit statuses, see [`EXIT_STATUS_HELP`].
 
+#[cfg(test)]
 use std::ffi::OsString;
-use std::os::fd::OwnedFd;
 use std::process::ExitCode;
 
 use clap::Args;
-use spawnfd::Command;
+use spawnfd::Signal;
 
-use crate::args::{EnvVar, FdMapping};
-use crate::attrs::AttrArgs;
-use crate::fds::{self, FdOption};
+use crate::program::{ProgramArgs, Setting};
 use crate::report::{self, EXIT_STATUS_HELP, Ended, Error};
 use crate::signals::{self, Forwarder};
-use crate::sys;
 use crate::wait::WaitArgs;
 
 /// Run PROGRAM, wait for it, and exit with its exit status.
@@ -106,30 +103,6 @@ use crate::wait::WaitArgs;
 #[derive(Debug, Args)]
 #[command(after_help = EXIT_STATUS_HELP)]
 pub struct RunArgs {
-    /// Give PROGRAM this process's fd PARENT as its fd CHILD (repeatable)
-    ///
-    /// For example `--fd 3=5`, or `--fd 5=5` to keep the number. A CHILD of
-    /// 0, 1 or 2 replaces PROGRAM's stdin, stdout or stderr. PARENT must be
-    /// open in spawnfd (for example `5<file` in the shell); it may appear in
-    /// several --fd options. A CHILD may appear only once. Fds not given
-    /// here (other than 0, 1 and 2) are closed in PROGRAM.
-    #[arg(long = "fd", value_name = "CHILD=PARENT")]
-    fds: Vec<FdMapping>,
-
-    /// Set the environment variable KEY to VALUE in PROGRAM (repeatable)
-    ///
-    /// The option is split at its first '=': `--env X=a=b` sets X to "a=b".
-    /// Applied after --clear-env.
-    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = EnvVar::parser())]
-    env: Vec<EnvVar>,
-
-    /// Start PROGRAM with an empty environment, plus the --env variables
-    ///
-    /// PROGRAM is then searched for in /bin:/usr/bin, unless --env sets
-    /// PATH.
-    #[arg(long)]
-    clear_env: bool,
-
     /// Print one JSON object on stdout once PROGRAM has ended
     ///
     /// PROGRAM shares spawnfd's stdout, so the object is written after
@@ -159,38 +132,24 @@ pub struct RunArgs {
     #[arg(long)]
     exit_code_for_signals: bool,
 
-    /// The program to run, then its arguments
-    ///
-    /// Everything from PROGRAM on is passed to PROGRAM unchanged, even
-    /// words that look like spawnfd options. Before PROGRAM, a word that
-    /// starts with '-' is an option, and an unknown one a usage error: put
-    /// `--` before a PROGRAM that starts with '-'.
-    #[arg(
-        value_names = ["PROGRAM", "ARGS"],
-        required = true,
-        num_args = 1..,
-        trailing_var_arg = true
-    )]
-    command: Vec<OsString>,
-
     #[command(flatten)]
     wait: WaitArgs,
 
     #[command(flatten)]
-    attrs: AttrArgs,
+    program: ProgramArgs,
 }
 
 impl RunArgs {
     /// Checks the rules clap's argument relations cannot express; returns
     /// the message of the usage error.
     pub fn check(&self) -> Result<(), String> {
-        self.attrs.check()
+        self.program.check()
     }
 
     /// PROGRAM and its arguments.
     #[cfg(test)]
     pub fn command_line(&self) -> &[OsString] {
-        &self.command
+        self.program.command_line()
     }
 }
 
@@ -212,47 +171,22 @@ pub fn run(args: RunArgs) -> ExitCode {
 /// Starts PROGRAM and waits for it; returns how it ended.
 fn execute(args: &RunArgs) -> Result<Ended, Error> {
     // First of all, before anything opens an fd of its own.
-    let mut fd_options: Vec<FdOption> = args.fds.iter().copied().map(FdOption::Map).collect();
-    fd_options.extend(args.attrs.cwd_fd().map(FdOption::CwdFd));
-    let mut claimed = fds::claim(&fd_options)?;
-    let cwd_fd = args.attrs.cwd_fd().and_then(|_| claimed.pop());
-    let ignored_at_start = args
-        .attrs
-        .keeps_ignored_signals()
-        .then(sys::ignored_at_start);
+    let claimed = args.program.claim_fds()?;
     // Before the spawn: a signal that comes while the child starts waits
     // in the signalfd and is passed on once it exists.
     let (signals, mask_at_start) =
-        Forwarder::new(args.attrs.signal_target()).map_err(Error::Signals)?;
+        Forwarder::new(args.program.attrs.signal_target()).map_err(Error::Signals)?;
+    let setting = Setting {
+        mask_at_start,
+        default_pdeathsig: Some(Signal::KILL),
+    };
     // The command, and with it this process's copies of the --fd fds, is
     // dropped once the child has them: a pipe handed to the child must not
     // be held open here while it runs.
-    let mut child = command(args, claimed, cwd_fd, ignored_at_start, mask_at_start)?
+    let mut child = args
+        .program
+        .command(claimed, setting)?
         .spawn()
         .map_err(Error::Spawn)?;
     args.wait.wait(&mut child, &signals)
-}
-
-/// The command described by `args`, with the claimed fds of the `--fd`
-/// options (in their order) and of `--cwd-fd`.
-fn command(
-    args: &RunArgs,
-    fds: Vec<OwnedFd>,
-    cwd_fd: Option<OwnedFd>,
-    ignored_at_start: Option<spawnfd::SignalSet>,
-    mask_at_start: spawnfd::SignalSet,
-) -> Result<Command, Error> {
-    let (program, program_args) = args.command.split_first().expect("clap requires PROGRAM");
-    let mut cmd = Command::new(program);
-    cmd.args(program_args);
-    if args.clear_env {
-        cmd.env_clear();
-    }
-    cmd.envs(args.env.iter().map(|var| (&var.key, &var.value)));
-    for (mapping, fd) in args.fds.iter().zip(fds) {
-        cmd.fd(mapping.child, fd);
-    }
-    args.attrs
-        .configure(&mut cmd, cwd_fd, ignored_at_start, mask_at_start)?;
-    Ok(cmd)
 }

@@ -120,6 +120,12 @@ fn to_sigset(set: SignalSet) -> libc::sigset_t {
     mask
 }
 
+/// The calling thread's signal mask.
+pub fn current_mask() -> io::Result<SignalSet> {
+    // Blocking nothing more reads the mask without changing it.
+    change_mask(libc::SIG_BLOCK, SignalSet::empty())
+}
+
 /// Changes the calling thread's mask (`how`: `SIG_BLOCK`, `SIG_UNBLOCK`)
 /// by `set`; returns the mask before.
 fn change_mask(how: libc::c_int, set: SignalSet) -> io::Result<SignalSet> {

@@ -587,6 +587,73 @@ impl Command {
         spawn::spawn(self, Defaults::Inherit)?.wait()
     }
 
+    /// Runs every step of a spawn in this process instead of a new child,
+    /// then `execve`s the program in place of this process, as
+    /// [`std::os::unix::process::CommandExt::exec`]: the pid stays, and so
+    /// do the parent and whatever the steps do not change. Returns only on
+    /// failure.
+    ///
+    /// The command is prepared as for [`Command::spawn`], and every input
+    /// error is found before anything changes; then the same steps run in
+    /// the same order, with every signal blocked (so no signal handler runs
+    /// midway), and a failure names the same [`Step`](crate::Step). New
+    /// namespaces are entered with `unshare(2)` first
+    /// ([`Step::Unshare`](crate::Step::Unshare)). The program's signal mask
+    /// is the requested one, its signal dispositions those of a spawned
+    /// child (every caught or ignored signal reset, unless
+    /// [`reset_ignored_signals(false)`](Command::reset_ignored_signals)).
+    ///
+    /// Standard fds are inherited unless set. Descriptors that are not
+    /// mapped are marked close-on-exec rather than closed (since Linux
+    /// 5.11), so a host that hands this process a pipe sees it close
+    /// exactly when the exec succeeds.
+    ///
+    /// # Errors
+    ///
+    /// - `InvalidInput`, before anything changes: any input that
+    ///   [`spawn`](Command::spawn) refuses, and what needs a new process:
+    ///   a new PID or user namespace ([`Namespaces::PID`](crate::Namespaces::PID)
+    ///   holds only later children; a user namespace needs its id maps
+    ///   written from outside), id maps, a [`cgroup`](Command::cgroup)
+    ///   (write the pid to `cgroup.procs` instead), an
+    ///   [`exit_signal`](Command::exit_signal) other than `SIGCHLD`,
+    ///   [`kill_on_drop`](Command::kill_on_drop), and
+    ///   [`Stdio::piped()`](crate::Stdio::piped), whose other end nobody
+    ///   would read.
+    /// - A failed step: a [`SpawnError`](crate::SpawnError) naming it, as
+    ///   from `spawn`. The process is still running, but **partly
+    ///   changed**, as after std's `exec` with a failing `pre_exec` hook:
+    ///   everything the steps before the failed one did stays done (its
+    ///   namespaces, signal dispositions, which are shared by every thread,
+    ///   session and group, fd table, whose numbers the fds given with
+    ///   [`fd`](Command::fd) may no longer name, terminal, limits, umask,
+    ///   root, credentials, working directory, parent-death signal,
+    ///   `no_new_privs`, tracing; and every other fd close-on-exec). Only
+    ///   the signal mask is given back. A caller should report the error
+    ///   and exit, as a relay does.
+    ///
+    /// # Threads
+    ///
+    /// Credentials are set with raw system calls, which change only the
+    /// calling thread (`execve` then makes that thread the whole process,
+    /// with its credentials); `unshare` likewise. The fd table, working
+    /// directory, umask and signal dispositions are shared with the other
+    /// threads, which should not open or close fds meanwhile.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// use spawnfd::Command;
+    ///
+    /// // As `env -i LANG=C nice -n 5 ls /`: no child, the same pid.
+    /// let err = Command::new("ls").arg("/").env_clear().env("LANG", "C").nice(5).exec();
+    /// eprintln!("exec: {err}");
+    /// std::process::exit(if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
+    /// ```
+    pub fn exec(&mut self) -> io::Error {
+        crate::exec::exec(self)
+    }
+
     /// The program, as given to [`Command::new`].
     pub fn get_program(&self) -> &OsStr {
         &self.program

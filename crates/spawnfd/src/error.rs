@@ -76,10 +76,13 @@ pub enum Step {
     /// Child: `execve` ([`SpawnError::path`] is the file that failed, when
     /// one file is to blame).
     Exec,
+    /// Exec in place ([`Command::exec`](crate::Command::exec)): `unshare`
+    /// refused the new namespaces, before any other step.
+    Unshare,
 }
 
 /// Every step, in declaration order: step `code` is `STEPS[code - 1]`.
-const STEPS: [Step; 25] = [
+const STEPS: [Step; 26] = [
     Step::Pipe,
     Step::Clone,
     Step::IdMap,
@@ -105,6 +108,7 @@ const STEPS: [Step; 25] = [
     Step::SignalMask,
     Step::CloseFds,
     Step::Exec,
+    Step::Unshare,
 ];
 
 impl Step {
@@ -137,18 +141,23 @@ impl Step {
             Step::SignalMask => "signal mask",
             Step::CloseFds => "close fds",
             Step::Exec => "exec",
+            Step::Unshare => "unshare",
         }
     }
 
-    pub(crate) fn from_code(code: u32) -> Option<Step> {
+    /// The step with this [`code`](Step::code), if there is one.
+    pub fn from_code(code: u32) -> Option<Step> {
         STEPS
             .get(usize::try_from(code).ok()?.checked_sub(1)?)
             .copied()
     }
 
-    /// The number the child writes into its report; never 0. (`STEPS`
-    /// lists the variants in declaration order.)
-    pub(crate) const fn code(self) -> u32 {
+    /// A stable number for the step, never 0: the number the child writes
+    /// into its report, and the one `spawnfd exec --status-fd` writes.
+    /// 1 is [`Pipe`](Step::Pipe), then each variant in the order they are
+    /// declared here, up to 25 for [`Exec`](Step::Exec) and 26 for
+    /// [`Unshare`](Step::Unshare); a new step gets the next free number.
+    pub const fn code(self) -> u32 {
         self as u32 + 1
     }
 }

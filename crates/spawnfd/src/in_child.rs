@@ -20,6 +20,11 @@
 //!   pointer;
 //! - **a small fixed stack**: no large buffers, no recursion.
 //!
+//! [`crate::exec`] runs the same steps in the calling thread of the
+//! calling process, before its own `execve`; the rules hold there too,
+//! for the same reasons (other threads may hold the allocator's lock, and
+//! a failure must leave the caller's memory as it was).
+//!
 //! The parent prepares everything in a [`ChildCtx`] (the C strings, the
 //! candidate paths, the fd slots, the signal sets). [`child_main`] replays it
 //! as a straight line of steps and never returns: it either execs or writes
@@ -214,13 +219,21 @@ pub(crate) unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
     // SAFETY: the parent passes a pointer to a ChildCtx that outlives the
     // child's use of it (the parent is suspended until exec or exit).
     let ctx = unsafe { &mut *arg.cast::<ChildCtx<'_>>() };
+    replay(ctx);
+    exit(127)
+}
+
+/// Runs the steps in the calling process and, as they return only on
+/// failure, writes the failure into the report. The child's entry calls it
+/// in the new process; [`crate::exec`] calls it in the process that asked
+/// for the exec, under the same rules.
+pub(crate) fn replay(ctx: &mut ChildCtx<'_>) {
     let fail = run(ctx);
     let report = ctx.report;
     report.errno.store(fail.errno.0, Release);
     report.detail.store(fail.detail, Release);
     // Last: a parent that sees `failed` sees the fields above.
     report.failed.store(fail.step.code(), Release);
-    exit(127)
 }
 
 fn exit(code: c_int) -> ! {

@@ -76,6 +76,7 @@ mod child;
 mod childset;
 mod command;
 mod error;
+mod exec;
 mod fdmap;
 mod in_child;
 mod reaper;

@@ -125,28 +125,29 @@ fn write_id_maps(program: &OsStr, pid: u32, attrs: &AttrPlan) -> io::Result<()> 
     Ok(())
 }
 
-/// A command laid out for the child.
-struct Prepared<'a> {
-    program: &'a OsStr,
-    argv: CStrArray,
-    envp: CStrArray,
-    exec_paths: CStrArray,
+/// A command laid out for the child (or, for [`crate::exec`], for the
+/// calling process).
+pub(crate) struct Prepared<'a> {
+    pub(crate) program: &'a OsStr,
+    pub(crate) argv: CStrArray,
+    pub(crate) envp: CStrArray,
+    pub(crate) exec_paths: CStrArray,
     /// Whether `exec_paths` come from a `PATH` search.
     searched: bool,
-    cwd: Option<CString>,
+    pub(crate) cwd: Option<CString>,
     /// Child fds sorted by target, with their sources.
-    slots: Vec<Slot>,
-    sources: Vec<Source>,
+    pub(crate) slots: Vec<Slot>,
+    pub(crate) sources: Vec<Source>,
     /// The parent's ends of pipes for fds 0, 1, 2.
     parent_ends: [Option<OwnedFd>; 3],
     /// The child's ends of those pipes, closed once the child has them.
     child_ends: Vec<OwnedFd>,
-    attrs: AttrPlan,
+    pub(crate) attrs: AttrPlan,
     on_drop: OnDrop,
 }
 
 impl<'a> Prepared<'a> {
-    fn new(cmd: &'a Command, defaults: Defaults) -> io::Result<Prepared<'a>> {
+    pub(crate) fn new(cmd: &'a Command, defaults: Defaults) -> io::Result<Prepared<'a>> {
         let program = cmd.program.as_os_str();
         let bad = |what: std::fmt::Arguments<'_>| invalid(program, what);
 
@@ -338,6 +339,13 @@ impl<'a> Prepared<'a> {
             return Err(SpawnError::new(step, None, self.program, Detail::Died(sig)).into());
         }
         drop(created.pidfd);
+        Err(self.failure(report))
+    }
+
+    /// The error for a report whose `failed` step is set.
+    pub(crate) fn failure(&self, report: &Report) -> io::Error {
+        use std::sync::atomic::Ordering::Acquire;
+        let failed = report.failed.load(Acquire);
         let step = Step::from_code(failed).unwrap_or(Step::Exec);
         let errno = report.errno.load(Acquire);
         let detail = report.detail.load(Acquire);
@@ -364,7 +372,7 @@ impl<'a> Prepared<'a> {
             Step::Rlimit => Detail::Resource(detail as i32),
             _ => Detail::None,
         };
-        Err(SpawnError::new(step, Some(errno), self.program, detail).into())
+        SpawnError::new(step, Some(errno), self.program, detail).into()
     }
 
     /// Exec candidate `i` as an error detail.
@@ -375,7 +383,7 @@ impl<'a> Prepared<'a> {
         }
     }
 
-    fn error(&self, step: Step, errno: Option<i32>, detail: Detail) -> io::Error {
+    pub(crate) fn error(&self, step: Step, errno: Option<i32>, detail: Detail) -> io::Error {
         SpawnError::new(step, errno, self.program, detail).into()
     }
 }
@@ -453,7 +461,7 @@ fn build_env(cmd: &Command, program: &OsStr) -> io::Result<(CStrArray, Option<Ve
 /// C strings packed into one buffer, with a NULL-terminated pointer array:
 /// two allocations however many strings.
 #[derive(Default)]
-struct CStrArray {
+pub(crate) struct CStrArray {
     bytes: Vec<u8>,
     /// Offsets into `bytes` until [`CStrArray::terminate`], then pointers.
     ptrs: Vec<*const libc::c_char>,
@@ -498,12 +506,12 @@ impl CStrArray {
         self.ptrs.push(std::ptr::null());
     }
 
-    fn as_ptr(&self) -> *const *const libc::c_char {
+    pub(crate) fn as_ptr(&self) -> *const *const libc::c_char {
         self.ptrs.as_ptr()
     }
 
     /// The string pointers, without the final NULL.
-    fn strings(&self) -> &[*const libc::c_char] {
+    pub(crate) fn strings(&self) -> &[*const libc::c_char] {
         &self.ptrs[..self.ptrs.len() - 1]
     }
 
