@@ -64,7 +64,7 @@
 //!
 //! # Features
 //!
-//! - `tokio` (off by default): the [`tokio`] module, whose
+//! - `tokio` (off by default): the `spawnfd::tokio` module, whose
 //!   `Command` and `Child` are shaped like `tokio::process` and wait for a
 //!   child through the runtime's reactor (its pidfd becoming readable),
 //!   with no `SIGCHLD` handler and no thread. Without it the crate depends
