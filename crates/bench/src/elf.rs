@@ -23,7 +23,7 @@ const PHDR_SIZE: usize = 56;
 /// `mov eax, 60` (`SYS_exit`); `xor edi, edi`; `syscall`.
 const CODE: [u8; 9] = [0xb8, 0x3c, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05];
 
-/// The sleeper: reads argv[1] as decimal digits, skipping any other
+/// The sleeper: reads `argv[1]` as decimal digits, skipping any other
 /// character (so `1.234`, as `/bin/sleep` takes it, is 1234), sleeps that
 /// many milliseconds and exits with 0 (no argument: no sleep).
 ///

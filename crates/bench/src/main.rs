@@ -52,7 +52,7 @@
 //! (see [`children`]); and the latency from a child's exit to its parent's
 //! wait returning (see [`latency`]).
 //!
-//! Run it with `cargo run --release -p spawnfd-bench -- --help`.
+//! Run it with `cargo run --profile bench-release -p spawnfd-bench -- --help`.
 
 mod attrs;
 mod children;

@@ -62,9 +62,27 @@
 //! aarch64 assembly (the only code that differs) for aarch64 without
 //! running it.
 //!
+//! # Features
+//!
+//! - `tokio` (off by default): the `spawnfd::tokio` module, whose
+//!   `Command` and `Child` are shaped like `tokio::process` and wait for a
+//!   child through the runtime's reactor (its pidfd becoming readable),
+//!   with no `SIGCHLD` handler and no thread. Without it the crate depends
+//!   on `libc` only.
+//!
+//! # Examples
+//!
+//! The `examples/` folder of the package has small programs that check
+//! their own results: `capture_output` (piped stdout and stderr),
+//! `pass_fds` (giving the child chosen fds), `timeout` (`wait_timeout`
+//! then `kill`), `supervisor` (a [`ChildSet`] restarting failed children
+//! a bounded number of times) and `tokio` (with the `tokio` feature).
+//! Run one with `cargo run --example capture_output`.
+//!
 //! See the `ARCHITECTURE.md` file of the repository for how a spawn flows
 //! through the modules.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -85,6 +103,7 @@ mod spawn;
 mod sys;
 // `Command` and `Child` for tokio, as `tokio::process` (feature `tokio`).
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub mod tokio;
 
 pub use attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};

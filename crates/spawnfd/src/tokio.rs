@@ -1,5 +1,5 @@
-//! [`Command`] and [`Child`] for tokio, shaped like [`tokio::process`]
-//! (with the `tokio` feature).
+//! [`Command`] and [`Child`] for tokio, shaped like
+//! [`tokio::process`][tokio-process] (with the `tokio` feature).
 //!
 //! The children are spawned by [`crate::Command`], with all its guarantees
 //! and extensions; what this module adds is waiting without blocking a
@@ -31,7 +31,7 @@
 //! # How waiting works
 //!
 //! [`Child::wait`] registers the child's pidfd with the runtime's reactor
-//! ([`AsyncFd`]) for as long as it waits; the
+//! ([`AsyncFd`][async-fd]) for as long as it waits; the
 //! pidfd becomes readable when the child exits, and the child is then
 //! reaped with a non-blocking `waitid`. There is no `SIGCHLD` handler (tokio's
 //! own `process` module installs one), no helper thread and no polling, so
@@ -80,6 +80,9 @@
 //! `Async::new` sets `O_NONBLOCK`): on a non-blocking pidfd, `waitid` fails
 //! with `EAGAIN` instead of waiting, so a later blocking
 //! [`crate::Child::wait`] would fail with `WouldBlock`.
+//!
+//! [tokio-process]: https://docs.rs/tokio/1/tokio/process/index.html
+//! [async-fd]: https://docs.rs/tokio/1/tokio/io/unix/struct.AsyncFd.html
 
 use std::ffi::OsStr;
 use std::future::{Future, poll_fn};
@@ -99,11 +102,14 @@ use crate::command::{CommandArgs, CommandEnvs, Stdio};
 use crate::signal::{Signal, SignalSet};
 use crate::spawn::{self, Defaults};
 
-/// A process builder, as [`tokio::process::Command`]: a [`crate::Command`]
-/// whose [`spawn`](Command::spawn) returns a [`Child`] that is awaited.
+/// A process builder, as [`tokio::process::Command`][tokio-command]: a
+/// [`crate::Command`] whose [`spawn`](Command::spawn) returns a [`Child`]
+/// that is awaited.
 ///
 /// Every builder method of [`crate::Command`] is here, returning
 /// `&mut Self`; [`Command::inner_mut`] reaches the wrapped command.
+///
+/// [tokio-command]: https://docs.rs/tokio/1/tokio/process/struct.Command.html
 #[derive(Debug)]
 pub struct Command {
     inner: crate::Command,
@@ -268,12 +274,14 @@ impl From<crate::Command> for Command {
     }
 }
 
-/// A child process, as [`tokio::process::Child`]: awaited through its
-/// pidfd, with tokio's pipe types.
+/// A child process, as [`tokio::process::Child`][tokio-child]: awaited
+/// through its pidfd, with tokio's pipe types.
 ///
 /// Dropping it does what dropping a [`crate::Child`] does: an unreaped
 /// child is reaped (at once if it has exited, else by the background
 /// reaper), and killed first with [`Command::kill_on_drop`].
+///
+/// [tokio-child]: https://docs.rs/tokio/1/tokio/process/struct.Child.html
 #[derive(Debug)]
 pub struct Child {
     /// Owns the pidfd and the state of the child, and does the drop-time
