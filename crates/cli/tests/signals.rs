@@ -112,6 +112,11 @@ fn start(
         .arg("run")
         .args(args)
         .args(["--", "sh", "-c", script, marker])
+        // A group of its own, whose parent (this test) is in another group
+        // of the same session: the group is then not orphaned, wherever
+        // the tests run (a background job, CI), so the kernel does not
+        // discard the job-control stops sent to it.
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
