@@ -32,6 +32,7 @@ use clap::Args;
 use spawnfd::Command;
 
 use crate::args::parse_fd;
+use crate::help;
 use crate::program::{ProgramArgs, Setting};
 use crate::report::Error;
 use crate::signals;
@@ -70,7 +71,10 @@ End-of-file without a record: PROGRAM was executed.";
 /// refused: --unshare pid and user, --uid-map, --gid-map,
 /// --map-root-user, --cgroup.
 #[derive(Debug, Args)]
-#[command(after_help = EXEC_STATUS_HELP)]
+#[command(
+    after_help = EXEC_STATUS_HELP,
+    after_long_help = help::with_steps(EXEC_STATUS_HELP)
+)]
 pub struct ExecArgs {
     /// On failure, write a binary status record to fd N (see below); nothing on success
     ///

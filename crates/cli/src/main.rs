@@ -63,6 +63,8 @@ mod args;
 mod attrs;
 mod exec;
 mod fds;
+mod generate;
+mod help;
 mod program;
 mod report;
 mod run;
@@ -98,6 +100,7 @@ struct Cli {
 enum Commands {
     Run(run::RunArgs),
     Exec(exec::ExecArgs),
+    Generate(generate::GenerateArgs),
 }
 
 impl Cli {
@@ -107,6 +110,7 @@ impl Cli {
         let (name, result) = match &self.command {
             Commands::Run(args) => ("run", args.check()),
             Commands::Exec(args) => ("exec", args.check()),
+            Commands::Generate(_) => return Ok(()),
         };
         result.map_err(|message| {
             let mut cli = Cli::command();
@@ -208,6 +212,7 @@ fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Commands::Run(args) => run::run(args),
         Commands::Exec(args) => exec::exec(args),
+        Commands::Generate(args) => generate::generate(args, Cli::command()),
     }
 }
 

@@ -169,6 +169,10 @@ fn check(line: &[OsString]) -> Result<(), TestCaseError> {
             let program = match &cli.command {
                 super::Commands::Run(args) => args.command_line(),
                 super::Commands::Exec(args) => args.command_line(),
+                // Not among the generated subcommands.
+                super::Commands::Generate(_) => {
+                    return Err(TestCaseError::fail(format!("{line:?}: generate")));
+                }
             };
             prop_assert!(!program.is_empty(), "{line:?}: no program");
         }

@@ -70,6 +70,7 @@ use std::process::ExitCode;
 use clap::Args;
 use spawnfd::Signal;
 
+use crate::help;
 use crate::program::{ProgramArgs, Setting};
 use crate::report::{self, EXIT_STATUS_HELP, Ended, Error};
 use crate::signals::{self, Forwarder};
@@ -94,14 +95,14 @@ use crate::wait::WaitArgs;
 /// The options under the headings from Directories and files on set
 /// PROGRAM's directories, session, credentials, limits, namespaces and
 /// signals. PROGRAM is created in its namespaces and cgroup, then applies
-/// the rest before it executes, in this order: ignored signals; session
-/// and process group; limits, nice and CPUs; umask; chroot; groups, group
-/// id, user id; working directory (so it is resolved inside the new root,
-/// as the new user); fds; terminal; parent-death signal and no_new_privs;
-/// signal mask. Should a step fail, PROGRAM is not executed and spawnfd
-/// exits with 125, naming the step.
+/// the rest before it executes, in the order of "Set-up steps" below
+/// (--help). Should a step fail, PROGRAM is not executed and spawnfd exits
+/// with 125, naming the step.
 #[derive(Debug, Args)]
-#[command(after_help = EXIT_STATUS_HELP)]
+#[command(
+    after_help = EXIT_STATUS_HELP,
+    after_long_help = help::with_steps(EXIT_STATUS_HELP)
+)]
 pub struct RunArgs {
     /// Print one JSON object on stdout once PROGRAM has ended
     ///

@@ -11,12 +11,8 @@ use std::path::{Path, PathBuf};
 /// The step of a spawn that failed.
 ///
 /// Steps marked *child* run inside the new process, before `execve`; the
-/// others run in the parent. The child's order (documented with the code
-/// that runs in the child) is: signal dispositions, session and group, a
-/// working directory given as an fd, `/dev/null` and the fd mapping, the
-/// terminal, limits and scheduling, `chroot`, credentials, a working
-/// directory given by path, parent-death signal and `no_new_privs`,
-/// `PTRACE_TRACEME`, the signal mask, closing the other fds, exec.
+/// others run in the parent. [`Step::CHILD_ORDER`] lists the child's steps
+/// in the order it runs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Step {
@@ -112,6 +108,52 @@ const STEPS: [Step; 26] = [
 ];
 
 impl Step {
+    /// The steps a child runs, in the order it runs them (those it has
+    /// something to do for): signal dispositions first, exec last.
+    /// [`Chdir`](Step::Chdir) appears twice: a working directory given as
+    /// an fd is entered before the fds are placed (which may reuse its
+    /// number), one given by path after `chroot` and the credentials (so
+    /// it is resolved in the new root, as the new user). The file mode
+    /// mask, which cannot fail and so has no step, is set between
+    /// [`CpuAffinity`](Step::CpuAffinity) and [`Chroot`](Step::Chroot).
+    /// [`Command::exec`](crate::Command::exec) runs the same steps, after
+    /// [`Unshare`](Step::Unshare).
+    ///
+    /// ```
+    /// use spawnfd::Step;
+    ///
+    /// let order = Step::CHILD_ORDER;
+    /// let position = |step| order.iter().position(|&s| s == step).unwrap();
+    /// // Limits are set while the child still has the parent's privileges.
+    /// assert!(position(Step::Rlimit) < position(Step::Setuid));
+    /// assert_eq!(order.last(), Some(&Step::Exec));
+    /// ```
+    pub const CHILD_ORDER: &'static [Step] = &[
+        Step::SignalDisposition,
+        Step::Setsid,
+        Step::ProcessGroup,
+        Step::Chdir,
+        Step::DevNull,
+        Step::FdMapping,
+        Step::DetachTerminal,
+        Step::ControllingTerminal,
+        Step::Foreground,
+        Step::Rlimit,
+        Step::Nice,
+        Step::CpuAffinity,
+        Step::Chroot,
+        Step::Setgroups,
+        Step::Setgid,
+        Step::Setuid,
+        Step::Chdir,
+        Step::ParentDeathSignal,
+        Step::NoNewPrivs,
+        Step::Ptrace,
+        Step::SignalMask,
+        Step::CloseFds,
+        Step::Exec,
+    ];
+
     /// A short lower-case name, as used in error messages: mostly the
     /// system call's.
     pub fn name(self) -> &'static str {
@@ -398,6 +440,50 @@ pub(crate) fn invalid(program: &OsStr, what: fmt::Arguments<'_>) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The body of `fn NAME` in `source`: from its line to the next item
+    /// at the start of a line.
+    fn body<'a>(source: &'a str, name: &str) -> &'a str {
+        let start = source
+            .find(&format!("\nfn {name}("))
+            .unwrap_or_else(|| panic!("no fn {name} in in_child.rs"));
+        let rest = &source[start + 1..];
+        let end = rest.find("\n}\n").expect("the end of the function");
+        &rest[..end]
+    }
+
+    /// The steps `fn NAME` stages, in the order of its lines, with the
+    /// helpers it calls expanded in place, and `umask` where it is set.
+    fn staged(source: &str, name: &str) -> Vec<String> {
+        let mut order = vec![];
+        for line in body(source, name).lines().skip(1) {
+            if let Some((_, rest)) = line.split_once("stage(report, Step::") {
+                order.push(rest.split(')').next().unwrap().to_string());
+            } else if line.contains("SYS_umask") {
+                order.push("umask".to_string());
+            }
+            for helper in ["set_terminal", "set_credentials"] {
+                if line.contains(&format!("{helper}(report")) {
+                    order.extend(staged(source, helper));
+                }
+            }
+        }
+        order
+    }
+
+    #[test]
+    fn child_order_is_the_order_of_the_child_code() {
+        // The documented order, read from the code that runs in the child:
+        // the help of the spawnfd command is built from CHILD_ORDER, so it
+        // must not drift from what the child does.
+        let source = include_str!("in_child.rs");
+        let code = staged(source, "steps");
+        let mut documented: Vec<String> =
+            Step::CHILD_ORDER.iter().map(|s| format!("{s:?}")).collect();
+        let chroot = documented.iter().position(|s| s == "Chroot").unwrap();
+        documented.insert(chroot, "umask".to_string());
+        assert_eq!(code, documented);
+    }
 
     #[test]
     fn step_codes_round_trip() {
