@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 /// others run in the parent. The child's order (documented with the code
 /// that runs in the child) is: signal dispositions, session and group, a
 /// working directory given as an fd, `/dev/null` and the fd mapping, the
-/// terminal, limits and scheduling, `chroot`, credentials, a working
+/// terminal, limits and scheduling, the umask, `chroot` with the fresh
+/// `/proc` around it ([`MountProc`](Step::MountProc): the mount tree made
+/// private before the `chroot`, `/proc` mounted after it), credentials, a working
 /// directory given by path, parent-death signal and `no_new_privs`,
 /// `PTRACE_TRACEME`, the signal mask, closing the other fds, exec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,10 +81,14 @@ pub enum Step {
     /// Exec in place ([`Command::exec`](crate::Command::exec)): `unshare`
     /// refused the new namespaces, before any other step.
     Unshare,
+    /// Child: [`Command::mount_proc`](crate::Command::mount_proc), making
+    /// the mount tree private (before `chroot`; [`SpawnError::path`] is
+    /// `/`) or mounting procfs on `/proc` (after it; the path is `/proc`).
+    MountProc,
 }
 
 /// Every step, in declaration order: step `code` is `STEPS[code - 1]`.
-const STEPS: [Step; 26] = [
+const STEPS: [Step; 27] = [
     Step::Pipe,
     Step::Clone,
     Step::IdMap,
@@ -109,6 +115,7 @@ const STEPS: [Step; 26] = [
     Step::CloseFds,
     Step::Exec,
     Step::Unshare,
+    Step::MountProc,
 ];
 
 impl Step {
@@ -142,6 +149,7 @@ impl Step {
             Step::CloseFds => "close fds",
             Step::Exec => "exec",
             Step::Unshare => "unshare",
+            Step::MountProc => "mount proc",
         }
     }
 
@@ -155,8 +163,10 @@ impl Step {
     /// A stable number for the step, never 0: the number the child writes
     /// into its report, and the one `spawnfd exec --status-fd` writes.
     /// 1 is [`Pipe`](Step::Pipe), then each variant in the order they are
-    /// declared here, up to 25 for [`Exec`](Step::Exec) and 26 for
-    /// [`Unshare`](Step::Unshare); a new step gets the next free number.
+    /// declared here, up to 25 for [`Exec`](Step::Exec), 26 for
+    /// [`Unshare`](Step::Unshare) and 27 for
+    /// [`MountProc`](Step::MountProc); a new step gets the next free
+    /// number.
     pub const fn code(self) -> u32 {
         self as u32 + 1
     }
