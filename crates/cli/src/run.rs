@@ -30,7 +30,7 @@
 //! (session and terminal); `--uid`/`--user`, `--gid`/`--group`, `--groups`
 //! (credentials; names are looked up here, with `getpwnam_r`,
 //! `getgrnam_r` and `getgrouplist`); `--chroot`, `--umask`, `--cwd-fd`;
-//! `--rlimit`, `--nice`, `--cpus`; `--unshare`, `--uid-map`, `--gid-map`,
+//! `--rlimit`, `--nice`, `--cpus`; `--unshare`, `--mount-proc`, `--uid-map`, `--gid-map`,
 //! `--map-root-user`, `--cgroup`; `--pdeathsig`, `--no-new-privs`;
 //! `--ignore-signal`, `--signal-mask`, `--inherit-signal-mask`,
 //! `--keep-ignored-signals`. The child applies them in the library's order
@@ -95,9 +95,10 @@ use crate::wait::WaitArgs;
 /// PROGRAM's directories, session, credentials, limits, namespaces and
 /// signals. PROGRAM is created in its namespaces and cgroup, then applies
 /// the rest before it executes, in this order: ignored signals; session
-/// and process group; limits, nice and CPUs; umask; chroot; groups, group
-/// id, user id; working directory (so it is resolved inside the new root,
-/// as the new user); fds; terminal; parent-death signal and no_new_privs;
+/// and process group; limits, nice and CPUs; umask; chroot (with
+/// --mount-proc, the mount tree made private before it and /proc mounted
+/// after it); groups, group id, user id; working directory (so it is
+/// resolved inside the new root, as the new user); fds; terminal; parent-death signal and no_new_privs;
 /// signal mask. Should a step fail, PROGRAM is not executed and spawnfd
 /// exits with 125, naming the step.
 #[derive(Debug, Args)]
