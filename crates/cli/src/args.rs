@@ -142,18 +142,19 @@ impl FromStr for RlimitArg {
         let resource = Resource::from_name(name).ok_or_else(|| {
             format!("unknown resource {name:?}; expected one of {RESOURCE_NAMES}")
         })?;
+        let limit = |s: &str, what| parse_limit(s, what, resource);
         let (soft, hard) = match limits.split_once(':') {
             None => {
-                let limit = parse_limit(limits, "LIMIT")?;
+                let limit = limit(limits, "LIMIT")?;
                 (Some(limit), Some(limit))
             }
             Some(("", "")) => return Err("give SOFT, HARD or both around ':'".into()),
             Some((soft, hard)) => (
                 (!soft.is_empty())
-                    .then(|| parse_limit(soft, "SOFT"))
+                    .then(|| limit(soft, "SOFT"))
                     .transpose()?,
                 (!hard.is_empty())
-                    .then(|| parse_limit(hard, "HARD"))
+                    .then(|| limit(hard, "HARD"))
                     .transpose()?,
             ),
         };
@@ -174,15 +175,78 @@ impl FromStr for RlimitArg {
     }
 }
 
-/// A limit: a number, or `unlimited` (also `infinity`, `inf`).
-fn parse_limit(s: &str, what: &str) -> Result<u64, String> {
+/// The resources whose limits are in bytes, which take a size suffix.
+const BYTE_RESOURCES: [Resource; 8] = [
+    Resource::AS,
+    Resource::CORE,
+    Resource::DATA,
+    Resource::FSIZE,
+    Resource::MEMLOCK,
+    Resource::MSGQUEUE,
+    Resource::RSS,
+    Resource::STACK,
+];
+
+/// The size suffixes of byte limits, binary (1024-based) whether written
+/// `K` or `KiB`, in any case, with their power of 1024.
+const SIZE_SUFFIXES: [(&str, u32); 8] = [
+    ("K", 1),
+    ("KiB", 1),
+    ("M", 2),
+    ("MiB", 2),
+    ("G", 3),
+    ("GiB", 3),
+    ("T", 4),
+    ("TiB", 4),
+];
+
+/// A limit of `resource`: a number, or `unlimited` (also `infinity`,
+/// `inf`); for a byte limit, a number may carry a size suffix (`512K`,
+/// `8MiB`, `1G`: binary units).
+fn parse_limit(s: &str, what: &str, resource: Resource) -> Result<u64, String> {
     if ["unlimited", "infinity", "inf"]
         .iter()
         .any(|word| s.eq_ignore_ascii_case(word))
     {
         return Ok(RLIM_INFINITY);
     }
-    parse_decimal(s, what).map_err(|e| format!("{e} (or unlimited)"))
+    let digits_end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, suffix) = s.split_at(digits_end);
+    if suffix.is_empty() {
+        return parse_decimal(s, what).map_err(|e| format!("{e} (or unlimited)"));
+    }
+    let Some(&(_, power)) = SIZE_SUFFIXES
+        .iter()
+        .find(|(name, _)| suffix.eq_ignore_ascii_case(name))
+    else {
+        return Err(format!(
+            "{what} must be a non-negative number, with a size suffix K, M, G or T \
+             (KiB, MiB, GiB, TiB) for a byte limit, or unlimited, not {s:?}"
+        ));
+    };
+    let name = resource.name();
+    if !BYTE_RESOURCES.contains(&resource) {
+        return Err(format!(
+            "{what} {s}: a size suffix applies only to limits in bytes (AS, CORE, DATA, \
+             FSIZE, MEMLOCK, MSGQUEUE, RSS, STACK); {name} is {}",
+            unit_of(resource)
+        ));
+    }
+    let number: u64 = parse_decimal(number, what)?;
+    number
+        .checked_mul(1024u64.pow(power))
+        .filter(|&bytes| bytes != RLIM_INFINITY)
+        .ok_or_else(|| format!("{what} {s} is too large (above 2^64 - 2 bytes)"))
+}
+
+/// What the limit of a resource that is not in bytes counts, for messages.
+fn unit_of(resource: Resource) -> &'static str {
+    match resource {
+        Resource::CPU => "in seconds",
+        Resource::RTTIME => "in microseconds",
+        Resource::NICE | Resource::RTPRIO => "a priority",
+        _ => "a count",
+    }
 }
 
 fn show_limit(limit: u64) -> String {
@@ -229,6 +293,54 @@ impl CpuList {
         self.words[last_word] |= high;
     }
 
+    /// Adds every `stride`-th CPU from `first` up to `last` (`first <= last
+    /// <= MAX_CPU`), a word at a time as [`CpuList::insert_range`] does, so
+    /// that a long list of wide ranges with small strides stays cheap.
+    fn insert_strided(&mut self, first: usize, last: usize, stride: usize) {
+        debug_assert!(first <= last && last <= MAX_CPU && stride > 0);
+        if self.words.len() <= last / 64 {
+            self.words.resize(last / 64 + 1, 0);
+        }
+        if stride >= 64 {
+            // At most one CPU a word.
+            for cpu in (first..=last).step_by(stride) {
+                self.words[cpu / 64] |= 1 << (cpu % 64);
+            }
+        } else {
+            self.insert_pattern(first, last, stride);
+        }
+        // The last word may have got no CPU.
+        while self.words.last() == Some(&0) {
+            self.words.pop();
+        }
+    }
+
+    /// [`CpuList::insert_strided`] for a stride below 64: the same bit
+    /// pattern in every word, shifted to where the progression enters it.
+    fn insert_pattern(&mut self, first: usize, last: usize, stride: usize) {
+        // The progression's bits in a word that it enters at bit 0.
+        let pattern = (0..64)
+            .step_by(stride)
+            .fold(0u64, |bits, bit| bits | 1 << bit);
+        for word in first / 64..=last / 64 {
+            let base = word * 64;
+            // The progression's first CPU at or after the word's first.
+            let start = if base <= first {
+                first
+            } else {
+                first + (base - first).div_ceil(stride) * stride
+            };
+            if start > last || start >= base + 64 {
+                continue;
+            }
+            let mut bits = pattern << (start - base);
+            if last < base + 63 {
+                bits &= u64::MAX >> (63 - (last - base));
+            }
+            self.words[word] |= bits;
+        }
+    }
+
     /// The CPUs, in increasing order.
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(i, &word)| {
@@ -266,22 +378,98 @@ impl FromIterator<usize> for CpuList {
 impl FromStr for CpuList {
     type Err = String;
 
+    /// `taskset -c`'s list: CPU numbers `N`, ranges `A-B`, and ranges with
+    /// a stride `A-B:S` (every S-th CPU from A up to B), separated by
+    /// commas.
     fn from_str(s: &str) -> Result<CpuList, String> {
         let mut list = CpuList::default();
         for item in s.split(',') {
-            let (first, last) = match item.split_once('-') {
+            let (range, stride) = match item.split_once(':') {
+                Some((range, stride)) => (range, Some(parse_stride(item, stride)?)),
+                None => (item, None),
+            };
+            let (first, last) = match range.split_once('-') {
                 Some((first, last)) => (parse_cpu(first)?, parse_cpu(last)?),
+                None if stride.is_some() => {
+                    return Err(format!(
+                        "a stride needs a range: {item:?} should be A-B:S, such as 0-10:2"
+                    ));
+                }
                 None => {
-                    let cpu = parse_cpu(item)?;
+                    let cpu = parse_cpu(range)?;
                     (cpu, cpu)
                 }
             };
             if first > last {
                 return Err(format!("the range {item} is backwards"));
             }
-            list.insert_range(first, last);
+            match stride {
+                None | Some(1) => list.insert_range(first, last),
+                Some(stride) => list.insert_strided(first, last, stride),
+            }
         }
         Ok(list)
+    }
+}
+
+/// The stride `S` of `A-B:S` in `item`: a number from 1 up.
+fn parse_stride(item: &str, s: &str) -> Result<usize, String> {
+    match parse_decimal::<usize>(s, "the stride") {
+        Ok(0) => Err(format!("the stride of {item} must be at least 1")),
+        Ok(stride) => Ok(stride),
+        Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            // Larger than any range: one CPU, the first.
+            Ok(usize::MAX)
+        }
+        Err(e) => Err(format!("{e}, in {item:?} (expected A-B:S, such as 0-10:2)")),
+    }
+}
+
+impl fmt::Display for CpuList {
+    /// The list as ranges, as the kernel writes it (`0-3,8,10-11`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut cpus = self.iter().peekable();
+        let mut first_item = true;
+        while let Some(first) = cpus.next() {
+            let mut last = first;
+            while cpus.peek() == Some(&(last + 1)) {
+                last += 1;
+                cpus.next();
+            }
+            if !first_item {
+                f.write_str(",")?;
+            }
+            first_item = false;
+            if first == last {
+                write!(f, "{first}")?;
+            } else {
+                write!(f, "{first}-{last}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl CpuList {
+    /// Whether `cpu` is in the list.
+    pub fn contains(&self, cpu: usize) -> bool {
+        self.words
+            .get(cpu / 64)
+            .is_some_and(|word| word & (1 << (cpu % 64)) != 0)
+    }
+
+    /// The first CPU of the list that is not in `machine`.
+    pub fn first_outside(&self, machine: &CpuList) -> Option<usize> {
+        self.iter().find(|&cpu| !machine.contains(cpu))
+    }
+
+    /// CPUs `0..count`.
+    pub fn first_n(count: usize) -> CpuList {
+        let mut list = CpuList::default();
+        if count > 0 {
+            list.insert_range(0, (count - 1).min(MAX_CPU));
+        }
+        list
     }
 }
 
@@ -313,14 +501,56 @@ fn abbreviate(s: &str) -> String {
     }
 }
 
-/// A group in `--groups`: an id, or a name to look up.
+/// A user or group given by id or by name, for `--uid`, `--gid` and
+/// `--groups`: a value of digits only is always an id, anything else a name
+/// to look up.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum GroupArg {
-    /// A group id (the item was all digits).
+pub enum IdArg {
+    /// An id (the value was all digits).
     Id(u32),
-    /// A group name.
+    /// A name.
     Name(String),
 }
+
+/// A group in `--groups`.
+pub type GroupArg = IdArg;
+
+impl FromStr for IdArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<IdArg, String> {
+        if s.is_empty() {
+            return Err("expected a name or a numeric id, not an empty string".into());
+        }
+        if s.bytes().all(|b| b.is_ascii_digit()) {
+            return parse_id(s).map(IdArg::Id);
+        }
+        let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+        if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "{s} is not an id: ids are numbers from 0 to 4294967294, without a sign"
+            ));
+        }
+        Ok(IdArg::Name(s.to_owned()))
+    }
+}
+
+/// A user or group id: at most 4294967294, since 4294967295 is
+/// `(uid_t) -1`, which `setuid`, `setgid` and the id maps take for "no
+/// id".
+fn parse_id(s: &str) -> Result<u32, String> {
+    match parse_decimal::<u32>(s, "an id")? {
+        u32::MAX => Err(format!(
+            "{s} is (uid_t) -1, which the kernel takes as \"no change\", not as an id; \
+             ids go up to 4294967294"
+        )),
+        id => Ok(id),
+    }
+}
+
+/// The most supplementary groups a process may have (the kernel's
+/// `NGROUPS_MAX`).
+pub const NGROUPS_MAX: usize = 65536;
 
 /// `--groups G1,G2,...`: group ids and names; the empty string is the
 /// empty list.
@@ -334,14 +564,18 @@ impl FromStr for GroupList {
         if s.is_empty() {
             return Ok(GroupList(Vec::new()));
         }
+        let count = s.split(',').count();
+        if count > NGROUPS_MAX {
+            return Err(format!(
+                "{count} groups are more than a process may have (NGROUPS_MAX, {NGROUPS_MAX})"
+            ));
+        }
         s.split(',')
             .map(|item| {
                 if item.is_empty() {
                     Err("a group in the list is empty (use '' for no groups at all)".to_owned())
-                } else if item.bytes().all(|b| b.is_ascii_digit()) {
-                    parse_decimal(item, "a group id").map(GroupArg::Id)
                 } else {
-                    Ok(GroupArg::Name(item.to_owned()))
+                    item.parse()
                 }
             })
             .collect::<Result<_, _>>()
@@ -349,7 +583,9 @@ impl FromStr for GroupList {
     }
 }
 
-/// `--uid-map`/`--gid-map INSIDE:OUTSIDE:COUNT`.
+/// `--uid-map`/`--gid-map INSIDE:OUTSIDE:COUNT`, one line as the kernel
+/// takes it: COUNT at least 1, and neither range reaching 4294967295
+/// (`(uid_t) -1`, never an id).
 pub fn parse_id_map(s: &str) -> Result<IdMap, String> {
     let fields: Vec<&str> = s.split(':').collect();
     let [inside, outside, count] = fields[..] else {
@@ -363,15 +599,61 @@ pub fn parse_id_map(s: &str) -> Result<IdMap, String> {
     if map.count == 0 {
         return Err("COUNT must be at least 1".into());
     }
+    for (what, first) in [("INSIDE", map.inside), ("OUTSIDE", map.outside)] {
+        if u64::from(first) + u64::from(map.count) > u64::from(u32::MAX) {
+            return Err(format!(
+                "{what}+COUNT-1 = {} is beyond the largest id, 4294967294",
+                u64::from(first) + u64::from(map.count) - 1
+            ));
+        }
+    }
     Ok(map)
 }
 
+/// The most lines an id map may have (the kernel's
+/// `UID_GID_MAP_MAX_EXTENTS`).
+pub const MAX_MAP_LINES: usize = 340;
+
+/// Checks the lines of one id map together, as the kernel will: at most
+/// [`MAX_MAP_LINES`], and no two whose ranges overlap, inside or outside.
+pub fn check_id_map(map: &[IdMap]) -> Result<(), String> {
+    if map.len() > MAX_MAP_LINES {
+        return Err(format!(
+            "{} lines are more than an id map may have ({MAX_MAP_LINES})",
+            map.len()
+        ));
+    }
+    let show = |m: &IdMap| format!("{}:{}:{}", m.inside, m.outside, m.count);
+    for (side, first) in [
+        ("inside", (|m: &IdMap| m.inside) as fn(&IdMap) -> u32),
+        ("outside", |m: &IdMap| m.outside),
+    ] {
+        let mut sorted: Vec<&IdMap> = map.iter().collect();
+        sorted.sort_by_key(|m| first(m));
+        for pair in sorted.windows(2) {
+            let (a, b) = (pair[0], pair[1]);
+            let a_end = u64::from(first(a)) + u64::from(a.count);
+            if u64::from(first(b)) < a_end {
+                return Err(format!(
+                    "the lines {} and {} overlap {side} the namespace (id {}): each id may be \
+                     mapped once",
+                    show(a),
+                    show(b),
+                    first(b)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A namespace of `--unshare`: `mount` (or `mnt`), `uts`, `ipc`, `net`,
-/// `pid`, `cgroup` or `user`, in any case.
+/// `pid`, `cgroup`, `user` or `time`, in any case.
 pub fn parse_namespace(s: &str) -> Result<Namespaces, String> {
     Namespaces::from_name(&s.to_ascii_lowercase()).ok_or_else(|| {
         format!(
-            "unknown namespace {s:?}; expected mount (or mnt), uts, ipc, net, pid, cgroup or user"
+            "unknown namespace {s:?}; expected mount (or mnt), uts, ipc, net, pid, cgroup, \
+             user or time"
         )
     })
 }
@@ -645,6 +927,181 @@ mod tests {
     }
 
     #[test]
+    fn byte_limits_take_binary_size_suffixes() {
+        let both = |s: &str| s.parse::<RlimitArg>().map(|r| (r.soft, r.hard));
+        let kib = 1024u64;
+        for (text, soft, hard) in [
+            ("AS=1K", kib, kib),
+            ("as=1k", kib, kib),
+            ("STACK=8MiB:16mib", 8 << 20, 16 << 20),
+            ("DATA=2G", 2 << 30, 2 << 30),
+            ("CORE=3T", 3 << 40, 3 << 40),
+            ("FSIZE=1TiB:unlimited", 1 << 40, RLIM_INFINITY),
+            ("MEMLOCK=0K", 0, 0),
+            ("MSGQUEUE=64k", 64 * kib, 64 * kib),
+            ("RSS=1M", 1 << 20, 1 << 20),
+            ("AS=16777215T", 16_777_215 << 40, 16_777_215 << 40),
+        ] {
+            assert_eq!(both(text), Ok((Some(soft), Some(hard))), "{text}");
+        }
+        assert_eq!(
+            "AS=:1K".parse::<RlimitArg>().map(|r| (r.soft, r.hard)),
+            Ok((None, Some(kib)))
+        );
+        // 2^24 TiB is 2^64: too large, and no wrap-around.
+        for too_large in [
+            "AS=16777216T",
+            "AS=18014398509481984K",
+            "AS=99999999999999999999G",
+        ] {
+            let err = too_large.parse::<RlimitArg>().unwrap_err();
+            assert!(err.contains("too large"), "{too_large}: {err}");
+        }
+        for resource in [
+            "NOFILE",
+            "CPU",
+            "NPROC",
+            "RTTIME",
+            "NICE",
+            "LOCKS",
+            "SIGPENDING",
+        ] {
+            let err = format!("{resource}=1K").parse::<RlimitArg>().unwrap_err();
+            assert!(
+                err.contains("a size suffix applies only to limits in bytes"),
+                "{resource}: {err}"
+            );
+            assert!(
+                err.contains(&format!("{resource} is ")),
+                "{resource}: {err}"
+            );
+        }
+        for bad in [
+            "AS=1KB", "AS=1Ki", "AS=K", "AS=1 K", "AS=1.5M", "AS=-1K", "AS=1kk",
+        ] {
+            assert!(bad.parse::<RlimitArg>().is_err(), "{bad:?} was accepted");
+        }
+        // The soft limit is compared after the suffixes.
+        assert!("AS=2M:1M".parse::<RlimitArg>().is_err());
+        assert!("AS=1024K:1M".parse::<RlimitArg>().is_ok());
+    }
+
+    #[test]
+    fn cpu_list_takes_strides_as_taskset() {
+        let cpus = |s: &str| s.parse::<CpuList>().map(|list| list.to_vec());
+        assert_eq!(cpus("0-10:2"), Ok(vec![0, 2, 4, 6, 8, 10]));
+        assert_eq!(cpus("0-9:3"), Ok(vec![0, 3, 6, 9]));
+        assert_eq!(cpus("1-9:4"), Ok(vec![1, 5, 9]));
+        assert_eq!(cpus("0,2-3,5-9:2"), Ok(vec![0, 2, 3, 5, 7, 9]));
+        assert_eq!(cpus("4-6:1"), Ok(vec![4, 5, 6]));
+        assert_eq!(cpus("3-3:5"), Ok(vec![3]));
+        assert_eq!(cpus("2-9:99999999999999999999999"), Ok(vec![2]));
+        assert_eq!(
+            cpus("0-65535:4096"),
+            Ok((0..16).map(|i| i * 4096).collect::<Vec<_>>())
+        );
+        for bad in [
+            "0-10:0", "0-10:", "0:2", "0-10:x", "0-10:2:3", "10-0:2", ":2", "0-10:-1",
+        ] {
+            assert!(bad.parse::<CpuList>().is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(
+            "5:2".parse::<CpuList>(),
+            Err("a stride needs a range: \"5:2\" should be A-B:S, such as 0-10:2".into())
+        );
+    }
+
+    #[test]
+    fn cpu_list_prints_as_the_kernel_does() {
+        for text in ["0", "0-3", "0,2-3,5,7,9", "1,63-65,65535"] {
+            assert_eq!(text.parse::<CpuList>().unwrap().to_string(), text);
+        }
+        assert_eq!(CpuList::default().to_string(), "");
+        assert_eq!(CpuList::first_n(2).to_string(), "0-1");
+        let machine = CpuList::first_n(2);
+        assert_eq!(
+            "1,0".parse::<CpuList>().unwrap().first_outside(&machine),
+            None
+        );
+        assert_eq!(
+            "0,7,3".parse::<CpuList>().unwrap().first_outside(&machine),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn ids_are_numbers_or_names() {
+        assert_eq!("0".parse(), Ok(IdArg::Id(0)));
+        assert_eq!("4294967294".parse(), Ok(IdArg::Id(4_294_967_294)));
+        assert_eq!("nobody".parse(), Ok(IdArg::Name("nobody".into())));
+        assert_eq!("1a".parse(), Ok(IdArg::Name("1a".into())));
+        let err = "4294967295".parse::<IdArg>().unwrap_err();
+        assert!(err.contains("(uid_t) -1"), "{err}");
+        for bad in ["", "-1", "+5", "4294967296", "99999999999999999999"] {
+            assert!(bad.parse::<IdArg>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn group_list_holds_at_most_ngroups_max() {
+        let list = |n: usize| vec!["7"; n].join(",");
+        assert_eq!(
+            list(NGROUPS_MAX).parse::<GroupList>().map(|g| g.0.len()),
+            Ok(NGROUPS_MAX)
+        );
+        let err = list(NGROUPS_MAX + 1).parse::<GroupList>().unwrap_err();
+        assert!(err.contains("65537 groups"), "{err}");
+        assert!(err.contains("NGROUPS_MAX, 65536"), "{err}");
+        assert!("0,4294967295".parse::<GroupList>().is_err());
+    }
+
+    #[test]
+    fn id_map_lines_stay_below_the_no_id() {
+        assert!(parse_id_map("4294967294:0:1").is_ok());
+        assert!(parse_id_map("0:4294967000:294").is_ok());
+        for bad in [
+            "4294967295:0:1",
+            "0:4294967295:1",
+            "4294967294:0:2",
+            "1:0:4294967295",
+        ] {
+            let err = parse_id_map(bad).unwrap_err();
+            assert!(err.contains("beyond the largest id"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn id_maps_refuse_overlaps_and_too_many_lines() {
+        let map = |inside, outside, count| IdMap {
+            inside,
+            outside,
+            count,
+        };
+        assert_eq!(check_id_map(&[]), Ok(()));
+        assert_eq!(
+            check_id_map(&[map(0, 1000, 1), map(1, 100_000, 65536)]),
+            Ok(())
+        );
+        let inside = check_id_map(&[map(10, 0, 5), map(0, 100, 11)]).unwrap_err();
+        assert_eq!(
+            inside,
+            "the lines 0:100:11 and 10:0:5 overlap inside the namespace (id 10): each id may \
+             be mapped once"
+        );
+        let outside = check_id_map(&[map(0, 1000, 10), map(20, 1009, 1)]).unwrap_err();
+        assert!(outside.contains("overlap outside"), "{outside}");
+        let same = check_id_map(&[map(0, 0, 1), map(0, 0, 1)]).unwrap_err();
+        assert!(same.contains("overlap inside"), "{same}");
+        let lines: Vec<IdMap> = (0..340).map(|i| map(i, i, 1)).collect();
+        assert_eq!(check_id_map(&lines), Ok(()));
+        let lines: Vec<IdMap> = (0..341).map(|i| map(i, i, 1)).collect();
+        assert_eq!(
+            check_id_map(&lines),
+            Err("341 lines are more than an id map may have (340)".into())
+        );
+    }
+
+    #[test]
     fn cpu_list_takes_numbers_and_ranges() {
         let cpus = |s: &str| s.parse::<CpuList>().map(|list| list.to_vec());
         assert_eq!(cpus("0"), Ok(vec![0]));
@@ -755,7 +1212,8 @@ mod tests {
         assert_eq!(parse_namespace("mnt"), Ok(Namespaces::MOUNT));
         assert_eq!(parse_namespace("Mount"), Ok(Namespaces::MOUNT));
         assert_eq!(parse_namespace("USER"), Ok(Namespaces::USER));
-        assert!(parse_namespace("time").is_err());
+        assert_eq!(parse_namespace("time"), Ok(Namespaces::TIME));
+        assert!(parse_namespace("times").is_err());
         assert!(parse_namespace("").is_err());
     }
 

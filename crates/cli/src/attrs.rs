@@ -16,8 +16,8 @@ use clap::{Args, value_parser};
 use spawnfd::{Command, IdMap, Namespaces, Signal, SignalSet};
 
 use crate::args::{
-    CpuList, GroupArg, GroupList, RlimitArg, Umask, parse_fd, parse_id_map, parse_namespace,
-    parse_signal,
+    CpuList, GroupArg, GroupList, IdArg, RlimitArg, Umask, check_id_map, parse_fd, parse_id_map,
+    parse_namespace, parse_signal,
 };
 use crate::program::Setting;
 use crate::report::Error;
@@ -70,6 +70,7 @@ impl AttrArgs {
     /// Checks the rules clap's argument relations cannot express; returns
     /// the message of the usage error.
     pub fn check(&self) -> Result<(), String> {
+        self.limits.check()?;
         self.isolation.check()
     }
 
@@ -239,14 +240,17 @@ impl SessionArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "User and groups")]
 struct CredentialArgs {
-    /// Run PROGRAM as user id UID (setuid)
+    /// Run PROGRAM as user id UID, or as the id of user NAME (setuid)
     ///
     /// Only the user id changes: add --gid for the group id. When spawnfd
     /// runs as root and --groups is not given, PROGRAM is left with no
     /// supplementary groups rather than root's. Use --user to take a user's
-    /// groups as well.
-    #[arg(long, value_name = "UID", conflicts_with = "user")]
-    uid: Option<u32>,
+    /// group and groups as well. A value of digits only is always an id
+    /// (as setpriv --reuid takes it), up to 4294967294 (4294967295 is
+    /// (uid_t) -1, which the kernel takes as "no change"); anything else is
+    /// a name, looked up in the password database (getpwnam_r).
+    #[arg(long, value_name = "UID|NAME", conflicts_with = "user")]
+    uid: Option<IdArg>,
 
     /// Run PROGRAM as user NAME, with NAME's groups, as runuser -u does
     ///
@@ -259,9 +263,13 @@ struct CredentialArgs {
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
 
-    /// Run PROGRAM with group id GID (setgid)
-    #[arg(long, value_name = "GID", conflicts_with = "group")]
-    gid: Option<u32>,
+    /// Run PROGRAM with group id GID, or the id of group NAME (setgid)
+    ///
+    /// As setpriv --regid. A value of digits only is always an id, up to
+    /// 4294967294; anything else is a name, looked up in the group
+    /// database (getgrnam_r), as for --group.
+    #[arg(long, value_name = "GID|NAME", conflicts_with = "group")]
+    gid: Option<IdArg>,
 
     /// Run PROGRAM with group NAME's id as its group id (setgid)
     ///
@@ -272,9 +280,10 @@ struct CredentialArgs {
     /// Give PROGRAM exactly these supplementary groups (setgroups)
     ///
     /// A comma-separated list of group ids and names (looked up as for
-    /// --group), e.g. `--groups 5,audio`; `--groups ''` gives none. Without
-    /// it, PROGRAM keeps spawnfd's supplementary groups, except as said for
-    /// --uid and --user.
+    /// --group; an item of digits only is an id), e.g. `--groups 5,audio`,
+    /// as setpriv --groups; `--groups ''` gives none. At most 65536 groups
+    /// (NGROUPS_MAX). Without it, PROGRAM keeps spawnfd's supplementary
+    /// groups, except as said for --uid and --user.
     #[arg(long, value_name = "GROUP,...")]
     groups: Option<GroupList>,
 }
@@ -282,11 +291,12 @@ struct CredentialArgs {
 impl CredentialArgs {
     fn configure(&self, cmd: &mut Command) -> Result<(), Error> {
         let user = match &self.user {
-            Some(name) => Some((name, lookup_user(name)?)),
+            Some(name) => Some((name, lookup_user("--user", name)?)),
             None => None,
         };
-        let gid = match (self.gid, &self.group) {
-            (Some(gid), _) => Some(gid),
+        let gid = match (&self.gid, &self.group) {
+            (Some(IdArg::Id(gid)), _) => Some(*gid),
+            (Some(IdArg::Name(name)), _) => Some(lookup_group("--gid", name)?),
             (None, Some(name)) => Some(lookup_group("--group", name)?),
             (None, None) => user.map(|(_, user)| user.gid),
         };
@@ -311,17 +321,22 @@ impl CredentialArgs {
         if let Some(gid) = gid {
             cmd.gid(gid);
         }
-        if let Some(uid) = self.uid.or(user.map(|(_, user)| user.uid)) {
+        let uid = match &self.uid {
+            Some(IdArg::Id(uid)) => Some(*uid),
+            Some(IdArg::Name(name)) => Some(lookup_user("--uid", name)?.uid),
+            None => user.map(|(_, user)| user.uid),
+        };
+        if let Some(uid) = uid {
             cmd.uid(uid);
         }
         Ok(())
     }
 }
 
-/// The ids of user `name`, for `--user`.
-fn lookup_user(name: &str) -> Result<sys::User, Error> {
+/// The ids of user `name`, for `option`.
+fn lookup_user(option: &'static str, name: &str) -> Result<sys::User, Error> {
     let not_found = || {
-        let hint = if name.bytes().all(|b| b.is_ascii_digit()) {
+        let hint = if option == "--user" && name.bytes().all(|b| b.is_ascii_digit()) {
             " (for a numeric user id, use --uid)"
         } else {
             ""
@@ -337,7 +352,7 @@ fn lookup_user(name: &str) -> Result<sys::User, Error> {
         )),
     }
     .map_err(|source| Error::Resolve {
-        option: "--user",
+        option,
         value: name.to_owned(),
         source,
     })
@@ -377,9 +392,14 @@ struct LimitArgs {
     /// Set PROGRAM's limit of resource RES (prlimit; repeatable)
     ///
     /// RES=SOFT:HARD sets both limits, RES=LIMIT sets both to LIMIT, and
-    /// RES=SOFT: or RES=:HARD set one and leave the other at spawnfd's own.
+    /// RES=SOFT: or RES=:HARD set one and leave the other at spawnfd's own,
+    /// as prlimit --RES=SOFT:HARD does.
     /// A limit is a number (bytes, seconds, or a count, as setrlimit(2) says)
-    /// or `unlimited` (also `infinity`, `inf`). RES is AS, CORE, CPU, DATA,
+    /// or `unlimited` (also `infinity`, `inf`). A limit in bytes (AS, CORE,
+    /// DATA, FSIZE, MEMLOCK, MSGQUEUE, RSS, STACK) may carry a binary size
+    /// suffix, in any case: K or KiB (1024), M or MiB, G or GiB, T or TiB,
+    /// e.g. `AS=512M`, `STACK=8MiB:16MiB`; on the others a suffix is a usage
+    /// error, as is a size beyond 2^64-2. RES is AS, CORE, CPU, DATA,
     /// FSIZE, LOCKS, MEMLOCK, MSGQUEUE, NICE, NOFILE, NPROC, RSS, RTPRIO,
     /// RTTIME, SIGPENDING or STACK, in any case, with or without RLIMIT_. For
     /// example `--rlimit NOFILE=1024:4096 --rlimit core=unlimited`. Set
@@ -402,10 +422,29 @@ struct LimitArgs {
 
     /// Run PROGRAM only on these CPUs (sched_setaffinity)
     ///
-    /// A comma-separated list of CPU numbers and ranges, as taskset -c
-    /// takes: `0`, `0,2-3`.
+    /// A comma-separated list of CPU numbers, ranges and ranges with a
+    /// stride, as taskset -c takes: `0`, `0,2-3`, `0-10:2` (0, 2, 4, ...,
+    /// 10), `0,2-3,5-9:2`. Every CPU must exist on this machine (be listed
+    /// in /sys/devices/system/cpu/possible), or it is a usage error; one
+    /// that exists but is offline makes the affinity step fail if the list
+    /// holds no online CPU.
     #[arg(long, value_name = "LIST")]
     cpus: Option<CpuList>,
+}
+
+impl LimitArgs {
+    /// The CPUs of --cpus exist on this machine.
+    fn check(&self) -> Result<(), String> {
+        let (Some(cpus), Some(machine)) = (&self.cpus, sys::machine_cpus()) else {
+            return Ok(());
+        };
+        match cpus.first_outside(&machine) {
+            Some(cpu) => Err(format!(
+                "--cpus: CPU {cpu} does not exist on this machine, whose CPUs are {machine}"
+            )),
+            None => Ok(()),
+        }
+    }
 }
 
 impl LimitArgs {
@@ -442,12 +481,29 @@ struct IsolationArgs {
     /// Create PROGRAM in new namespaces (clone3 with CLONE_NEW*)
     ///
     /// A comma-separated list (the option may also be repeated) of mount
-    /// (or mnt), uts, ipc, net, pid, cgroup and user. With pid, PROGRAM is
-    /// pid 1 of the new namespace, but /proc is still spawnfd's unless
-    /// PROGRAM mounts another. Every namespace but user needs root
-    /// (CAP_SYS_ADMIN), or a new user namespace along with it.
+    /// (or mnt), uts, ipc, net, pid, cgroup, user and time, as unshare(1)'s
+    /// --mount, --uts, ... With pid, PROGRAM is pid 1 of the new namespace,
+    /// but /proc is still spawnfd's unless --mount-proc is given (or PROGRAM
+    /// mounts another). With time (Linux 5.6, and clone3: refused where
+    /// only clone is available), PROGRAM enters the new time namespace
+    /// when it is executed, with zero clock offsets. Every namespace but
+    /// user needs root (CAP_SYS_ADMIN), or a new user namespace along with
+    /// it.
     #[arg(long, value_name = "NS,...", value_delimiter = ',', value_parser = parse_namespace)]
     unshare: Vec<Namespaces>,
+
+    /// Mount a fresh /proc for PROGRAM, in a new mount namespace
+    ///
+    /// As unshare --mount-proc: implies --unshare mount; PROGRAM's mount
+    /// tree is made private (nothing it mounts reaches spawnfd's), and a
+    /// new procfs is mounted on /proc (nosuid, nodev, noexec). Meant with
+    /// --unshare pid: /proc then shows the new PID namespace, where PROGRAM
+    /// is pid 1 and sees only its own descendants; without it, /proc shows
+    /// the same processes as spawnfd's. With --chroot, it is the new root's
+    /// /proc, which must exist. With exec, the /proc of spawnfd's own PID
+    /// namespace, in the new mount namespace.
+    #[arg(long)]
+    mount_proc: bool,
 
     /// A line of the new user namespace's uid_map (repeatable)
     ///
@@ -484,7 +540,8 @@ struct IsolationArgs {
 }
 
 impl IsolationArgs {
-    /// The id maps are those of a new user namespace.
+    /// The id maps are those of a new user namespace, and each is one the
+    /// kernel takes (no overlapping lines, not too many).
     fn check(&self) -> Result<(), String> {
         let new_user_ns = self.map_root_user || self.unshare.contains(&Namespaces::USER);
         for (option, map) in [("--uid-map", &self.uid_map), ("--gid-map", &self.gid_map)] {
@@ -493,6 +550,7 @@ impl IsolationArgs {
                     "{option} needs a new user namespace: add '--unshare user'"
                 ));
             }
+            check_id_map(map).map_err(|why| format!("{option}: {why}"))?;
         }
         Ok(())
     }
@@ -502,6 +560,12 @@ impl IsolationArgs {
             .unshare
             .iter()
             .fold(Namespaces::NONE, |all, &ns| all | ns);
+        if self.mount_proc {
+            // As unshare(1): a /proc of its own needs a mount namespace of
+            // its own.
+            namespaces |= Namespaces::MOUNT;
+            cmd.mount_proc(true);
+        }
         if self.map_root_user {
             namespaces |= Namespaces::USER;
             let (uid, gid) = sys::effective_ids();

@@ -68,7 +68,7 @@ End-of-file without a record: PROGRAM was executed.";
 /// stdout, stderr, and no other fd unless given with --fd. Should a step
 /// fail, spawnfd names it and exits with 125 (126 or 127 when PROGRAM
 /// itself cannot be executed). Options that need a new process are
-/// refused: --unshare pid and user, --uid-map, --gid-map,
+/// refused: --unshare pid, user and time, --uid-map, --gid-map,
 /// --map-root-user, --cgroup.
 #[derive(Debug, Args)]
 #[command(

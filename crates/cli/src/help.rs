@@ -6,9 +6,10 @@ use std::fmt::Write;
 
 use spawnfd::Step;
 
-/// What a step does and the options that ask for it; `second_chdir` tells
-/// the two [`Step::Chdir`]s apart (by fd, then by path).
-fn purpose(step: Step, second_chdir: bool) -> &'static str {
+/// What a step does and the options that ask for it; `second` tells apart
+/// the two [`Step::Chdir`]s (by fd, then by path) and the two
+/// [`Step::MountProc`]s (before and after chroot).
+fn purpose(step: Step, second: bool) -> &'static str {
     match step {
         Step::SignalDisposition => {
             "every signal to its default action, then --ignore-signal \
@@ -16,7 +17,7 @@ fn purpose(step: Step, second_chdir: bool) -> &'static str {
         }
         Step::Setsid => "--setsid",
         Step::ProcessGroup => "--pgid",
-        Step::Chdir if second_chdir => "--cwd (inside --chroot, as the new user)",
+        Step::Chdir if second => "--cwd (inside --chroot, as the new user)",
         Step::Chdir => "--cwd-fd (before the fds are placed)",
         Step::DevNull => "/dev/null for a closed or close-on-exec fd 0, 1 or 2",
         Step::FdMapping => "--fd",
@@ -26,6 +27,8 @@ fn purpose(step: Step, second_chdir: bool) -> &'static str {
         Step::Rlimit => "--rlimit (with spawnfd's privileges)",
         Step::Nice => "--nice",
         Step::CpuAffinity => "--cpus",
+        Step::MountProc if second => "--mount-proc: a fresh procfs on /proc",
+        Step::MountProc => "--mount-proc: the mount tree made private",
         Step::Chroot => "--chroot",
         Step::Setgroups => "--groups (or the groups of --user)",
         Step::Setgid => "--gid, --group (or the group of --user)",
@@ -48,28 +51,26 @@ pub fn setup_steps() -> String {
          those with something to do; a failed one is named in the error, and \
          spawnfd exits with 125):\n",
     );
-    let mut chdirs = 0;
+    let mut seen = vec![];
     let mut number = 0;
     for &step in Step::CHILD_ORDER {
         if step == Step::Ptrace {
             // No option asks for it (see `run`'s documentation).
             continue;
         }
-        if step == Step::Chroot {
-            // The mask cannot fail, so it has no step of its own.
-            let _ = writeln!(text, "      {:<26}--umask", "(file mode mask)");
-        }
-        let second_chdir = step == Step::Chdir && {
-            chdirs += 1;
-            chdirs == 2
-        };
+        let second = seen.contains(&step);
+        seen.push(step);
         number += 1;
         let _ = writeln!(
             text,
             "  {number:>2}. {:<26}{}",
             step.name(),
-            purpose(step, second_chdir)
+            purpose(step, second)
         );
+        if step == Step::CpuAffinity {
+            // The mask cannot fail, so it has no step of its own.
+            let _ = writeln!(text, "      {:<26}--umask", "(file mode mask)");
+        }
     }
     text
 }
@@ -104,6 +105,8 @@ mod tests {
         assert!(position("set controlling terminal") < position("setuid"));
         assert!(position("setrlimit") < position("chroot"));
         assert!(position("--umask") < position("chroot"));
+        assert!(position("made private") < position("chroot"));
+        assert!(position("chroot") < position("fresh procfs"));
         assert!(position("--cwd-fd") < position("fd mapping"));
         assert!(position("fd mapping") < position("--cwd (inside"));
         assert!(position("setuid") < position("--cwd (inside"));

@@ -69,6 +69,19 @@ const VALUES: &[&str] = &[
     "mnt",
     "0:0:1",
     "0:0:0",
+    "4294967294:0:1",
+    "4294967295",
+    "4294967294",
+    "0-10:2",
+    "0,2-3,5-9:2",
+    "0-65535:0",
+    "5:2",
+    "AS=512M",
+    "STACK=8MiB:16MiB",
+    "NOFILE=1K",
+    "AS=16777216T",
+    "time",
+    "daemon",
     "4294967295:0:4294967295",
     "1.5",
     "500ms",
@@ -222,11 +235,92 @@ proptest! {
     }
 }
 
+/// The CPUs of `first-last:stride`, one by one.
+fn strided(first: usize, last: usize, stride: usize) -> Vec<usize> {
+    (first..=last)
+        .filter(|cpu| (cpu - first).is_multiple_of(stride))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// A list of strided ranges is the union of their CPUs, computed one
+    /// by one.
+    #[test]
+    fn cpu_strides_are_the_cpus_one_by_one(
+        ranges in proptest::collection::vec((0usize..300, 0usize..300, 1usize..70), 1..6)
+    ) {
+        let ranges: Vec<(usize, usize, usize)> = ranges
+            .into_iter()
+            .map(|(a, b, s)| (a.min(b), a.max(b), s))
+            .collect();
+        let text = ranges
+            .iter()
+            .map(|(a, b, s)| format!("{a}-{b}:{s}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut expected: Vec<usize> = ranges
+            .iter()
+            .flat_map(|&(a, b, s)| strided(a, b, s))
+            .collect();
+        expected.sort_unstable();
+        expected.dedup();
+        let list: crate::args::CpuList = text.parse().map_err(TestCaseError::fail)?;
+        prop_assert_eq!(list.to_vec(), expected);
+        // Printed back, it parses to the same set.
+        let again: crate::args::CpuList =
+            list.to_string().parse().map_err(TestCaseError::fail)?;
+        prop_assert_eq!(again, list);
+    }
+
+    /// An id map passes the check exactly when no two of its lines share
+    /// an id, inside or outside, as the kernel requires.
+    #[test]
+    fn id_map_check_refuses_exactly_the_overlaps(
+        lines in proptest::collection::vec((0u32..60, 0u32..60, 1u32..12), 0..6)
+    ) {
+        let map: Vec<spawnfd::IdMap> = lines
+            .iter()
+            .map(|&(inside, outside, count)| spawnfd::IdMap { inside, outside, count })
+            .collect();
+        let overlap = |a: u32, n: u32, b: u32, m: u32| a < b + m && b < a + n;
+        let shares = map.iter().enumerate().any(|(i, x)| {
+            map[i + 1..].iter().any(|y| {
+                overlap(x.inside, x.count, y.inside, y.count)
+                    || overlap(x.outside, x.count, y.outside, y.count)
+            })
+        });
+        prop_assert_eq!(crate::args::check_id_map(&map).is_err(), shares, "{:?}", map);
+    }
+
+    /// A size is the number times its binary unit, or refused as too large.
+    #[test]
+    fn rlimit_sizes_multiply_or_are_too_large(
+        number in any::<u64>(),
+        (suffix, power) in proptest::sample::select(
+            &[("K", 1u32), ("kib", 1), ("M", 2), ("MiB", 2), ("g", 3), ("GiB", 3), ("T", 4), ("tib", 4)][..]
+        ),
+    ) {
+        let parsed = format!("AS={number}{suffix}").parse::<crate::args::RlimitArg>();
+        match number.checked_mul(1024u64.pow(power)).filter(|&b| b != u64::MAX) {
+            Some(bytes) => prop_assert_eq!(parsed.map(|r| r.soft), Ok(Some(bytes))),
+            None => prop_assert!(parsed.is_err_and(|e| e.contains("too large"))),
+        }
+    }
+}
+
 #[test]
 fn hostile_lines_that_once_were_expensive_or_odd() {
     let long_cpus = format!("0{}", ",0-65535".repeat(5000));
+    let long_strides = format!("0{}", ",0-65535:2".repeat(4000));
     for line in [
         vec!["spawnfd", "run", "--cpus", &long_cpus, "true"],
+        vec!["spawnfd", "run", "--cpus", &long_strides, "true"],
         vec!["spawnfd", "run", "--", "--", "--"],
         vec!["spawnfd", "run", "--fd", "--", "true"],
         vec!["spawnfd", "run", "--timeout=", "true"],

@@ -30,7 +30,7 @@
 //! (session and terminal); `--uid`/`--user`, `--gid`/`--group`, `--groups`
 //! (credentials; names are looked up here, with `getpwnam_r`,
 //! `getgrnam_r` and `getgrouplist`); `--chroot`, `--umask`, `--cwd-fd`;
-//! `--rlimit`, `--nice`, `--cpus`; `--unshare`, `--uid-map`, `--gid-map`,
+//! `--rlimit`, `--nice`, `--cpus`; `--unshare`, `--mount-proc`, `--uid-map`, `--gid-map`,
 //! `--map-root-user`, `--cgroup`; `--pdeathsig`, `--no-new-privs`;
 //! `--ignore-signal`, `--signal-mask`, `--inherit-signal-mask`,
 //! `--keep-ignored-signals`. The child applies them in the library's order

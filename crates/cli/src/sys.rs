@@ -14,6 +14,8 @@ use std::time::Instant;
 
 use spawnfd::{Resource, Signal, SignalSet};
 
+use crate::args::CpuList;
+
 /// The largest buffer given to `getpwnam_r` and `getgrnam_r`; a database
 /// entry that needs more is reported as `ERANGE`.
 const MAX_ENTRY_BUFFER: usize = 1 << 20;
@@ -123,6 +125,23 @@ pub fn group_list(name: &str, gid: u32) -> io::Result<Vec<u32>> {
         let wanted = count.max(groups.len() * 2).min(MAX_GROUPS);
         groups.resize(wanted, 0);
     }
+}
+
+/// The CPUs this machine may ever have: `/sys/devices/system/cpu/possible`
+/// (`0-7`), or, without it, CPUs 0 up to `sysconf(_SC_NPROCESSORS_CONF)`;
+/// `None` if neither says.
+pub fn machine_cpus() -> Option<CpuList> {
+    if let Ok(text) = std::fs::read_to_string("/sys/devices/system/cpu/possible") {
+        if let Ok(cpus) = text.trim_end().parse() {
+            return Some(cpus);
+        }
+    }
+    // SAFETY: sysconf has no preconditions.
+    let configured = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    usize::try_from(configured)
+        .ok()
+        .filter(|&n| n > 0)
+        .map(CpuList::first_n)
 }
 
 /// This process's effective user and group ids.

@@ -134,6 +134,11 @@ fn exit_statuses_are_125_126_127() {
             125,
             "PID namespace",
         ),
+        (
+            &["--unshare", "time", "--", "true"][..],
+            125,
+            "time namespace",
+        ),
         (&["--timeout", "1s", "--", "true"][..], 125, "--timeout"),
         (&["--json", "--", "true"][..], 125, "--json"),
     ] {
@@ -146,6 +151,54 @@ fn exit_statuses_are_125_126_127() {
         );
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
     }
+}
+
+/// The `/proc` mount of a mountinfo text: its mount id, and its fields.
+fn proc_mount(mountinfo: &str) -> (String, String) {
+    // Of several (stacked), the last is the one in view.
+    let line = mountinfo
+        .lines()
+        .rfind(|line| line.split(' ').nth(4) == Some("/proc"))
+        .unwrap_or_else(|| panic!("no /proc in {mountinfo}"));
+    (line.split(' ').next().unwrap().to_owned(), line.to_owned())
+}
+
+/// In place, --mount-proc enters a mount namespace of its own (unshare)
+/// and mounts a fresh /proc there, of spawnfd's PID namespace: the same
+/// pid, a /proc mount that is not ours.
+#[test]
+fn mount_proc_mounts_a_fresh_proc_in_place() {
+    if !is_root() {
+        eprintln!("skipped: exec --mount-proc: mounting needs root");
+        return;
+    }
+    let ours = proc_mount(&std::fs::read_to_string("/proc/self/mountinfo").unwrap());
+    let out = Command::new(BIN)
+        .args(["exec", "--mount-proc", "--", "sh", "-c"])
+        .arg("echo $$; readlink /proc/self/ns/mnt; cat /proc/self/mountinfo")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let (pid, rest) = text.split_once('\n').unwrap();
+    let (mnt, mountinfo) = rest.split_once('\n').unwrap();
+    // sh is spawnfd itself, the child of this process.
+    let pid: u32 = pid.parse().unwrap();
+    assert_ne!(pid, std::process::id());
+    assert_ne!(
+        mnt,
+        std::fs::read_link("/proc/self/ns/mnt")
+            .unwrap()
+            .to_str()
+            .unwrap()
+    );
+    let (id, line) = proc_mount(mountinfo);
+    assert_ne!(id, ours.0, "the same /proc mount: {line}");
+    assert!(line.contains(" - proc proc "), "{line}");
+    assert!(line.contains("nosuid,nodev,noexec"), "{line}");
+    // Ours is untouched.
+    let after = proc_mount(&std::fs::read_to_string("/proc/self/mountinfo").unwrap());
+    assert_eq!(after, ours);
 }
 
 #[test]

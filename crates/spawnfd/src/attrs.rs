@@ -87,6 +87,9 @@ impl fmt::Debug for Resource {
     }
 }
 
+/// `CLONE_NEWTIME` (Linux 5.6), which not every libc crate version has.
+pub(crate) const CLONE_NEWTIME: u64 = 0x80;
+
 /// "No limit", for [`Command::rlimit`](crate::Command::rlimit).
 pub const RLIM_INFINITY: u64 = u64::MAX;
 
@@ -120,8 +123,20 @@ impl Namespaces {
     /// A user namespace (`CLONE_NEWUSER`); see
     /// [`Command::uid_map`](crate::Command::uid_map).
     pub const USER: Namespaces = Namespaces(libc::CLONE_NEWUSER as u64);
+    /// A time namespace: its own offsets of `CLOCK_MONOTONIC` and
+    /// `CLOCK_BOOTTIME` (`CLONE_NEWTIME`, Linux 5.6).
+    ///
+    /// Only `clone3` can create the child in one: the flag's bit (`0x80`)
+    /// is part of the exit-signal field of `clone(2)`, so a spawn that
+    /// falls back to `clone` (no `clone3`, or a seccomp filter refusing
+    /// it) fails with [`io::ErrorKind::Unsupported`]. The kernel moves the
+    /// child into the namespace when it executes the program (it cannot
+    /// while the child shares the parent's memory); its offsets start at
+    /// zero, and [`Command::exec`](crate::Command::exec) refuses it, since
+    /// `unshare(CLONE_NEWTIME)` moves only later children.
+    pub const TIME: Namespaces = Namespaces(CLONE_NEWTIME);
 
-    const NAMES: [(Namespaces, &'static str); 7] = [
+    const NAMES: [(Namespaces, &'static str); 8] = [
         (Namespaces::MOUNT, "mount"),
         (Namespaces::UTS, "uts"),
         (Namespaces::IPC, "ipc"),
@@ -129,6 +144,7 @@ impl Namespaces {
         (Namespaces::PID, "pid"),
         (Namespaces::CGROUP, "cgroup"),
         (Namespaces::USER, "user"),
+        (Namespaces::TIME, "time"),
     ];
 
     /// Whether every namespace of `other` is in `self`.
@@ -147,7 +163,7 @@ impl Namespaces {
     }
 
     /// The namespace called `name`: `mount` (or `mnt`), `uts`, `ipc`, `net`,
-    /// `pid`, `cgroup`, `user`, as in `/proc/PID/ns`, in any case.
+    /// `pid`, `cgroup`, `user`, `time`, as in `/proc/PID/ns`, in any case.
     pub fn from_name(name: &str) -> Option<Namespaces> {
         let name = name.to_ascii_lowercase();
         let name = if name == "mnt" { "mount" } else { &name };
@@ -227,6 +243,8 @@ pub(crate) struct Attrs {
     pub(crate) no_new_privs: bool,
     pub(crate) cgroup: Option<Cgroup>,
     pub(crate) namespaces: Namespaces,
+    /// Mount a fresh procfs on `/proc` in the new mount namespace.
+    pub(crate) mount_proc: bool,
     pub(crate) uid_map: Vec<IdMap>,
     pub(crate) gid_map: Vec<IdMap>,
     pub(crate) traceme: bool,
@@ -362,6 +380,13 @@ impl Attrs {
             }
         }
 
+        if self.mount_proc && !self.namespaces.contains(Namespaces::MOUNT) {
+            return Err(bad!(
+                "mount_proc needs a new mount namespace (Namespaces::MOUNT): it would \
+                 mount over the parent's /proc"
+            ));
+        }
+
         plan.namespaces = self.namespaces.clone_flags();
         let user_ns = self.namespaces.contains(Namespaces::USER);
         for (name, map, text) in [
@@ -436,6 +461,7 @@ impl AttrPlan {
             cpus: &self.cpus,
             umask: attrs.umask,
             chroot: self.chroot.as_deref(),
+            mount_proc: attrs.mount_proc,
             groups: self.groups.as_deref(),
             drop_groups: self.drop_groups,
             gid: attrs.gid,

@@ -467,6 +467,47 @@ impl Command {
         self
     }
 
+    /// Gives the child a fresh `/proc`, as `unshare --mount-proc` does:
+    /// the child makes its mount tree private (`MS_REC | MS_PRIVATE` on
+    /// `/`, so nothing it mounts reaches the parent's namespace) and
+    /// mounts a new procfs on `/proc` (`MS_NOSUID | MS_NODEV | MS_NOEXEC`),
+    /// over whatever was there.
+    ///
+    /// Needs a new mount namespace ([`Namespaces::MOUNT`]): without one the
+    /// mount would change the parent's `/proc`, so the spawn is refused
+    /// with `InvalidInput`. It is meant with a new PID namespace
+    /// ([`Namespaces::PID`]): a procfs shows the PID namespace of the
+    /// process that mounts it, so the child then sees itself as pid 1 and
+    /// only its namespace's processes. Without one it is a fresh mount of
+    /// the same view as the parent's.
+    ///
+    /// With a [`chroot`](Command::chroot), the tree is made private before
+    /// the `chroot` (a mount's propagation can only be changed at its root,
+    /// which the new root need not be) and procfs is mounted after it, on
+    /// the new root's `/proc`, which must exist. Both need `CAP_SYS_ADMIN`
+    /// over the mount namespace, so they run before the credentials change.
+    /// A failure is [`Step::MountProc`](crate::Step::MountProc).
+    ///
+    /// [`Command::exec`] does the same in place, in the mount namespace it
+    /// entered with `unshare`: a fresh `/proc` of the caller's PID
+    /// namespace (a new PID namespace is refused there).
+    ///
+    /// ```no_run
+    /// use spawnfd::{Command, Namespaces};
+    ///
+    /// // As `unshare --pid --mount-proc ps -e`: ps sees itself as pid 1.
+    /// let status = Command::new("ps")
+    ///     .arg("-e")
+    ///     .unshare(Namespaces::PID | Namespaces::MOUNT)
+    ///     .mount_proc(true)
+    ///     .status()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn mount_proc(&mut self, on: bool) -> &mut Command {
+        self.attrs.mount_proc = on;
+        self
+    }
+
     /// The `uid_map` of the child's new user namespace (with
     /// [`Namespaces::USER`]), written by the parent before the child goes
     /// on.

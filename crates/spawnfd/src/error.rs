@@ -75,10 +75,14 @@ pub enum Step {
     /// Exec in place ([`Command::exec`](crate::Command::exec)): `unshare`
     /// refused the new namespaces, before any other step.
     Unshare,
+    /// Child: [`Command::mount_proc`](crate::Command::mount_proc), making
+    /// the mount tree private (before `chroot`; [`SpawnError::path`] is
+    /// `/`) or mounting procfs on `/proc` (after it; the path is `/proc`).
+    MountProc,
 }
 
 /// Every step, in declaration order: step `code` is `STEPS[code - 1]`.
-const STEPS: [Step; 26] = [
+const STEPS: [Step; 27] = [
     Step::Pipe,
     Step::Clone,
     Step::IdMap,
@@ -105,6 +109,7 @@ const STEPS: [Step; 26] = [
     Step::CloseFds,
     Step::Exec,
     Step::Unshare,
+    Step::MountProc,
 ];
 
 impl Step {
@@ -113,9 +118,12 @@ impl Step {
     /// [`Chdir`](Step::Chdir) appears twice: a working directory given as
     /// an fd is entered before the fds are placed (which may reuse its
     /// number), one given by path after `chroot` and the credentials (so
-    /// it is resolved in the new root, as the new user). The file mode
-    /// mask, which cannot fail and so has no step, is set between
-    /// [`CpuAffinity`](Step::CpuAffinity) and [`Chroot`](Step::Chroot).
+    /// it is resolved in the new root, as the new user). So does
+    /// [`MountProc`](Step::MountProc): the mount tree is made private
+    /// before `chroot` (propagation changes only at a mount's root) and
+    /// `/proc` is mounted after it, on the new root's `/proc`. The file
+    /// mode mask, which cannot fail and so has no step, is set just after
+    /// [`CpuAffinity`](Step::CpuAffinity).
     /// [`Command::exec`](crate::Command::exec) runs the same steps, after
     /// [`Unshare`](Step::Unshare).
     ///
@@ -141,7 +149,9 @@ impl Step {
         Step::Rlimit,
         Step::Nice,
         Step::CpuAffinity,
+        Step::MountProc,
         Step::Chroot,
+        Step::MountProc,
         Step::Setgroups,
         Step::Setgid,
         Step::Setuid,
@@ -184,6 +194,7 @@ impl Step {
             Step::CloseFds => "close fds",
             Step::Exec => "exec",
             Step::Unshare => "unshare",
+            Step::MountProc => "mount proc",
         }
     }
 
@@ -197,8 +208,10 @@ impl Step {
     /// A stable number for the step, never 0: the number the child writes
     /// into its report, and the one `spawnfd exec --status-fd` writes.
     /// 1 is [`Pipe`](Step::Pipe), then each variant in the order they are
-    /// declared here, up to 25 for [`Exec`](Step::Exec) and 26 for
-    /// [`Unshare`](Step::Unshare); a new step gets the next free number.
+    /// declared here, up to 25 for [`Exec`](Step::Exec), 26 for
+    /// [`Unshare`](Step::Unshare) and 27 for
+    /// [`MountProc`](Step::MountProc); a new step gets the next free
+    /// number.
     pub const fn code(self) -> u32 {
         self as u32 + 1
     }
@@ -480,8 +493,8 @@ mod tests {
         let code = staged(source, "steps");
         let mut documented: Vec<String> =
             Step::CHILD_ORDER.iter().map(|s| format!("{s:?}")).collect();
-        let chroot = documented.iter().position(|s| s == "Chroot").unwrap();
-        documented.insert(chroot, "umask".to_string());
+        let affinity = documented.iter().position(|s| s == "CpuAffinity").unwrap();
+        documented.insert(affinity + 1, "umask".to_string());
         assert_eq!(code, documented);
     }
 

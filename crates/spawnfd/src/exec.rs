@@ -122,6 +122,13 @@ fn check(cmd: &Command) -> io::Result<()> {
             "exec in place does not create a user namespace: its id maps are written from outside"
         ));
     }
+    if ns.contains(Namespaces::TIME) {
+        return refuse(format_args!(
+            "exec in place does not enter a new time namespace: unshare(CLONE_NEWTIME) moves \
+             only later children (kernels since about 5.19 also move the caller at exec, \
+             older ones do not)"
+        ));
+    }
     let known = IN_PLACE.iter().fold(Namespaces::NONE, |all, &n| all | n);
     if ns.clone_flags() & !known.clone_flags() != 0 {
         return refuse(format_args!("exec in place cannot enter namespaces {ns:?}"));

@@ -64,8 +64,12 @@
 //!    `sched_setaffinity`): while the child still has the parent's
 //!    privileges, which raising a hard limit or a priority needs.
 //! 7. **File mode mask** (`umask`).
-//! 8. **Root directory** (`chroot`): before the credentials, since only the
-//!    privileged may.
+//! 8. **Root directory and `/proc`** (`chroot`, [`Step::MountProc`]):
+//!    before the credentials, since only the privileged may. With
+//!    `mount_proc`, the mount tree is made private first, on the real root
+//!    (a mount's propagation changes only at its root, which a chroot
+//!    directory need not be), and procfs is mounted after the `chroot`, so
+//!    that it is the new root's `/proc` that shows the new PID namespace.
 //! 9. **Credentials**: `setgroups`, then `setgid`, then `setuid`: after
 //!    `setuid` the child could no longer change the others.
 //! 10. **Working directory by path** (`chdir`): inside the new root and as
@@ -175,6 +179,9 @@ pub(crate) struct ChildAttrs<'a> {
     pub(crate) cpus: &'a [u64],
     pub(crate) umask: Option<u32>,
     pub(crate) chroot: Option<&'a CStr>,
+    /// Make the mount tree private and mount procfs on `/proc` (in a new
+    /// mount namespace, checked by the parent).
+    pub(crate) mount_proc: bool,
     pub(crate) groups: Option<&'a [u32]>,
     /// `setgroups(0)` as std does for a `uid` without `groups`: EPERM is
     /// not an error then.
@@ -362,13 +369,23 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         let _ = unsafe { syscall!(libc::SYS_umask, mask) };
     }
 
-    // 8. Root directory, before the credentials that may forbid it.
+    // 8. Root directory and /proc, before the credentials that may forbid
+    //    them: the tree made private on the real root, then chroot, then
+    //    procfs on the new root's /proc.
+    if a.mount_proc {
+        stage(report, Step::MountProc);
+        make_mounts_private()?;
+    }
     if let Some(dir) = a.chroot {
         stage(report, Step::Chroot);
         // SAFETY: a NUL-terminated path.
         at(Step::Chroot, -1, unsafe {
             syscall!(libc::SYS_chroot, dir.as_ptr())
         })?;
+    }
+    if a.mount_proc {
+        stage(report, Step::MountProc);
+        mount_proc()?;
     }
 
     // 9. Credentials: groups, then group id, then user id (after setuid the
@@ -469,6 +486,45 @@ fn fd_failure(failure: fdmap::Failure) -> Fail {
         }
         fdmap::Failure::Close(errno) => Fail::new(Step::CloseFds, errno, -1),
     }
+}
+
+/// [`Report::detail`] of a failed [`Step::MountProc`] when mounting procfs
+/// on `/proc` failed (0: making `/` private).
+pub(crate) const MOUNT_PROC_AT: i64 = 1;
+
+/// `mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)`: nothing mounted
+/// from here on propagates to the parent's mount namespace, which the new
+/// one's mounts may share propagation with.
+fn make_mounts_private() -> Result<(), Fail> {
+    // SAFETY: a NUL-terminated literal path; the other pointers are NULL.
+    at(Step::MountProc, 0, unsafe {
+        syscall!(
+            libc::SYS_mount,
+            0usize,
+            c"/".as_ptr(),
+            0usize,
+            libc::MS_REC | libc::MS_PRIVATE,
+            0usize
+        )
+    })
+    .map(drop)
+}
+
+/// Mounts a new procfs on `/proc`, over what was there. It shows the PID
+/// namespace of the mounting process: the child's own.
+fn mount_proc() -> Result<(), Fail> {
+    // SAFETY: NUL-terminated literal source, target and type; no data.
+    at(Step::MountProc, MOUNT_PROC_AT, unsafe {
+        syscall!(
+            libc::SYS_mount,
+            c"proc".as_ptr(),
+            c"/proc".as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            0usize
+        )
+    })
+    .map(drop)
 }
 
 /// Sleeps on the futex word until the parent sets it.

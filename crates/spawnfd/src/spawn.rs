@@ -22,7 +22,7 @@ use crate::child::{Child, OnDrop};
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
-use crate::in_child::{ChildCtx, EXISTS_BUT, Report, Source, child_main};
+use crate::in_child::{ChildCtx, EXISTS_BUT, MOUNT_PROC_AT, Report, Source, child_main};
 use crate::sys::clone::{self, BlockAllSignals, Created, Failure, UserNsSetup};
 use crate::sys::{os, pidfd};
 
@@ -362,6 +362,11 @@ impl<'a> Prepared<'a> {
             Step::Chdir if detail >= 0 => Detail::DirFd(detail as i32),
             Step::Chdir => path_detail(self.cwd.as_ref()),
             Step::Chroot => path_detail(self.attrs.chroot()),
+            Step::MountProc => Detail::Path(PathBuf::from(if detail == MOUNT_PROC_AT {
+                "/proc"
+            } else {
+                "/"
+            })),
             Step::FdMapping | Step::DevNull | Step::ControllingTerminal | Step::Foreground
                 if detail >= 0 =>
             {

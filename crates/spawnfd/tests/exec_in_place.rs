@@ -219,9 +219,15 @@ fn inner_exec_refusals() {
         return;
     }
     type Setup = fn(&mut Command);
-    let cases: [(&str, Setup); 10] = [
+    let cases: [(&str, Setup); 12] = [
         ("PID namespace", |c| {
             c.unshare(Namespaces::PID);
+        }),
+        ("time namespace", |c| {
+            c.unshare(Namespaces::TIME);
+        }),
+        ("mount_proc without a mount namespace", |c| {
+            c.mount_proc(true);
         }),
         ("user namespace", |c| {
             c.unshare(Namespaces::USER);

@@ -148,10 +148,25 @@ fn scenario() {
                 unsafe { libc::syscall(libc::SYS_clone3, 0usize, 0usize) },
                 -1
             );
+            // Before any other spawn, clone3's refusal of this very request
+            // is the answer: clone cannot create a time namespace, its
+            // CLONE_NEWTIME bit being part of the exit-signal field.
+            let time_ns = || {
+                Command::new(PROBE)
+                    .unshare(spawnfd::Namespaces::TIME)
+                    .status()
+            };
+            let err = time_ns().unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+            assert!(err.to_string().contains("needs clone3"), "{err}");
             // Twice: the first spawn probes and caches, the second uses the
             // cached choice.
             check_exact_fds();
             check_exact_fds();
+            // With clone remembered, the same refusal without trying clone3.
+            let err = time_ns().unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
+            assert!(err.to_string().contains("needs clone3"), "{err}");
             // Child errors still come back exactly on this path.
             let err = Command::new(PROBE)
                 .current_dir("/nonexistent")

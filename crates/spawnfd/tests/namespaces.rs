@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use spawnfd::{Command, IdMap, Namespaces};
 use support::{
-    AttrReport, CAP_SETGID, CAP_SETUID, attr_probe, attr_probe_at, has_capability,
-    probe_for_anyone, run_attrs, unshare_unavailable,
+    AttrReport, CAP_SETGID, CAP_SETUID, ScratchDir, attr_probe, attr_probe_at, expect_step,
+    has_capability, probe_for_anyone, refused, run_attrs, unshare_unavailable,
 };
 
 /// This process's `/proc/self/ns` links by name.
@@ -122,6 +122,106 @@ fn cgroup_namespace_is_rooted_at_the_childs_cgroup() {
         assert_new_namespaces(&r, &["cgroup"]);
         assert_eq!(r.cgroup_v2(), Some("/"), "{:#?}", r.cgroups);
     }
+}
+
+#[test]
+fn time_namespace() {
+    // The kernel moves the child into it at exec (not before: the child
+    // shares our memory until then), so the program sees both links new.
+    if let Some(r) = run_in(Namespaces::TIME, |cmd| cmd) {
+        assert_new_namespaces(&r, &["time", "time_for_children"]);
+    }
+}
+
+/// The output of `program args` run with a fresh `/proc` in new PID and
+/// mount namespaces, if permitted.
+fn with_mount_proc(program: &str, args: &[&str]) -> Option<String> {
+    let ns = Namespaces::PID | Namespaces::MOUNT;
+    if !available(ns) {
+        return None;
+    }
+    let out = Command::new(program)
+        .args(args)
+        .unshare(ns)
+        .mount_proc(true)
+        .output()
+        .expect("spawn with mount_proc");
+    assert!(out.status.success(), "{out:?}");
+    Some(String::from_utf8(out.stdout).expect("UTF-8 output"))
+}
+
+/// The `/proc` mounts of this process, from its mountinfo.
+fn our_proc_mounts() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("read mountinfo")
+        .lines()
+        .filter(|line| line.split(' ').nth(4) == Some("/proc"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn mount_proc_shows_the_new_pid_namespace() {
+    let mounts_before = our_proc_mounts();
+    // The child, `cat` itself, is pid 1 in its own /proc/self/stat.
+    let Some(stat) = with_mount_proc("cat", &["/proc/self/stat"]) else {
+        return;
+    };
+    assert!(stat.starts_with("1 (cat) "), "{stat}");
+    // /proc lists the namespace's processes only: `ls` alone.
+    let listing = with_mount_proc("ls", &["-1", "/proc"]).expect("permitted above");
+    let pids: Vec<&str> = listing
+        .lines()
+        .filter(|name| name.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    assert_eq!(pids, ["1"], "{listing}");
+
+    // Ours is untouched: the same mounts, and it still shows this process.
+    assert_eq!(our_proc_mounts(), mounts_before);
+    let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+    assert!(
+        own.starts_with(&format!("{} ", std::process::id())),
+        "{own}"
+    );
+    assert!(std::path::Path::new(&format!("/proc/{}", std::process::id())).exists());
+}
+
+#[test]
+fn mount_proc_needs_a_new_mount_namespace() {
+    let message = refused(
+        Command::new("true")
+            .unshare(Namespaces::PID)
+            .mount_proc(true),
+    );
+    assert!(
+        message.contains("mount_proc needs a new mount namespace"),
+        "{message}"
+    );
+}
+
+#[test]
+fn mount_proc_after_chroot_names_the_new_roots_proc() {
+    let ns = Namespaces::PID | Namespaces::MOUNT;
+    if !available(ns) || !support::is_root() {
+        return eprintln!("skipped: mount_proc with chroot: needs root and new namespaces");
+    }
+    // An empty new root has no /proc to mount on: the step says so, which
+    // also shows that the mount comes after the chroot.
+    let root = ScratchDir::new("mount-proc-root");
+    let (failure, message) = expect_step(
+        Command::new("/true")
+            .unshare(ns)
+            .chroot(root.path())
+            .mount_proc(true),
+        spawnfd::Step::MountProc,
+        libc::ENOENT,
+    );
+    assert_eq!(
+        failure.path(),
+        Some(std::path::Path::new("/proc")),
+        "{message}"
+    );
+    assert!(message.contains("mount proc \"/proc\""), "{message}");
 }
 
 /// This process's effective user and group ids.

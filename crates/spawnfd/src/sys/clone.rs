@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::arch;
+use crate::attrs::CLONE_NEWTIME;
 
 /// The signature of the function the child runs.
 pub(crate) type ChildFn = unsafe extern "C" fn(*mut c_void) -> !;
@@ -266,6 +267,12 @@ pub(crate) unsafe fn spawn_vfork(
             "starting a child in a cgroup needs clone3 (Linux 5.7), which is not available",
         )));
     }
+    if method == Method::Clone && request.namespaces & CLONE_NEWTIME != 0 {
+        return Err(Failure::Error(io::Error::new(
+            io::ErrorKind::Unsupported,
+            NEWTIME_NEEDS_CLONE3,
+        )));
+    }
     let stack = Stack::take().map_err(Failure::Error)?;
     // Nonzero until the kernel clears it (CLONE_CHILD_CLEARTID). Declared
     // before the guard below, so that it outlives the guard's wait.
@@ -347,6 +354,14 @@ fn refusal(method: Method, request: &Request<'_>, error: io::Error) -> Failure {
             format!(
                 "starting a child in a cgroup needs clone3 (Linux 5.7), which refused it here: {error}"
             ),
+        ));
+    }
+    if refused && request.namespaces & CLONE_NEWTIME != 0 && method.next() == Some(Method::Clone) {
+        // As for a cgroup: clone cannot carry the flag, so clone3's
+        // refusal is the answer, whatever was spawned before.
+        return Failure::Error(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{NEWTIME_NEEDS_CLONE3}; clone3 refused it here: {error}"),
         ));
     }
     let next = method.next();
@@ -590,6 +605,10 @@ fn created(ret: isize, pidfd: libc::c_int) -> io::Result<Created> {
         pidfd: super::os::above_stdio(pidfd),
     })
 }
+
+/// Why a new time namespace cannot be had from `clone`.
+const NEWTIME_NEEDS_CLONE3: &str = "a new time namespace for the child needs clone3 (Linux 5.6): \
+     CLONE_NEWTIME's bit is part of the exit-signal field of clone(2)";
 
 /// Since Linux 5.7.
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
