@@ -55,7 +55,7 @@ fn effective_ids() -> (u32, u32) {
 
 /// Says why a test does nothing.
 fn skip(test: &str, why: &str) {
-    eprintln!("skipping {test}: {why}");
+    eprintln!("skipped: {test}: {why}");
 }
 
 /// A fresh path in the test scratch directory.

@@ -305,7 +305,7 @@ fn interrupt_bash(script: &str) -> (ExitStatus, String) {
 #[test]
 fn ctrl_c_stops_a_bash_script_running_spawnfd() {
     if Command::new("bash").args(["-c", ":"]).status().is_err() {
-        eprintln!("skipping ctrl_c_stops_a_bash_script_running_spawnfd: no bash");
+        eprintln!("skipped: ctrl_c_stops_a_bash_script_running_spawnfd: no bash");
         return;
     }
     let marker = marker();

@@ -86,7 +86,7 @@ fn run_json(args: &[&str]) -> (i32, Value) {
 
 /// Says why a test does nothing.
 fn skip(test: &str, why: &str) {
-    eprintln!("skipping {test}: {why}");
+    eprintln!("skipped: {test}: {why}");
 }
 
 /// Whether `program ARGS...` can be run and succeeds.
