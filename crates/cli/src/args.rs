@@ -11,7 +11,8 @@ use std::time::Duration;
 use clap::builder::{OsStringValueParser, TypedValueParser};
 use spawnfd::{IdMap, Namespaces, RLIM_INFINITY, Resource, Signal};
 
-/// `--fd CHILD=PARENT`: the child gets the parent's fd `parent` as fd `child`.
+/// `--fd CHILD=PARENT`: the child gets the parent's fd `parent` as fd
+/// `child`; `--fd N` is short for `--fd N=N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FdMapping {
     /// The fd number in the child.
@@ -24,9 +25,14 @@ impl FromStr for FdMapping {
     type Err = String;
 
     fn from_str(s: &str) -> Result<FdMapping, String> {
-        let (child, parent) = s
-            .split_once('=')
-            .ok_or("expected CHILD=PARENT, two fd numbers (e.g. 3=5)")?;
+        let Some((child, parent)) = s.split_once('=') else {
+            let fd = parse_fd(s, "N")
+                .map_err(|e| format!("{e}; expected N or CHILD=PARENT (e.g. 3 or 3=5)"))?;
+            return Ok(FdMapping {
+                child: fd,
+                parent: fd,
+            });
+        };
         Ok(FdMapping {
             child: parse_fd(child, "CHILD")?,
             parent: parse_fd(parent, "PARENT")?,
@@ -50,6 +56,109 @@ pub fn parse_fd(s: &str, what: &str) -> Result<RawFd, String> {
     }
     s.parse()
         .map_err(|_| format!("{what} fd number {s} is too large"))
+}
+
+/// An item of `--pass-fds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PassFds {
+    /// `N`: fd N, which must be open.
+    One(RawFd),
+    /// `FIRST-LAST`: those of the fds FIRST to LAST that are open.
+    Range(RawFd, RawFd),
+}
+
+impl PassFds {
+    /// The first and last fd the item names.
+    pub fn bounds(self) -> (RawFd, RawFd) {
+        match self {
+            PassFds::One(fd) => (fd, fd),
+            PassFds::Range(first, last) => (first, last),
+        }
+    }
+
+    /// Whether the item names `fd`.
+    pub fn contains(self, fd: RawFd) -> bool {
+        let (first, last) = self.bounds();
+        (first..=last).contains(&fd)
+    }
+}
+
+impl fmt::Display for PassFds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PassFds::One(fd) => write!(f, "{fd}"),
+            PassFds::Range(first, last) => write!(f, "{first}-{last}"),
+        }
+    }
+}
+
+/// `--pass-fds LIST`: fd numbers and ranges, `3`, `3-9`, `3,5,8-10`.
+///
+/// Only 3 and up: 0, 1 and 2 are always inherited (or replaced with
+/// `--fd`), so naming one is a mistake worth reporting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PassFdList(pub Vec<PassFds>);
+
+impl FromStr for PassFdList {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<PassFdList, String> {
+        s.split(',')
+            .map(parse_pass_fds)
+            .collect::<Result<_, _>>()
+            .map(PassFdList)
+    }
+}
+
+/// An item of `--pass-fds`: `N` or `FIRST-LAST`, 3 or more.
+fn parse_pass_fds(item: &str) -> Result<PassFds, String> {
+    if item.is_empty() {
+        return Err(
+            "expected fd numbers and ranges such as 3 or 3,5,8-10; an item is empty".into(),
+        );
+    }
+    let parsed = match item.split_once('-') {
+        Some((first, last)) => {
+            let (first, last) = (parse_fd(first, "FIRST")?, parse_fd(last, "LAST")?);
+            if first > last {
+                return Err(format!("the range {item} is backwards"));
+            }
+            PassFds::Range(first, last)
+        }
+        None => PassFds::One(parse_fd(item, "an fd")?),
+    };
+    let (first, _) = parsed.bounds();
+    if first <= 2 {
+        return Err(format!(
+            "{item} names fd {first}: fds 0, 1 and 2 are always inherited, so --pass-fds takes \
+             3 and up (use --fd {first}=PARENT to replace one)"
+        ));
+    }
+    Ok(parsed)
+}
+
+/// `-u/--unset NAME`: an environment variable's name, non-empty and
+/// without `=`; it need not be UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EnvName(pub OsString);
+
+impl EnvName {
+    /// The clap value parser; it takes the raw `OsStr` so that non-UTF-8
+    /// names pass.
+    pub fn parser() -> impl TypedValueParser<Value = EnvName> {
+        OsStringValueParser::new().try_map(|s| EnvName::parse(&s))
+    }
+
+    fn parse(s: &OsStr) -> Result<EnvName, &'static str> {
+        if s.is_empty() {
+            return Err("the variable name is empty");
+        }
+        if s.as_bytes().contains(&b'=') {
+            // env(1) refuses it too: no variable can be named so.
+            return Err("a variable name cannot contain '=' (to set one, use --env NAME=VALUE)");
+        }
+        Ok(EnvName(s.to_owned()))
+    }
 }
 
 /// `--env KEY=VALUE`, split at the first `=`; neither part need be UTF-8.
@@ -826,9 +935,17 @@ mod tests {
 
     #[test]
     fn fd_mapping_rejects_bad_syntax() {
+        assert_eq!(
+            "4".parse(),
+            Ok(FdMapping {
+                child: 4,
+                parent: 4
+            })
+        );
         for bad in [
             "",
-            "3",
+            "3x",
+            "-3",
             "=5",
             "3=",
             "3=5=6",
@@ -839,6 +956,65 @@ mod tests {
             "3=99999999999",
         ] {
             assert!(bad.parse::<FdMapping>().is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn pass_fds_take_numbers_and_ranges_from_3() {
+        use PassFds::{One, Range};
+        let list = |s: &str| s.parse::<PassFdList>().map(|l| l.0);
+        assert_eq!(list("3"), Ok(vec![One(3)]));
+        assert_eq!(list("3-9"), Ok(vec![Range(3, 9)]));
+        assert_eq!(
+            list("3,5,8-10,7-7"),
+            Ok(vec![One(3), One(5), Range(8, 10), Range(7, 7)])
+        );
+        assert_eq!(list("2147483647"), Ok(vec![One(i32::MAX)]));
+        for bad in [
+            "",
+            ",",
+            "3,",
+            ",3",
+            "3,,4",
+            "0",
+            "1",
+            "2",
+            "2-5",
+            "0-9",
+            "9-3",
+            "3-",
+            "-3",
+            "3-4-5",
+            "+3",
+            " 3",
+            "a",
+            "3-x",
+            "2147483648",
+            "3-2147483648",
+        ] {
+            assert!(bad.parse::<PassFdList>().is_err(), "{bad:?} was accepted");
+        }
+        let err = "1".parse::<PassFdList>().unwrap_err();
+        assert!(err.contains("always inherited"), "{err}");
+        assert!(Range(3, 9).contains(3) && Range(3, 9).contains(9));
+        assert!(!Range(3, 9).contains(10) && !One(4).contains(3));
+    }
+
+    #[test]
+    fn env_names_are_non_empty_without_equals_sign() {
+        assert_eq!(
+            EnvName::parse(OsStr::new("HOME")),
+            Ok(EnvName("HOME".into()))
+        );
+        assert_eq!(
+            EnvName::parse(OsStr::from_bytes(b"K\xff")).map(|n| n.0.into_vec()),
+            Ok(b"K\xff".to_vec())
+        );
+        for bad in ["", "=", "A=1", "=A"] {
+            assert!(
+                EnvName::parse(OsStr::new(bad)).is_err(),
+                "{bad:?} was accepted"
+            );
         }
     }
 

@@ -8,6 +8,7 @@
 //! refuses (such as `--ctty` on an fd PROGRAM does not have, or `--uid-map`
 //! without a new user namespace) are left to it: they exit with 125.
 
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::PathBuf;
@@ -71,7 +72,8 @@ impl AttrArgs {
     /// the message of the usage error.
     pub fn check(&self) -> Result<(), String> {
         self.limits.check()?;
-        self.isolation.check()
+        self.isolation.check()?;
+        self.credentials.check()
     }
 
     /// Sets the attributes on `cmd`, looking up user and group names.
@@ -103,12 +105,14 @@ impl AttrArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Directories and files")]
 struct DirArgs {
-    /// Run PROGRAM in directory DIR
+    /// Run PROGRAM in directory DIR (-C and --chdir as env(1) names it)
     ///
     /// A PROGRAM path containing '/' but not starting with one is relative
     /// to DIR. DIR is resolved inside --chroot and as the user of --uid or
-    /// --user, who must be allowed to enter it.
-    #[arg(long, value_name = "DIR")]
+    /// --user, who must be allowed to enter it. spawnfd's own directory
+    /// does not change, and neither does PWD in the environment (as with
+    /// env -C; set it with --env PWD=DIR if PROGRAM reads it).
+    #[arg(short = 'C', long, visible_alias = "chdir", value_name = "DIR")]
     cwd: Option<PathBuf>,
 
     /// Run PROGRAM in the directory open at spawnfd's fd PARENT_FD (fchdir)
@@ -116,7 +120,7 @@ struct DirArgs {
     /// For example `--cwd-fd 3 3<dir` in the shell: the directory is opened
     /// once, before PROGRAM starts, so it cannot be renamed or replaced in
     /// between. PARENT_FD is not passed on to PROGRAM (unless also given
-    /// with --fd).
+    /// with --fd or --pass-fds).
     #[arg(long, value_name = "PARENT_FD", value_parser = parse_parent_fd, conflicts_with = "cwd")]
     cwd_fd: Option<RawFd>,
 
@@ -258,10 +262,25 @@ struct CredentialArgs {
     /// the user id to NAME's; the group id to NAME's primary group, unless
     /// --gid or --group is given; and the supplementary groups to those the
     /// group database lists NAME in plus NAME's primary group
-    /// (getgrouplist, as login does), unless --groups is given. The
-    /// environment (HOME, USER, ...) and the directory do not change.
+    /// (getgrouplist, as login does), unless --groups is given. HOME,
+    /// USER, LOGNAME and SHELL are set from NAME's entry (see
+    /// --preserve-environment); other variables, PATH among them, and the
+    /// directory do not change.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+
+    /// With --user, keep HOME, USER, LOGNAME and SHELL as they are
+    ///
+    /// By default --user NAME sets HOME to NAME's home directory, USER and
+    /// LOGNAME to NAME, and SHELL to NAME's shell (/bin/sh if the entry has
+    /// none), as runuser -u, su and setpriv --reset-env do (unlike
+    /// setpriv, PATH is kept). They are set after --ignore-environment and
+    /// before --unset and --env, which therefore win for the variables they
+    /// name. This option keeps the four as spawnfd has them, as runuser -p
+    /// and su -p do. --uid never changes the environment: only a name
+    /// looked up in the password database does.
+    #[arg(long)]
+    preserve_environment: bool,
 
     /// Run PROGRAM with group id GID, or the id of group NAME (setgid)
     ///
@@ -289,11 +308,29 @@ struct CredentialArgs {
 }
 
 impl CredentialArgs {
+    /// --preserve-environment is about --user's variables. (clap's
+    /// `requires` would let `--uid N --preserve-environment` through, --uid
+    /// being in conflict with --user.)
+    fn check(&self) -> Result<(), String> {
+        if self.preserve_environment && self.user.is_none() {
+            return Err(
+                "--preserve-environment keeps the variables --user would set: \
+                        it needs --user (--uid never sets them)"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
     fn configure(&self, cmd: &mut Command) -> Result<(), Error> {
-        let user = match &self.user {
-            Some(name) => Some((name, lookup_user("--user", name)?)),
+        let account = match &self.user {
+            Some(name) => Some(lookup_user("--user", name)?),
             None => None,
         };
+        if let Some(account) = account.as_ref().filter(|_| !self.preserve_environment) {
+            set_user_environment(cmd, account);
+        }
+        let user = self.user.as_ref().zip(account.map(|account| account.ids));
         let gid = match (&self.gid, &self.group) {
             (Some(IdArg::Id(gid)), _) => Some(*gid),
             (Some(IdArg::Name(name)), _) => Some(lookup_group("--gid", name)?),
@@ -323,7 +360,7 @@ impl CredentialArgs {
         }
         let uid = match &self.uid {
             Some(IdArg::Id(uid)) => Some(*uid),
-            Some(IdArg::Name(name)) => Some(lookup_user("--uid", name)?.uid),
+            Some(IdArg::Name(name)) => Some(lookup_user("--uid", name)?.ids.uid),
             None => user.map(|(_, user)| user.uid),
         };
         if let Some(uid) = uid {
@@ -333,8 +370,23 @@ impl CredentialArgs {
     }
 }
 
-/// The ids of user `name`, for `option`.
-fn lookup_user(option: &'static str, name: &str) -> Result<sys::User, Error> {
+/// Sets the variables that describe the user, as `runuser -u` and
+/// `setpriv --reset-env` do.
+fn set_user_environment(cmd: &mut Command, account: &sys::Account) {
+    let shell: &OsStr = if account.shell.is_empty() {
+        // su and login do the same for an entry without a shell.
+        OsStr::new("/bin/sh")
+    } else {
+        &account.shell
+    };
+    cmd.env("HOME", &account.home)
+        .env("USER", &account.name)
+        .env("LOGNAME", &account.name)
+        .env("SHELL", shell);
+}
+
+/// The password database entry of user `name`, for `option`.
+fn lookup_user(option: &'static str, name: &str) -> Result<sys::Account, Error> {
     let not_found = || {
         let hint = if option == "--user" && name.bytes().all(|b| b.is_ascii_digit()) {
             " (for a numeric user id, use --uid)"
@@ -343,8 +395,8 @@ fn lookup_user(option: &'static str, name: &str) -> Result<sys::User, Error> {
         };
         io::Error::new(io::ErrorKind::NotFound, format!("no such user{hint}"))
     };
-    match sys::user_by_name(name) {
-        Ok(Some(user)) => Ok(user),
+    match sys::account_by_name(name) {
+        Ok(Some(account)) => Ok(account),
         Ok(None) => Err(not_found()),
         Err(err) => Err(io::Error::new(
             err.kind(),

@@ -80,8 +80,8 @@ pub struct ExecArgs {
     ///
     /// N (3 or more, open in spawnfd, typically the write end of a pipe)
     /// is made close-on-exec at once, so its reader sees end-of-file as
-    /// soon as PROGRAM runs. N must not also be given with --fd or
-    /// --cwd-fd.
+    /// soon as PROGRAM runs. N must not also be given with --fd, --cwd-fd
+    /// or (even within a range) --pass-fds.
     #[arg(long, value_name = "N", value_parser = parse_status_fd)]
     status_fd: Option<RawFd>,
 
@@ -151,9 +151,9 @@ impl ExecArgs {
         let Some(n) = self.status_fd else {
             return Ok(());
         };
-        if self.program.named_fds().any(|fd| fd == n) {
+        if self.program.names_fd(n) {
             return Err(format!(
-                "--status-fd {n} must not be given with --fd or --cwd-fd as well"
+                "--status-fd {n} must not be given with --fd, --pass-fds or --cwd-fd as well"
             ));
         }
         Ok(())
@@ -203,7 +203,8 @@ fn prepare(args: &ExecArgs, status_fd: &mut Option<File>) -> Result<Command, Err
         // SAFETY: N is 3 or more (parse_status_fd), open (checked above,
         // before anything in this process opened an fd, so it is one that
         // was inherited), and nothing else here owns it: `check` refuses
-        // it as an fd of --fd or --cwd-fd, the only other fds taken over.
+        // it as an fd of --fd, --pass-fds or --cwd-fd, the only other fds
+        // taken over.
         *status_fd = Some(unsafe { File::from_raw_fd(n) });
     }
     let setting = Setting {

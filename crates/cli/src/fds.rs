@@ -1,6 +1,12 @@
-//! Taking over the fds named by `--fd CHILD=PARENT` and `--cwd-fd PARENT`
-//! so that they can be handed to [`spawnfd::Command::fd`] and
-//! [`spawnfd::Command::current_dir_fd`], which want owned fds.
+//! Taking over the fds named by `--fd CHILD=PARENT`, `--pass-fds LIST` and
+//! `--cwd-fd PARENT` so that they can be handed to [`spawnfd::Command::fd`]
+//! and [`spawnfd::Command::current_dir_fd`], which want owned fds.
+//!
+//! A range of `--pass-fds` stands for those of its fds that are open
+//! ([`open_in`]); it is looked at before anything is claimed or
+//! duplicated, for the same reason as below, and only below spawnfd's
+//! hard limit of open files, so that `3-2147483647` is not two billion
+//! system calls.
 //!
 //! A PARENT of 3 or more is an fd this process inherited and that nothing
 //! in it owns, so it is claimed as is (`OwnedFd::from_raw_fd`). A PARENT of
@@ -20,14 +26,19 @@ use std::fmt;
 use std::io;
 use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
-use crate::args::FdMapping;
+use spawnfd::Resource;
+
+use crate::args::{FdMapping, PassFds};
 use crate::report::Error;
+use crate::sys;
 
 /// An option that names an fd of this process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FdOption {
     /// `--fd CHILD=PARENT`.
     Map(FdMapping),
+    /// An fd of `--pass-fds`, given under its own number.
+    Pass(RawFd),
     /// `--cwd-fd PARENT`.
     CwdFd(RawFd),
 }
@@ -37,7 +48,7 @@ impl FdOption {
     pub fn parent(self) -> RawFd {
         match self {
             FdOption::Map(mapping) => mapping.parent,
-            FdOption::CwdFd(fd) => fd,
+            FdOption::Pass(fd) | FdOption::CwdFd(fd) => fd,
         }
     }
 }
@@ -47,6 +58,7 @@ impl fmt::Display for FdOption {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FdOption::Map(mapping) => write!(f, "--fd {mapping}"),
+            FdOption::Pass(fd) => write!(f, "--pass-fds {fd}"),
             FdOption::CwdFd(fd) => write!(f, "--cwd-fd {fd}"),
         }
     }
@@ -105,6 +117,40 @@ pub fn claim(options: &[FdOption]) -> Result<Vec<OwnedFd>, Error> {
             }
         })
         .collect()
+}
+
+/// The fds that `items` of `--pass-fds` stand for, in increasing order,
+/// each once: every single number (whether open or not: [`claim`] reports
+/// one that is not), and the open fds of every range that are below the
+/// hard limit of open files (`RLIMIT_NOFILE`; no fd can be opened at or
+/// above it).
+///
+/// Call it before [`claim`], and before the process opens any fd of its
+/// own: an fd open now is one it inherited.
+pub fn open_in(items: &[PassFds]) -> Vec<RawFd> {
+    let mut fds = std::collections::BTreeSet::new();
+    let mut end = None;
+    for &item in items {
+        match item {
+            PassFds::One(fd) => {
+                fds.insert(fd);
+            }
+            PassFds::Range(first, last) => {
+                let end = *end.get_or_insert_with(fd_limit);
+                fds.extend((first..=last.min(end - 1)).filter(|&fd| is_open(fd)));
+            }
+        }
+    }
+    fds.into_iter().collect()
+}
+
+/// One more than the highest fd number this process can open: its hard
+/// `RLIMIT_NOFILE`, at most `RawFd::MAX`. If the limit cannot be read,
+/// `RawFd::MAX` (so a range is looked at in full).
+fn fd_limit() -> RawFd {
+    sys::resource_limit(Resource::NOFILE).map_or(RawFd::MAX, |(_, hard)| {
+        RawFd::try_from(hard).unwrap_or(RawFd::MAX)
+    })
 }
 
 /// Whether `fd` is an open fd of this process; if not, `errno` says why.

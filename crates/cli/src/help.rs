@@ -17,10 +17,10 @@ fn purpose(step: Step, second: bool) -> &'static str {
         }
         Step::Setsid => "--setsid",
         Step::ProcessGroup => "--pgid",
-        Step::Chdir if second => "--cwd (inside --chroot, as the new user)",
+        Step::Chdir if second => "--cwd, -C (inside --chroot, as the new user)",
         Step::Chdir => "--cwd-fd (before the fds are placed)",
         Step::DevNull => "/dev/null for a closed or close-on-exec fd 0, 1 or 2",
-        Step::FdMapping => "--fd",
+        Step::FdMapping => "--fd, --pass-fds",
         Step::DetachTerminal => "--noctty",
         Step::ControllingTerminal => "--ctty",
         Step::Foreground => "--foreground",
@@ -108,8 +108,8 @@ mod tests {
         assert!(position("made private") < position("chroot"));
         assert!(position("chroot") < position("fresh procfs"));
         assert!(position("--cwd-fd") < position("fd mapping"));
-        assert!(position("fd mapping") < position("--cwd (inside"));
-        assert!(position("setuid") < position("--cwd (inside"));
+        assert!(position("fd mapping") < position("-C (inside"));
+        assert!(position("setuid") < position("-C (inside"));
         assert!(text.trim_end().ends_with("has no '/'"), "{text}");
     }
 }

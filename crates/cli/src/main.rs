@@ -1,10 +1,12 @@
 //! `spawnfd`: run programs from the shell through the spawnfd library.
 //!
 //! ```text
-//! spawnfd run [--fd CHILD=PARENT]... [--env KEY=VALUE]... [--clear-env] [--json]
+//! spawnfd run [--fd CHILD=PARENT|N]... [--pass-fds LIST]... [-i] [-u NAME]...
+//!             [--env KEY=VALUE]... [--argv0 NAME] [--json]
 //!             [--timeout DURATION [--kill-signal SIG] [--kill-after DURATION]
 //!             [--preserve-status]] [--rusage] [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
-//! spawnfd exec [--fd CHILD=PARENT]... [--env KEY=VALUE]... [--clear-env] [--status-fd N]
+//! spawnfd exec [--fd CHILD=PARENT|N]... [--pass-fds LIST]... [-i] [-u NAME]...
+//!              [--env KEY=VALUE]... [--argv0 NAME] [--status-fd N]
 //!              [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
 //! ```
 //!
@@ -172,7 +174,9 @@ fn usage_error(err: &clap::Error, json: bool) -> ExitCode {
 /// Whether a command line that could not be parsed asked for `--json`:
 /// whether `--json` is one of the options of `spawnfd run` before PROGRAM
 /// (the first word that is neither an option nor an option's value) or
-/// `--`. An unknown option is taken to have no value.
+/// `--`. An unknown option is taken to have no value. Short options may be
+/// grouped, and the first that takes a value takes the rest of the word or,
+/// if none is left, the next word (`-iu NAME`, `-uNAME`, `-C DIR`).
 fn wants_json(args: &[OsString]) -> bool {
     let cli = Cli::command();
     let Some(run) = cli.find_subcommand("run") else {
@@ -184,11 +188,13 @@ fn wants_json(args: &[OsString]) -> bool {
     }
     while let Some(word) = words.next() {
         let Some(long) = word.to_str().and_then(|w| w.strip_prefix("--")) else {
-            // PROGRAM, or a short option (spawnfd run has only -h).
-            if word.as_encoded_bytes().starts_with(b"-") {
-                continue;
+            let Some(shorts) = word.as_encoded_bytes().strip_prefix(b"-") else {
+                return false; // PROGRAM
+            };
+            if short_group_wants_next_word(run, shorts) {
+                words.next();
             }
-            return false;
+            continue;
         };
         if long.is_empty() {
             return false;
@@ -202,6 +208,22 @@ fn wants_json(args: &[OsString]) -> bool {
             .is_some_and(|arg| arg.get_action().takes_values());
         if takes_value {
             words.next();
+        }
+    }
+    false
+}
+
+/// Whether the short options `shorts` (a word without its `-`) end with
+/// one that takes its value from the next word: the first one that takes
+/// a value takes the rest of the word if there is any.
+fn short_group_wants_next_word(cmd: &clap::Command, shorts: &[u8]) -> bool {
+    for (i, &letter) in shorts.iter().enumerate() {
+        let takes_value = cmd
+            .get_arguments()
+            .find(|arg| arg.get_short() == Some(char::from(letter)))
+            .is_some_and(|arg| arg.get_action().takes_values());
+        if takes_value {
+            return i + 1 == shorts.len();
         }
     }
     false

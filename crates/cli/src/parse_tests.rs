@@ -14,16 +14,18 @@ use proptest::prelude::*;
 
 use super::{Cli, parse, usage_status};
 
-/// The long options of `spawnfd run`, as `--name`, and whether each takes
-/// a value.
+/// The options of `spawnfd run`, as `--name` and `-x`, and whether each
+/// takes a value.
 fn run_options() -> Vec<(String, bool)> {
     let cli = Cli::command();
     let run = cli.find_subcommand("run").expect("the run subcommand");
     let options: Vec<(String, bool)> = run
         .get_arguments()
-        .filter_map(|arg| {
-            let long = arg.get_long()?;
-            Some((format!("--{long}"), arg.get_action().takes_values()))
+        .flat_map(|arg| {
+            let takes = arg.get_action().takes_values();
+            let long = arg.get_long().map(|long| (format!("--{long}"), takes));
+            let short = arg.get_short().map(|short| (format!("-{short}"), takes));
+            long.into_iter().chain(short)
         })
         .collect();
     assert!(options.len() > 30, "only {} options found", options.len());
@@ -98,6 +100,14 @@ const VALUES: &[&str] = &[
     "-h",
     "--fd",
     "--cpus=1",
+    "3-9",
+    "3,5,8-10",
+    "0-2",
+    "9-3",
+    "-u",
+    "-iu",
+    "-C",
+    "A=1",
     "/",
     "/nonexistent",
     "\u{1F600}",
@@ -139,7 +149,7 @@ fn words(options: Vec<(String, bool)>) -> impl Strategy<Value = Vec<OsString>> {
         1 => option.prop_map(|(name, _)| vec![OsString::from(name)]),
         1 => value().prop_map(|v| vec![v]),
         1 => Just(vec![OsString::from("--")]),
-        1 => proptest::sample::select(&["--nope", "-x", "-", "--help", "-h", "--version", "--=", "---"][..])
+        1 => proptest::sample::select(&["--nope", "-x", "-", "--help", "-h", "--version", "--=", "---", "-Z", "-iZ", "-ui"][..])
             .prop_map(|w| vec![OsString::from(w)]),
     ]
 }
@@ -174,20 +184,27 @@ fn command_line() -> impl Strategy<Value = Vec<OsString>> {
         })
 }
 
+/// PROGRAM and its arguments, for the subcommands that have them.
+fn program(cli: &super::Cli) -> Option<&[OsString]> {
+    match &cli.command {
+        super::Commands::Run(args) => Some(args.command_line()),
+        super::Commands::Exec(args) => Some(args.command_line()),
+        super::Commands::Generate(_) => None,
+    }
+}
+
 /// Checks what `main` would do with `line`, short of running anything.
 fn check(line: &[OsString]) -> Result<(), TestCaseError> {
     match parse(line) {
         Ok(cli) => {
             // A parsed command has its program.
-            let program = match &cli.command {
-                super::Commands::Run(args) => args.command_line(),
-                super::Commands::Exec(args) => args.command_line(),
-                // Not among the generated subcommands.
-                super::Commands::Generate(_) => {
-                    return Err(TestCaseError::fail(format!("{line:?}: generate")));
-                }
-            };
-            prop_assert!(!program.is_empty(), "{line:?}: no program");
+            // A parsed command has its program (generate is not among the
+            // subcommands drawn).
+            let program = program(&cli);
+            prop_assert!(
+                program.is_some_and(|p| !p.is_empty()),
+                "{line:?}: no program"
+            );
         }
         Err(err) => {
             let message = err.render().to_string();
@@ -344,4 +361,98 @@ fn hostile_lines_that_once_were_expensive_or_odd() {
         OsString::from("true"),
     ])
     .unwrap();
+}
+
+/// The unknown options of [`unknown_option_is_a_usage_error_in_every_position`]:
+/// long, short, and short behind known short flags.
+const UNKNOWN: &[&str] = &["--nope", "--nope=1", "-x", "-Z", "-iZ", "-iqZ"];
+
+/// A command line using the fd and environment options, in long and short
+/// forms (each once: a repeated -i or -C is a usage error of its own), then
+/// PROGRAM (`true`) and an argument.
+fn full_line(subcommand: &str) -> Vec<OsString> {
+    [
+        "spawnfd",
+        subcommand,
+        "-iu",
+        "A",
+        "-uB",
+        "--unset=C",
+        "--env",
+        "D=1",
+        "-C",
+        "/",
+        "--fd",
+        "7",
+        "--fd",
+        "8=1",
+        "--pass-fds",
+        "3-6,9",
+        "--argv0=-name",
+        "true",
+        "arg",
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .collect()
+}
+
+#[test]
+fn the_full_line_parses() {
+    for subcommand in ["run", "exec"] {
+        let line = full_line(subcommand);
+        let cli = parse(&line).unwrap_or_else(|e| panic!("{subcommand}: {}", e.render()));
+        assert_eq!(program(&cli), Some(&["true".into(), "arg".into()][..]));
+    }
+}
+
+#[test]
+fn unknown_option_is_a_usage_error_in_every_position() {
+    for subcommand in ["run", "exec"] {
+        let line = full_line(subcommand);
+        let program_at = line.iter().position(|w| w == "true").unwrap();
+        // Before every word from the first option to PROGRAM, including
+        // between an option and its value.
+        for at in 2..=program_at {
+            for unknown in UNKNOWN {
+                let mut bad = line.clone();
+                bad.insert(at, OsString::from(unknown));
+                let err = match parse(&bad) {
+                    Ok(_) => panic!("{bad:?} parsed"),
+                    Err(err) => err,
+                };
+                assert_eq!(usage_status(&err), 125, "{bad:?}");
+                assert!(err.use_stderr(), "{bad:?}");
+            }
+        }
+        // After PROGRAM the same words are PROGRAM's.
+        for unknown in UNKNOWN {
+            let mut fine = line.clone();
+            fine.insert(program_at + 1, OsString::from(unknown));
+            assert!(parse(&fine).is_ok(), "{fine:?}");
+        }
+    }
+}
+
+#[test]
+fn json_is_found_behind_short_options_with_values() {
+    let wants = |words: &[&str]| {
+        let line: Vec<OsString> = ["spawnfd", "run"]
+            .iter()
+            .chain(words)
+            .map(OsString::from)
+            .collect();
+        super::wants_json(&line)
+    };
+    assert!(wants(&["-u", "X", "--json", "--bogus", "true"]));
+    assert!(wants(&["-uX", "--json", "true"]));
+    assert!(wants(&["-iu", "X", "--json", "true"]));
+    assert!(wants(&["-i", "-C", "/", "--json", "true"]));
+    assert!(wants(&["--pass-fds", "3-9", "--fd", "4", "--json", "true"]));
+    // --json as a value, or after PROGRAM, asks for nothing.
+    assert!(!wants(&["-u", "--json", "true"]));
+    assert!(!wants(&["-C", "--json", "true"]));
+    assert!(!wants(&["-iC", "--json", "true"]));
+    assert!(!wants(&["--argv0", "--json", "true"]));
+    assert!(!wants(&["-u", "X", "true", "--json"]));
 }

@@ -3,12 +3,12 @@
 //! library [`Command`].
 
 use std::ffi::OsString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{OwnedFd, RawFd};
 
 use clap::Args;
 use spawnfd::{Command, Signal, SignalSet};
 
-use crate::args::{EnvVar, FdMapping};
+use crate::args::{EnvName, EnvVar, FdMapping, PassFdList, PassFds};
 use crate::attrs::AttrArgs;
 use crate::fds::{self, FdOption};
 use crate::report::Error;
@@ -17,29 +17,70 @@ use crate::sys;
 /// PROGRAM, its fds, environment and attributes.
 #[derive(Debug, Args)]
 pub struct ProgramArgs {
-    /// Give PROGRAM this process's fd PARENT as its fd CHILD (repeatable)
+    /// Give PROGRAM this process's fd PARENT as its fd CHILD; N is N=N (repeatable)
     ///
-    /// For example `--fd 3=5`, or `--fd 5=5` to keep the number. A CHILD of
-    /// 0, 1 or 2 replaces PROGRAM's stdin, stdout or stderr. PARENT must be
-    /// open in spawnfd (for example `5<file` in the shell); it may appear in
-    /// several --fd options. A CHILD may appear only once. Fds not given
-    /// here (other than 0, 1 and 2) are closed in PROGRAM.
+    /// For example `--fd 3=5`, or `--fd 5` (short for `--fd 5=5`) to keep
+    /// the number. A CHILD of 0, 1 or 2 replaces PROGRAM's stdin, stdout or
+    /// stderr. PARENT must be open in spawnfd (for example `5<file` in the
+    /// shell), or spawnfd exits with 125 before starting anything; it may
+    /// appear in several --fd options. A CHILD may be given only once, by
+    /// --fd or --pass-fds: twice is a usage error. Fds not given here or
+    /// with --pass-fds (other than 0, 1 and 2) are closed in PROGRAM.
     #[arg(long = "fd", value_name = "CHILD=PARENT")]
     fds: Vec<FdMapping>,
+
+    /// Give PROGRAM these fds under their own numbers: 3, 3-9, 3,5,8-10 (repeatable)
+    ///
+    /// A comma-separated list of fd numbers and ranges, 3 and up: `3`,
+    /// `3-9`, `3,5,8-10`. A single number must be open in spawnfd, or
+    /// spawnfd exits with 125 before starting anything; a range passes
+    /// those of its fds that are open and skips the others, so `--pass-fds
+    /// 3-9` works whatever is open (a range is looked at only below
+    /// spawnfd's hard limit of open files, `ulimit -Hn`, where fds can be
+    /// opened). 0, 1 and 2 are always inherited and cannot be named (use
+    /// --fd to replace one). An fd given by --fd as a CHILD must not be
+    /// named here too (usage error); numbers may repeat within --pass-fds.
+    /// This keeps make's jobserver working for a sub-make (the fds of
+    /// `--jobserver-auth=R,W` in MAKEFLAGS) and systemd's socket activation
+    /// (fds 3 to 2+LISTEN_FDS); see the README for the recipes.
+    #[arg(long, value_name = "LIST")]
+    pass_fds: Vec<PassFdList>,
+
+    /// Remove the variable NAME from PROGRAM's environment (repeatable), as env -u
+    ///
+    /// Applied after --ignore-environment and the variables --user sets,
+    /// and before --env, as GNU env does: `-u X --env X=1` leaves X set to
+    /// 1, whatever the order on the command line. NAME must be non-empty
+    /// and without '='; a NAME that is not set is no error.
+    #[arg(short = 'u', long = "unset", value_name = "NAME", value_parser = EnvName::parser())]
+    unset: Vec<EnvName>,
 
     /// Set the environment variable KEY to VALUE in PROGRAM (repeatable)
     ///
     /// The option is split at its first '=': `--env X=a=b` sets X to "a=b".
-    /// Applied after --clear-env.
+    /// Applied last, after --ignore-environment, --user's variables and
+    /// --unset, so it wins over them; of several for the same KEY the last
+    /// counts.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = EnvVar::parser())]
     env: Vec<EnvVar>,
 
-    /// Start PROGRAM with an empty environment, plus the --env variables
+    /// Start PROGRAM with an empty environment, plus the --env variables, as env -i
     ///
-    /// PROGRAM is then searched for in /bin:/usr/bin, unless --env sets
-    /// PATH.
-    #[arg(long)]
+    /// --clear-env is another name for it. Applied first, whatever the
+    /// order on the command line; --user then still sets HOME, USER,
+    /// LOGNAME and SHELL (unless --preserve-environment). PROGRAM is then
+    /// searched for in /bin:/usr/bin, unless --env sets PATH.
+    #[arg(short = 'i', long = "ignore-environment", visible_alias = "clear-env")]
     clear_env: bool,
+
+    /// Give PROGRAM NAME as its argv[0] instead of PROGRAM, as env --argv0 and exec -a
+    ///
+    /// PROGRAM is still what is executed (searched for in PATH as usual);
+    /// only the name it sees as its own changes: `$0` in a shell script,
+    /// what ps shows, /proc/PID/cmdline. A NAME that starts with '-' (a
+    /// login shell's, say) is given as `--argv0=-sh`. NAME may be empty.
+    #[arg(long, value_name = "NAME")]
+    argv0: Option<OsString>,
 
     /// The program to run, then its arguments
     ///
@@ -72,7 +113,34 @@ impl ProgramArgs {
     /// Checks the rules clap's argument relations cannot express; returns
     /// the message of the usage error.
     pub fn check(&self) -> Result<(), String> {
-        self.attrs.check()
+        self.attrs.check()?;
+        self.check_child_fds_given_once()
+    }
+
+    /// A CHILD of --fd is given by no other --fd and in no --pass-fds
+    /// item. (Numbers may repeat within --pass-fds: each means N=N.)
+    fn check_child_fds_given_once(&self) -> Result<(), String> {
+        for (i, mapping) in self.fds.iter().enumerate() {
+            let child = mapping.child;
+            if let Some(other) = self.fds[..i].iter().find(|m| m.child == child) {
+                return Err(format!(
+                    "--fd {other} and --fd {mapping} both give PROGRAM's fd {child}; \
+                     a CHILD may be given only once"
+                ));
+            }
+            if let Some(item) = self.pass_fd_items().find(|item| item.contains(child)) {
+                return Err(format!(
+                    "--fd {mapping} gives PROGRAM's fd {child}, which --pass-fds {item} \
+                     names too; a CHILD may be given only once"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The items of every --pass-fds.
+    fn pass_fd_items(&self) -> impl Iterator<Item = PassFds> + '_ {
+        self.pass_fds.iter().flat_map(|list| list.0.iter().copied())
     }
 
     /// PROGRAM and its arguments.
@@ -81,23 +149,31 @@ impl ProgramArgs {
         &self.command
     }
 
-    /// The fd numbers the options name, in either process (`--fd` and
-    /// `--cwd-fd`).
-    pub fn named_fds(&self) -> impl Iterator<Item = i32> + '_ {
-        self.fds
-            .iter()
-            .flat_map(|m| [m.child, m.parent])
-            .chain(self.attrs.cwd_fd())
+    /// Whether an option names `fd` of this process (`--fd`, `--pass-fds`,
+    /// `--cwd-fd`). A range of --pass-fds names all of its numbers, open or
+    /// not.
+    pub fn names_fd(&self, fd: RawFd) -> bool {
+        self.fds.iter().any(|m| m.child == fd || m.parent == fd)
+            || self.pass_fd_items().any(|item| item.contains(fd))
+            || self.attrs.cwd_fd() == Some(fd)
     }
 
-    /// Takes over the fds of `--fd` and `--cwd-fd` (see [`fds::claim`]).
-    /// Call it first of all, before anything opens an fd of its own.
+    /// Takes over the fds of `--fd`, `--pass-fds` and `--cwd-fd` (see
+    /// [`fds::claim`]). Call it first of all, before anything opens an fd
+    /// of its own: the open fds of a --pass-fds range are those inherited.
     pub fn claim_fds(&self) -> Result<Claimed, Error> {
+        let items: Vec<PassFds> = self.pass_fd_items().collect();
+        let passed = fds::open_in(&items);
         let mut options: Vec<FdOption> = self.fds.iter().copied().map(FdOption::Map).collect();
+        options.extend(passed.iter().copied().map(FdOption::Pass));
         options.extend(self.attrs.cwd_fd().map(FdOption::CwdFd));
         let mut fds = fds::claim(&options)?;
         let cwd_fd = self.attrs.cwd_fd().and_then(|_| fds.pop());
-        Ok(Claimed { fds, cwd_fd })
+        let children = self.fds.iter().map(|m| m.child).chain(passed);
+        Ok(Claimed {
+            fds: children.zip(fds).collect(),
+            cwd_fd,
+        })
     }
 
     /// The command these options describe, given the fds of
@@ -107,12 +183,16 @@ impl ProgramArgs {
         let (program, program_args) = self.command.split_first().expect("clap requires PROGRAM");
         let mut cmd = Command::new(program);
         cmd.args(program_args);
+        if let Some(argv0) = &self.argv0 {
+            cmd.arg0(argv0);
+        }
+        for (child, fd) in claimed.fds {
+            cmd.fd(child, fd);
+        }
+        // The environment in GNU env's order, with --user's variables
+        // (set by `configure`) after the clearing and before the rest.
         if self.clear_env {
             cmd.env_clear();
-        }
-        cmd.envs(self.env.iter().map(|var| (&var.key, &var.value)));
-        for (mapping, fd) in self.fds.iter().zip(claimed.fds) {
-            cmd.fd(mapping.child, fd);
         }
         let ignored_at_start = self
             .attrs
@@ -120,12 +200,17 @@ impl ProgramArgs {
             .then(sys::ignored_at_start);
         self.attrs
             .configure(&mut cmd, claimed.cwd_fd, ignored_at_start, setting)?;
+        for EnvName(name) in &self.unset {
+            cmd.env_remove(name);
+        }
+        cmd.envs(self.env.iter().map(|var| (&var.key, &var.value)));
         Ok(cmd)
     }
 }
 
-/// The fds taken over for `--fd` (in their order) and `--cwd-fd`.
+/// The fds taken over for `--fd` and `--pass-fds`, each with PROGRAM's
+/// number for it, and for `--cwd-fd`.
 pub struct Claimed {
-    fds: Vec<OwnedFd>,
+    fds: Vec<(RawFd, OwnedFd)>,
     cwd_fd: Option<OwnedFd>,
 }

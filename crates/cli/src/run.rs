@@ -1,9 +1,10 @@
 //! `spawnfd run`: run one program, wait for it, and exit with its status.
 //!
 //! The child inherits stdin, stdout and stderr (unless `--fd` maps 0, 1
-//! or 2), the environment (changed by `--clear-env` and `--env`) and the
-//! working directory (or `--cwd`, `--cwd-fd`); of the other fds it gets
-//! exactly those given with `--fd`. While it runs, `spawnfd` passes the
+//! or 2), the environment (changed by `-i`, `--user`, `-u` and `--env`,
+//! [`crate::program`]) and the working directory (or `-C`/`--cwd`,
+//! `--cwd-fd`); of the other fds it gets exactly those given with `--fd`
+//! and `--pass-fds`. While it runs, `spawnfd` passes the
 //! signals it receives on to the child ([`crate::signals`]) and, once the
 //! child has ended, ends the same way: it kills itself with the signal that
 //! killed the child (or exits 128+N with `--exit-code-for-signals`). The

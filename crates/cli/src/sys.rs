@@ -4,10 +4,11 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::{CString, c_char, c_int};
+use std::ffi::{CStr, CString, OsString, c_char, c_int};
 use std::io;
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -29,6 +30,19 @@ pub struct User {
     pub uid: u32,
     /// The primary group.
     pub gid: u32,
+}
+
+/// A user's entry in the password database: what `--user` needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The user and primary group ids.
+    pub ids: User,
+    /// The name, as the entry spells it (`pw_name`).
+    pub name: OsString,
+    /// The home directory (`pw_dir`).
+    pub home: OsString,
+    /// The login shell (`pw_shell`), possibly empty.
+    pub shell: OsString,
 }
 
 /// What a `get*nam_r` call said.
@@ -54,11 +68,14 @@ fn lookup_status(status: c_int, found: bool, buf: &mut Vec<c_char>) -> io::Resul
 }
 
 /// Runs a `get*nam_r` lookup of `name` with a growing buffer; `call` gets
-/// the name, the entry to fill, the buffer and the result pointer.
-fn lookup<T>(
+/// the name, the entry to fill, the buffer and the result pointer, and
+/// `read` takes what it needs from the entry found, while the buffer its
+/// strings point into is still alive.
+fn lookup<T, R>(
     name: &str,
     mut call: impl FnMut(&CString, *mut T, &mut [c_char], *mut *mut T) -> c_int,
-) -> io::Result<Option<T>> {
+    read: impl FnOnce(&T) -> R,
+) -> io::Result<Option<R>> {
     let Ok(name) = CString::new(name) else {
         return Ok(None);
     };
@@ -71,32 +88,60 @@ fn lookup<T>(
             Lookup::Retry => {}
             Lookup::NotFound => return Ok(None),
             // SAFETY: on success the call filled `entry` in (`result`
-            // points to it).
-            Lookup::Found => return Ok(Some(unsafe { entry.assume_init() })),
+            // points to it), its strings pointing into `buf`.
+            Lookup::Found => return Ok(Some(read(unsafe { entry.assume_init_ref() }))),
         }
     }
 }
 
 /// Looks `name` up in the password database (`getpwnam_r`).
-pub fn user_by_name(name: &str) -> io::Result<Option<User>> {
-    let entry = lookup::<libc::passwd>(name, |name, entry, buf, result| {
-        // SAFETY: `name` is NUL-terminated, `entry` and `result` are
-        // writable, and `buf` is writable for its length.
-        unsafe { libc::getpwnam_r(name.as_ptr(), entry, buf.as_mut_ptr(), buf.len(), result) }
-    })?;
-    Ok(entry.map(|e| User {
-        uid: e.pw_uid,
-        gid: e.pw_gid,
-    }))
+pub fn account_by_name(name: &str) -> io::Result<Option<Account>> {
+    lookup::<libc::passwd, _>(
+        name,
+        |name, entry, buf, result| {
+            // SAFETY: `name` is NUL-terminated, `entry` and `result` are
+            // writable, and `buf` is writable for its length.
+            unsafe { libc::getpwnam_r(name.as_ptr(), entry, buf.as_mut_ptr(), buf.len(), result) }
+        },
+        |e| Account {
+            ids: User {
+                uid: e.pw_uid,
+                gid: e.pw_gid,
+            },
+            // SAFETY: the strings of an entry that was found are
+            // NUL-terminated (or null) and point into the live buffer.
+            name: unsafe { c_string(e.pw_name) },
+            // SAFETY: as above.
+            home: unsafe { c_string(e.pw_dir) },
+            // SAFETY: as above.
+            shell: unsafe { c_string(e.pw_shell) },
+        },
+    )
+}
+
+/// A copy of the C string at `ptr`; empty for a null pointer.
+///
+/// # Safety
+///
+/// `ptr` is null or points to a NUL-terminated string.
+unsafe fn c_string(ptr: *const c_char) -> OsString {
+    if ptr.is_null() {
+        return OsString::new();
+    }
+    // SAFETY: the caller's contract.
+    OsString::from_vec(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec())
 }
 
 /// Looks `name` up in the group database (`getgrnam_r`); returns its id.
 pub fn group_by_name(name: &str) -> io::Result<Option<u32>> {
-    let entry = lookup::<libc::group>(name, |name, entry, buf, result| {
-        // SAFETY: as in `user_by_name`.
-        unsafe { libc::getgrnam_r(name.as_ptr(), entry, buf.as_mut_ptr(), buf.len(), result) }
-    })?;
-    Ok(entry.map(|e| e.gr_gid))
+    lookup::<libc::group, _>(
+        name,
+        |name, entry, buf, result| {
+            // SAFETY: as in `account_by_name`.
+            unsafe { libc::getgrnam_r(name.as_ptr(), entry, buf.as_mut_ptr(), buf.len(), result) }
+        },
+        |e| e.gr_gid,
+    )
 }
 
 /// The groups of user `name`: `gid` and every group the group database

@@ -258,8 +258,10 @@ fn usage_errors_exit_125() {
     for args in [
         &["--env", "NOEQUALS", "true"][..],
         &["--env", "=value", "true"],
-        &["--fd", "3", "true"],
+        &["--fd", "3x", "true"],
         &["--fd", "x=5", "true"],
+        // A CHILD given twice is refused before the library sees it.
+        &["--fd", "3=1", "--fd", "3=2", "true"],
         &["--fd=-1=5", "true"],
         &[],
     ] {
@@ -372,15 +374,17 @@ fn closed_parent_fd_is_refused_even_after_a_duplicate() {
 
 #[test]
 fn invalid_input_exits_125() {
-    let out = run(["--fd", "3=1", "--fd", "3=2", "true"]);
+    // The library refuses a controlling terminal that is none of
+    // PROGRAM's fds (clap cannot know PROGRAM's fds).
+    let out = run(["--setsid", "--ctty", "9", "true"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("child fd 3"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("fd 9"), "{}", stderr(&out));
 
-    let out = run(["--json", "--fd", "3=1", "--fd", "3=2", "true"]);
+    let out = run(["--json", "--setsid", "--ctty", "9", "true"]);
     assert_eq!(out.status.code(), Some(125));
     let error = &json_report(&out)["error"];
     assert_eq!(error["kind"], "invalid_input");
-    assert!(error["message"].as_str().unwrap().contains("child fd 3"));
+    assert!(error["message"].as_str().unwrap().contains("fd 9"));
     assert!(error.get("step").is_none());
 }
 

@@ -32,7 +32,11 @@ fn run_options() -> Vec<(String, bool)> {
         .lines()
         .filter_map(|line| {
             let line = line.trim_start();
-            let line = line.strip_prefix("-h, ").unwrap_or(line);
+            // A short name first: `-h, --help`, `-u, --unset <NAME>`.
+            let line = match line.as_bytes() {
+                [b'-', short, b',', b' ', ..] if short.is_ascii_alphanumeric() => &line[4..],
+                _ => line,
+            };
             let rest = line.strip_prefix("--")?;
             let end = rest
                 .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
