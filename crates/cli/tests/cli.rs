@@ -74,13 +74,14 @@ fn killed_child_gives_128_plus_signal_with_exit_code_for_signals() {
 #[test]
 fn sigint_to_spawnfd_is_passed_on_and_spawnfd_still_reports() {
     // The child's parent is spawnfd, which passes SIGINT on to it; the
-    // child's trap runs and it exits 3, which spawnfd reports.
+    // child's trap runs (ending the sleep it waits for, which would hold
+    // the output pipe open) and it exits 3, which spawnfd reports.
     let out = run([
         "--json",
         "--",
         "sh",
         "-c",
-        "trap 'echo got INT; exit 3' INT; kill -INT $PPID; sleep 30 & wait",
+        "trap 'echo got INT; kill $!; exit 3' INT; sleep 30 & kill -INT $PPID; wait",
     ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(stdout(&out).starts_with("got INT\n"), "{}", stdout(&out));
