@@ -340,3 +340,91 @@ fn child_never_inherits_the_signals_spawnfd_blocks_to_pass_them_on() {
         );
     }
 }
+
+/// A new pseudo-terminal: the master (close-on-exec) and the path of its
+/// slave.
+fn open_pty() -> (fs::File, String) {
+    use std::os::fd::FromRawFd;
+    // SAFETY: posix_openpt returns a new fd or -1; grantpt, unlockpt and
+    // ptsname_r take that fd and a buffer of the size given.
+    unsafe {
+        let master = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(
+            master >= 0,
+            "posix_openpt: {}",
+            std::io::Error::last_os_error()
+        );
+        assert_eq!(libc::grantpt(master), 0);
+        assert_eq!(libc::unlockpt(master), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(master, name.as_mut_ptr(), name.len()), 0);
+        let slave = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (fs::File::from_raw_fd(master), slave)
+    }
+}
+
+/// Reads from the pty master until `needle` has appeared; returns all read.
+fn read_until(master: &mut fs::File, needle: &str) -> String {
+    let mut seen = String::new();
+    let mut buf = [0; 256];
+    while !seen.contains(needle) {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    seen
+}
+
+#[test]
+fn ctrl_c_typed_on_a_terminal_stops_the_script() {
+    use std::io::Write;
+    if Command::new("bash").args(["-c", ":"]).status().is_err() {
+        return eprintln!("skipped: ctrl_c_typed_on_a_terminal_stops_the_script: no bash");
+    }
+    let marker = marker();
+    let (mut master, slave) = open_pty();
+    // bash leads a session whose controlling terminal is the pty, so that
+    // its group is the terminal's foreground group: Ctrl-C typed on the
+    // master makes the line discipline send SIGINT to bash, spawnfd and
+    // PROGRAM at once, as for a script run from an interactive shell.
+    let script =
+        format!("{BIN} run -- sh -c 'echo ready; exec sleep 100' {marker}; echo after; sleep 100");
+    let slave_path = slave.clone();
+    let mut command = Command::new("bash");
+    command.args(["-c", &script]);
+    // SAFETY: between fork and exec only async-signal-safe calls: setsid,
+    // open, ioctl, dup2, close.
+    unsafe {
+        command.pre_exec(move || {
+            let path = std::ffi::CString::new(slave_path.as_str()).unwrap();
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let fd = libc::open(path.as_ptr(), libc::O_RDWR);
+            if fd < 0 || libc::ioctl(fd, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            for target in 0..3 {
+                libc::dup2(fd, target);
+            }
+            if fd > 2 {
+                libc::close(fd);
+            }
+            Ok(())
+        });
+    }
+    let mut bash = command.spawn().expect("start bash on the pty");
+    let before = read_until(&mut master, "ready");
+    assert!(before.contains("ready"), "{before:?}");
+    // VINTR, Ctrl-C, as typed.
+    master.write_all(b"\x03").unwrap();
+    let status = wait(&mut bash);
+    // What the master got after the interrupt, until the slave closed.
+    let after = read_until(&mut master, "after");
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status}: {after:?}");
+    assert!(!after.contains("after"), "bash went on: {after:?}");
+    assert_none_left(&marker);
+}
