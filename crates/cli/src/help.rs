@@ -20,7 +20,7 @@ fn purpose(step: Step, second: bool) -> &'static str {
         Step::Chdir if second => "--cwd, -C (inside --chroot, as the new user)",
         Step::Chdir => "--cwd-fd (before the fds are placed)",
         Step::DevNull => "/dev/null for a closed or close-on-exec fd 0, 1 or 2",
-        Step::FdMapping => "--fd, --pass-fds",
+        Step::FdMapping => "--fd, --pass-fds, --stdin, --stdout, --stderr",
         Step::DetachTerminal => "--noctty",
         Step::ControllingTerminal => "--ctty",
         Step::Foreground => "--foreground",

@@ -3,7 +3,9 @@
 //! library [`Command`].
 
 use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
 use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use spawnfd::{Command, Signal, SignalSet};
@@ -45,6 +47,29 @@ pub struct ProgramArgs {
     /// (fds 3 to 2+LISTEN_FDS); see the README for the recipes.
     #[arg(long, value_name = "LIST")]
     pass_fds: Vec<PassFdList>,
+
+    /// Give PROGRAM the file FILE, opened for reading, as its stdin
+    ///
+    /// As `<FILE` in the shell (or process-wrapper's --stdin): spawnfd
+    /// opens FILE before PROGRAM starts (relative to spawnfd's working
+    /// directory, and as spawnfd's user, whatever --cwd, --chroot or --uid
+    /// say), so a file that cannot be opened is an error (125) before
+    /// anything starts. Not with --fd 0=....
+    #[arg(long, value_name = "FILE")]
+    stdin: Option<PathBuf>,
+
+    /// Write PROGRAM's stdout to FILE, created or truncated (mode 0666 less the umask)
+    ///
+    /// As `>FILE` in the shell, or Bazel's process-wrapper --stdout, and
+    /// opened as --stdin is. With --stderr naming the same FILE, both share
+    /// one open file, as `>FILE 2>&1`, so neither overwrites the other. Not
+    /// with --fd 1=....
+    #[arg(long, value_name = "FILE")]
+    stdout: Option<PathBuf>,
+
+    /// Write PROGRAM's stderr to FILE, created or truncated, as --stdout
+    #[arg(long, value_name = "FILE")]
+    stderr: Option<PathBuf>,
 
     /// Remove the variable NAME from PROGRAM's environment (repeatable), as env -u
     ///
@@ -120,6 +145,14 @@ impl ProgramArgs {
     /// A CHILD of --fd is given by no other --fd and in no --pass-fds
     /// item. (Numbers may repeat within --pass-fds: each means N=N.)
     fn check_child_fds_given_once(&self) -> Result<(), String> {
+        for (option, fd) in self.redirected() {
+            if let Some(mapping) = self.fds.iter().find(|m| m.child == fd) {
+                return Err(format!(
+                    "{option} and --fd {mapping} both give PROGRAM's fd {fd}; \
+                     give it only once"
+                ));
+            }
+        }
         for (i, mapping) in self.fds.iter().enumerate() {
             let child = mapping.child;
             if let Some(other) = self.fds[..i].iter().find(|m| m.child == child) {
@@ -144,6 +177,46 @@ impl ProgramArgs {
     }
 
     /// PROGRAM and its arguments.
+    /// The standard fds that --stdin, --stdout and --stderr replace.
+    fn redirected(&self) -> impl Iterator<Item = (&'static str, RawFd)> + '_ {
+        [
+            ("--stdin", self.stdin.is_some(), 0),
+            ("--stdout", self.stdout.is_some(), 1),
+            ("--stderr", self.stderr.is_some(), 2),
+        ]
+        .into_iter()
+        .filter_map(|(option, given, fd)| given.then_some((option, fd)))
+    }
+
+    /// Opens the files of --stdin, --stdout and --stderr and gives them to
+    /// `cmd`. After [`ProgramArgs::claim_fds`]: the files are new fds.
+    fn open_redirections(&self, cmd: &mut Command) -> Result<(), Error> {
+        if let Some(path) = &self.stdin {
+            cmd.fd(0, open_redirection("--stdin", path)?);
+        }
+        let stdout = match &self.stdout {
+            Some(path) => Some(open_redirection("--stdout", path)?),
+            None => None,
+        };
+        if let Some(path) = &self.stderr {
+            let shared = stdout
+                .as_ref()
+                .filter(|_| self.stdout.as_ref() == Some(path));
+            let fd = match shared {
+                // `>FILE 2>&1`: one open file, one offset.
+                Some(out) => out
+                    .try_clone()
+                    .map_err(|source| resolve("--stderr", path, source))?,
+                None => open_redirection("--stderr", path)?,
+            };
+            cmd.fd(2, fd);
+        }
+        if let Some(fd) = stdout {
+            cmd.fd(1, fd);
+        }
+        Ok(())
+    }
+
     #[cfg(test)]
     pub fn command_line(&self) -> &[OsString] {
         &self.command
@@ -189,6 +262,7 @@ impl ProgramArgs {
         for (child, fd) in claimed.fds {
             cmd.fd(child, fd);
         }
+        self.open_redirections(&mut cmd)?;
         // The environment in GNU env's order, with --user's variables
         // (set by `configure`) after the clearing and before the rest.
         if self.clear_env {
@@ -205,6 +279,32 @@ impl ProgramArgs {
         }
         cmd.envs(self.env.iter().map(|var| (&var.key, &var.value)));
         Ok(cmd)
+    }
+}
+
+/// Opens `path` for `option`: for reading (`--stdin`), or created and
+/// truncated for writing; close-on-exec (std opens with `O_CLOEXEC`) and
+/// above fd 2.
+fn open_redirection(option: &'static str, path: &Path) -> Result<OwnedFd, Error> {
+    let file = if option == "--stdin" {
+        File::open(path)
+    } else {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+    };
+    file.and_then(|file| sys::above_stdio(file.into()))
+        .map_err(|source| resolve(option, path, source))
+}
+
+/// The error of `option`'s file `path`.
+fn resolve(option: &'static str, path: &Path, source: std::io::Error) -> Error {
+    Error::Resolve {
+        option,
+        value: path.display().to_string(),
+        source,
     }
 }
 

@@ -782,3 +782,103 @@ fn preserve_environment_and_uid_keep_the_variables() {
         assert_eq!(stdout(&out), "nobody\n", "{sub}");
     }
 }
+
+// --stdin, --stdout, --stderr
+
+#[test]
+fn stdin_stdout_and_stderr_name_files() {
+    for subcommand in SUBCOMMANDS {
+        let input = scratch_path("redirect-in", subcommand);
+        let output = scratch_path("redirect-out", subcommand);
+        let errors = scratch_path("redirect-err", subcommand);
+        fs::write(&input, "from the file\n").unwrap();
+        fs::write(&output, "old content that must go\n").unwrap();
+        let (input_s, output_s, errors_s) = (
+            input.to_str().unwrap(),
+            output.to_str().unwrap(),
+            errors.to_str().unwrap(),
+        );
+        let script = "read line; echo \"out: $line\"; echo err >&2; \
+                      readlink /proc/$$/fd/0 /proc/$$/fd/1 /proc/$$/fd/2";
+        let out = spawnfd(
+            subcommand,
+            &[
+                "--stdin", input_s, "--stdout", output_s, "--stderr", errors_s, "--", "sh", "-c",
+                script,
+            ],
+        );
+        assert!(out.status.success(), "{subcommand}: {}", stderr(&out));
+        assert_eq!(
+            stdout(&out),
+            "",
+            "{subcommand}: nothing on spawnfd's stdout"
+        );
+        assert_eq!(
+            fs::read_to_string(&output).unwrap(),
+            format!("out: from the file\n{input_s}\n{output_s}\n{errors_s}\n"),
+            "{subcommand}: PROGRAM's own fds 0-2 are the files"
+        );
+        assert_eq!(fs::read_to_string(&errors).unwrap(), "err\n");
+    }
+}
+
+#[test]
+fn stdout_and_stderr_to_one_file_share_it() {
+    for subcommand in SUBCOMMANDS {
+        let both = scratch_path("redirect-both", subcommand);
+        let path = both.to_str().unwrap();
+        // Interleaved writes: with two separate opens the second stream
+        // would overwrite the first from offset 0.
+        let out = spawnfd(
+            subcommand,
+            &[
+                "--stdout",
+                path,
+                "--stderr",
+                path,
+                "--",
+                "sh",
+                "-c",
+                "echo one; echo two >&2; echo three; echo four >&2",
+            ],
+        );
+        assert!(out.status.success(), "{subcommand}: {}", stderr(&out));
+        assert_eq!(
+            fs::read_to_string(&both).unwrap(),
+            "one\ntwo\nthree\nfour\n"
+        );
+    }
+}
+
+#[test]
+fn redirection_errors_come_before_program() {
+    for subcommand in SUBCOMMANDS {
+        let ran = scratch_path("redirect-ran", subcommand);
+        let touch = format!("touch {}", ran.display());
+        for (option, path) in [
+            ("--stdin", "/nonexistent/spawnfd-in"),
+            ("--stdout", "/nonexistent/spawnfd-out"),
+            ("--stderr", "/proc/self/spawnfd-no-such-file"),
+        ] {
+            let out = spawnfd(subcommand, &[option, path, "--", "sh", "-c", &touch]);
+            assert_eq!(out.status.code(), Some(125), "{subcommand} {option}");
+            let message = stderr(&out);
+            assert!(
+                message.contains(option) && message.contains(path),
+                "{message}"
+            );
+            assert!(!ran.exists(), "{subcommand} {option}: PROGRAM ran");
+        }
+        // The same fd twice is a usage error.
+        let out = spawnfd(
+            subcommand,
+            &["--stdout", "/dev/null", "--fd", "1=2", "--", "true"],
+        );
+        assert_eq!(out.status.code(), Some(125), "{subcommand}");
+        assert!(
+            stderr(&out).contains("--stdout and --fd 1=2"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
