@@ -252,8 +252,14 @@ struct CredentialArgs {
     /// group and groups as well. A value of digits only is always an id
     /// (as setpriv --reuid takes it), up to 4294967294 (4294967295 is
     /// (uid_t) -1, which the kernel takes as "no change"); anything else is
-    /// a name, looked up in the password database (getpwnam_r).
-    #[arg(long, value_name = "UID|NAME", conflicts_with = "user")]
+    /// a name, looked up in the password database (getpwnam_r). Also
+    /// spelt --reuid, as setpriv does.
+    #[arg(
+        long,
+        visible_alias = "reuid",
+        value_name = "UID|NAME",
+        conflicts_with = "user"
+    )]
     uid: Option<IdArg>,
 
     /// Run PROGRAM as user NAME, with NAME's groups, as runuser -u does
@@ -286,8 +292,13 @@ struct CredentialArgs {
     ///
     /// As setpriv --regid. A value of digits only is always an id, up to
     /// 4294967294; anything else is a name, looked up in the group
-    /// database (getgrnam_r), as for --group.
-    #[arg(long, value_name = "GID|NAME", conflicts_with = "group")]
+    /// database (getgrnam_r), as for --group. Also spelt --regid.
+    #[arg(
+        long,
+        visible_alias = "regid",
+        value_name = "GID|NAME",
+        conflicts_with = "group"
+    )]
     gid: Option<IdArg>,
 
     /// Run PROGRAM with group NAME's id as its group id (setgid)
@@ -302,9 +313,16 @@ struct CredentialArgs {
     /// --group; an item of digits only is an id), e.g. `--groups 5,audio`,
     /// as setpriv --groups; `--groups ''` gives none. At most 65536 groups
     /// (NGROUPS_MAX). Without it, PROGRAM keeps spawnfd's supplementary
-    /// groups, except as said for --uid and --user.
+    /// groups, except as said for --uid and --user. `--clear-groups`, as
+    /// setpriv spells it, is `--groups ''`.
     #[arg(long, value_name = "GROUP,...")]
     groups: Option<GroupList>,
+
+    /// Give PROGRAM no supplementary groups, as setpriv --clear-groups
+    ///
+    /// The same as `--groups ''`.
+    #[arg(long, conflicts_with = "groups")]
+    clear_groups: bool,
 }
 
 impl CredentialArgs {
@@ -338,6 +356,7 @@ impl CredentialArgs {
             (None, None) => user.map(|(_, user)| user.gid),
         };
         let groups = match (&self.groups, user) {
+            _ if self.clear_groups => Some(vec![]),
             (Some(GroupList(list)), _) => Some(resolve_groups(list)?),
             (None, Some((name, user))) => Some(sys::group_list(name, user.gid).map_err(
                 |source| Error::Resolve {

@@ -30,7 +30,7 @@ fn purpose(step: Step, second: bool) -> &'static str {
         Step::MountProc if second => "--mount-proc: a fresh procfs on /proc",
         Step::MountProc => "--mount-proc: the mount tree made private",
         Step::Chroot => "--chroot",
-        Step::Setgroups => "--groups (or the groups of --user)",
+        Step::Setgroups => "--groups, --clear-groups (or the groups of --user)",
         Step::Setgid => "--gid, --group (or the group of --user)",
         Step::Setuid => "--uid, --user",
         Step::ParentDeathSignal => "--pdeathsig (run: KILL unless --no-pdeathsig)",

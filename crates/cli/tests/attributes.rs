@@ -637,6 +637,16 @@ fn uid_gid_and_groups_set_the_credentials() {
         "0 7",
         "sorted by the kernel"
     );
+
+    // setpriv's spellings: --reuid, --regid, --clear-groups (which wins
+    // over the groups --user would give).
+    let status = child_status(&["--reuid", "1000", "--regid", "1001"]);
+    assert_eq!(status_field(&status, "Uid"), "1000\t1000\t1000\t1000");
+    assert_eq!(status_field(&status, "Gid"), "1001\t1001\t1001\t1001");
+    let status = child_status(&["--user", "root"]);
+    assert_ne!(status_field(&status, "Groups"), "", "the control");
+    let status = child_status(&["--user", "root", "--clear-groups"]);
+    assert_eq!(status_field(&status, "Groups"), "");
 }
 
 /// `--uid` and `--gid` take names as well as numbers, and only change
