@@ -715,7 +715,8 @@ impl PrivilegeArgs {
 struct SignalArgs {
     /// Start PROGRAM with signal SIG ignored (repeatable; or SIG,SIG,...)
     ///
-    /// Ignored signals stay ignored across exec. SIG is a name, with or
+    /// As env --ignore-signal. Ignored signals stay ignored across exec.
+    /// SIG is a name, with or
     /// without SIG and in any case (TERM, SIGUSR1, hup), RTMIN+N, RTMAX-N,
     /// or a number from 1 to 64. KILL and STOP cannot be ignored.
     #[arg(long, value_name = "SIG", value_delimiter = ',', value_parser = parse_signal)]
@@ -725,8 +726,10 @@ struct SignalArgs {
     ///
     /// The signal mask survives exec; by default it is empty. SIG as for
     /// --ignore-signal; KILL and STOP cannot be blocked and are left out.
+    /// Also spelt --block-signal, as env(1) does.
     #[arg(
         long,
+        visible_alias = "block-signal",
         value_name = "SIG,...",
         value_delimiter = ',',
         value_parser = parse_signal,

@@ -1426,6 +1426,9 @@ fn signal_mask_blocks_in_the_child() {
     // KILL and STOP cannot be blocked and are left out.
     let status = child_status(&["--signal-mask", "KILL,STOP,HUP"]);
     assert_eq!(signal_bits(&status, "SigBlk"), bit(libc::SIGHUP));
+    // env(1)'s spelling.
+    let status = child_status(&["--block-signal", "INT"]);
+    assert_eq!(signal_bits(&status, "SigBlk"), bit(libc::SIGINT));
 }
 
 #[test]
