@@ -626,6 +626,11 @@ pub fn unshare_unavailable(ns: spawnfd::Namespaces) -> Option<String> {
             assert!(status.success(), "the probe failed in {ns:?}: {status}");
             None
         }
+        // A time namespace on the clone fallback (a forced path, or an old
+        // kernel): the library says why.
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => {
+            Some(format!("new {ns:?} namespaces are unsupported here: {e}"))
+        }
         Err(e) => match spawnfd::SpawnError::from_io(&e) {
             Some(failure) if failure.step() == spawnfd::Step::Clone => {
                 Some(format!("new {ns:?} namespaces are not permitted here: {e}"))
