@@ -69,9 +69,9 @@ pub struct JsonArgs {
     /// PATH is created (mode 0666 less the umask) or truncated before
     /// PROGRAM is started, so that a PATH that cannot be written is an
     /// error (exit status 125, on stderr) before any child exists; the
-    /// report is written to it once, when PROGRAM has ended. A usage error
-    /// is written there too. PATH is relative to spawnfd's working
-    /// directory, not --cwd.
+    /// report is written to it once, when PROGRAM has ended (or PROGRAM
+    /// could not be started). A usage error creates no file: it is said on
+    /// stderr. PATH is relative to spawnfd's working directory, not --cwd.
     #[arg(long, value_name = "PATH")]
     json_file: Option<PathBuf>,
 }
@@ -158,12 +158,14 @@ pub fn create_file(path: &PathBuf) -> io::Result<Sink> {
 
 /// Opens the channel of `target` for the report of a usage error, which
 /// is found before anything is claimed: `None` (say it on stderr instead)
-/// if fd N is not open or PATH cannot be created.
+/// if fd N is not open, and for `--json-file`: a command line that could
+/// not be parsed creates no file (PATH may be a word taken for it by
+/// mistake).
 pub fn for_usage_error(target: &Target) -> Option<Sink> {
     match target {
         Target::Stdout => Some(Sink::Stdout),
         Target::Fd(n) => claim_fd(*n).ok(),
-        Target::File(path) => create_file(path).ok(),
+        Target::File(_) => None,
     }
 }
 

@@ -157,8 +157,8 @@ fn usage_status(err: &clap::Error) -> u8 {
 /// Reports a parse error: the help or version on stdout; a usage error on
 /// stderr, or with a JSON channel (`json`) as `{"error": {"message": ...,
 /// "kind": "usage"}}` there: on stdout for `--json`, on fd N for
-/// `--json-fd N` if N is open, in PATH for `--json-file PATH` if it can be
-/// created; on stderr otherwise.
+/// `--json-fd N` if N is open; on stderr otherwise (`--json-file` creates
+/// no file for a command line that could not be parsed).
 fn usage_error(err: &clap::Error, json: Option<json_channel::Target>) -> ExitCode {
     let status = usage_status(err);
     if status != 0 {

@@ -292,3 +292,17 @@ fn json_channels_exclude_each_other() {
     let message = report["error"]["message"].as_str().unwrap();
     assert!(message.contains("--json-file"), "{message}");
 }
+
+#[test]
+fn usage_error_with_json_file_creates_no_file() {
+    let file = scratch_path("json", "usage-error");
+    let out = StdCommand::new(BIN)
+        .args(["run", "--json-file"])
+        .arg(&file)
+        .args(["--bogus", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
+    assert!(!file.exists(), "a file was created for a usage error");
+}
