@@ -910,6 +910,20 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::new(secs, (nanos % 1_000_000_000) as u32))
 }
 
+/// A time limit, for `--timeout` and `--kill-after`: a [`parse_duration`],
+/// or `inf` or `infinity` (in any case) for none, as `timeout(1)` takes
+/// them; no limit is [`Duration::MAX`], which no deadline can reach. (0,
+/// which the callers also take as no limit, is a duration.)
+pub fn parse_time_limit(s: &str) -> Result<Duration, String> {
+    if ["inf", "infinity"]
+        .iter()
+        .any(|word| s.eq_ignore_ascii_case(word))
+    {
+        return Ok(Duration::MAX);
+    }
+    parse_duration(s).map_err(|e| format!("{e}; or inf for no limit"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1433,6 +1447,29 @@ mod tests {
         ] {
             let err = parse_duration(too_long).unwrap_err();
             assert!(err.contains("too long"), "{too_long}: {err}");
+        }
+    }
+
+    #[test]
+    fn time_limits_are_durations_or_infinite() {
+        for (text, limit) in [
+            ("inf", Duration::MAX),
+            ("INF", Duration::MAX),
+            ("infinity", Duration::MAX),
+            ("Infinity", Duration::MAX),
+            ("1.5", Duration::from_millis(1500)),
+            ("2m", Duration::from_secs(120)),
+            ("1h", Duration::from_secs(3600)),
+            ("0", Duration::ZERO),
+            ("250ms", Duration::from_millis(250)),
+        ] {
+            assert_eq!(parse_time_limit(text), Ok(limit), "{text}");
+        }
+        for bad in [
+            "", "in", "infs", "-inf", "+inf", "nan", "1e3", "inf ", "x", "-1",
+        ] {
+            let err = parse_time_limit(bad).unwrap_err();
+            assert!(err.contains("or inf"), "{bad:?}: {err}");
         }
     }
 

@@ -68,6 +68,17 @@ impl AttrArgs {
         }
     }
 
+    /// Whether `--setsid` makes PROGRAM the leader of a new session (and
+    /// so of a new process group).
+    pub fn new_session(&self) -> bool {
+        self.session.setsid
+    }
+
+    /// The process group `--pgid` puts PROGRAM in (0: a new one it leads).
+    pub fn pgid(&self) -> Option<i32> {
+        self.session.pgid
+    }
+
     /// Checks the rules clap's argument relations cannot express; returns
     /// the message of the usage error.
     pub fn check(&self) -> Result<(), String> {

@@ -99,16 +99,28 @@ pub struct ExecArgs {
 struct RunOnlyArgs {
     #[arg(long, hide = true, value_name = "DURATION")]
     timeout: Option<String>,
-    #[arg(long, hide = true, value_name = "SIG")]
-    kill_signal: Option<String>,
-    #[arg(long, hide = true, value_name = "DURATION")]
+    #[arg(
+        short = 's',
+        long,
+        alias = "kill-signal",
+        hide = true,
+        value_name = "SIG"
+    )]
+    signal: Option<String>,
+    #[arg(short = 'k', long, hide = true, value_name = "DURATION")]
     kill_after: Option<String>,
+    #[arg(long, hide = true)]
+    kill_group: bool,
     #[arg(long, hide = true)]
     preserve_status: bool,
     #[arg(long, hide = true)]
     rusage: bool,
     #[arg(long, hide = true)]
     json: bool,
+    #[arg(long, hide = true, value_name = "N")]
+    json_fd: Option<String>,
+    #[arg(long, hide = true, value_name = "PATH")]
+    json_file: Option<String>,
 }
 
 impl RunOnlyArgs {
@@ -116,11 +128,14 @@ impl RunOnlyArgs {
     fn given(&self) -> Option<&'static str> {
         [
             (self.timeout.is_some(), "--timeout"),
-            (self.kill_signal.is_some(), "--kill-signal"),
+            (self.signal.is_some(), "--signal"),
             (self.kill_after.is_some(), "--kill-after"),
+            (self.kill_group, "--kill-group"),
             (self.preserve_status, "--preserve-status"),
             (self.rusage, "--rusage"),
             (self.json, "--json"),
+            (self.json_fd.is_some(), "--json-fd"),
+            (self.json_file.is_some(), "--json-file"),
         ]
         .into_iter()
         .find_map(|(given, name)| given.then_some(name))

@@ -16,7 +16,7 @@ fn purpose(step: Step, second: bool) -> &'static str {
              (--keep-ignored-signals keeps what was ignored)"
         }
         Step::Setsid => "--setsid",
-        Step::ProcessGroup => "--pgid",
+        Step::ProcessGroup => "--pgid, --kill-group",
         Step::Chdir if second => "--cwd, -C (inside --chroot, as the new user)",
         Step::Chdir => "--cwd-fd (before the fds are placed)",
         Step::DevNull => "/dev/null for a closed or close-on-exec fd 0, 1 or 2",

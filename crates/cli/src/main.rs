@@ -2,11 +2,13 @@
 //!
 //! ```text
 //! spawnfd run [--fd CHILD=PARENT|N]... [--pass-fds LIST]... [-i] [-u NAME]...
-//!             [--env KEY=VALUE]... [--argv0 NAME] [--json]
-//!             [--timeout DURATION [--kill-signal SIG] [--kill-after DURATION]
-//!             [--preserve-status]] [--rusage] [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
+//!             [--env KEY=VALUE]... [--argv0 NAME] [--stdin|--stdout|--stderr FILE]...
+//!             [--json | --json-fd N | --json-file PATH]
+//!             [--timeout DURATION [-s SIG] [-k DURATION] [--preserve-status]]
+//!             [--kill-group] [--rusage] [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
 //! spawnfd exec [--fd CHILD=PARENT|N]... [--pass-fds LIST]... [-i] [-u NAME]...
-//!              [--env KEY=VALUE]... [--argv0 NAME] [--status-fd N]
+//!              [--env KEY=VALUE]... [--argv0 NAME] [--stdin|--stdout|--stderr FILE]...
+//!              [--status-fd N]
 //!              [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
 //! ```
 //!
@@ -46,8 +48,8 @@
 //! | 127     | PROGRAM was not found (exec failed with `ENOENT`)            |
 //! | 126     | PROGRAM was found but could not be executed (other exec error, or a missing `#!` interpreter) |
 //! | 125     | spawnfd itself failed: a usage error (unknown option, bad value; with `--json` a `{"error": {"kind": "usage", ...}}` report on stdout), bad `--fd`, unknown user or group, a failed set-up step (chdir, chroot, setuid, ...), options the library refused, ..., or a child that ran out of time could not be signalled |
-//! | 124     | the child ran out of time (`--timeout`) and was sent the kill signal, then ended other than by `SIGKILL` (unless `--preserve-status`) |
-//! | 137     | the child ran out of time and died of `SIGKILL` (after `--kill-after`, or as `--kill-signal`), as `timeout -k` (unless `--preserve-status`) |
+//! | 124     | the child ran out of time (`--timeout`) and was sent the `--signal`, then ended other than by `SIGKILL` (unless `--preserve-status`) |
+//! | 137     | the child ran out of time and died of `SIGKILL` (after `--kill-after`, or as `--signal`), as `timeout -k` (unless `--preserve-status`) |
 //!
 //! # Signals
 //!
@@ -67,6 +69,7 @@ mod exec;
 mod fds;
 mod generate;
 mod help;
+mod json_channel;
 mod program;
 mod report;
 mod run;
@@ -78,7 +81,8 @@ mod wait;
 #[cfg(test)]
 mod parse_tests;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
@@ -129,7 +133,7 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     match parse(&args) {
         Ok(cli) => run(cli),
-        Err(err) => usage_error(&err, wants_json(&args)),
+        Err(err) => usage_error(&err, json_target(&args)),
     }
 }
 
@@ -159,74 +163,86 @@ fn usage_status(err: &clap::Error) -> u8 {
 }
 
 /// Reports a parse error: the help or version on stdout; a usage error on
-/// stderr, or with `--json` as `{"error": {"message": ..., "kind":
-/// "usage"}}` on stdout.
-fn usage_error(err: &clap::Error, json: bool) -> ExitCode {
+/// stderr, or with a JSON channel (`json`) as `{"error": {"message": ...,
+/// "kind": "usage"}}` there: on stdout for `--json`, on fd N for
+/// `--json-fd N` if N is open; on stderr otherwise (`--json-file` creates
+/// no file for a command line that could not be parsed).
+fn usage_error(err: &clap::Error, json: Option<json_channel::Target>) -> ExitCode {
     let status = usage_status(err);
-    if status != 0 && json {
-        return report::print_usage_error(err);
+    if status != 0 {
+        if let Some(mut sink) = json.as_ref().and_then(json_channel::for_usage_error) {
+            return report::print_usage_error(err, &mut sink);
+        }
     }
     // Nothing better to do if the terminal or pipe is gone.
     let _ = err.print();
     ExitCode::from(status)
 }
 
-/// Whether a command line that could not be parsed asked for `--json`:
-/// whether `--json` is one of the options of `spawnfd run` before PROGRAM
-/// (the first word that is neither an option nor an option's value) or
-/// `--`. An unknown option is taken to have no value. Short options may be
-/// grouped, and the first that takes a value takes the rest of the word or,
-/// if none is left, the next word (`-iu NAME`, `-uNAME`, `-C DIR`).
-fn wants_json(args: &[OsString]) -> bool {
+/// The JSON channel a command line that could not be parsed asked for:
+/// the first `--json`, `--json-fd N` or `--json-file PATH` among the
+/// options of `spawnfd run` before PROGRAM (the first word that is neither
+/// an option nor an option's value) or `--`. Options are known from
+/// clap's definition: long ones with `=VALUE` or a separate value, and
+/// clusters of short ones (`-s TERM`, `-sTERM`, `-k1`). An unknown option
+/// is taken to have no value; a `--json-fd` value that is not an fd
+/// number asks for nothing.
+fn json_target(args: &[OsString]) -> Option<json_channel::Target> {
     let cli = Cli::command();
-    let Some(run) = cli.find_subcommand("run") else {
-        return false;
-    };
+    let run = cli.find_subcommand("run")?;
     let mut words = args.iter().skip(1);
-    if words.next().and_then(|w| w.to_str()) != Some("run") {
-        return false;
+    if words.next()?.to_str() != Some("run") {
+        return None;
     }
+    let takes_value = |arg: &clap::Arg| arg.get_action().takes_values();
     while let Some(word) = words.next() {
-        let Some(long) = word.to_str().and_then(|w| w.strip_prefix("--")) else {
-            let Some(shorts) = word.as_encoded_bytes().strip_prefix(b"-") else {
-                return false; // PROGRAM
+        let bytes = word.as_encoded_bytes();
+        if bytes == b"--" || bytes == b"-" || !bytes.starts_with(b"-") {
+            return None;
+        }
+        if let Some(long) = bytes.strip_prefix(b"--") {
+            let (name, inline) = match long.iter().position(|&b| b == b'=') {
+                Some(eq) => (&long[..eq], Some(&long[eq + 1..])),
+                None => (long, None),
             };
-            if short_group_wants_next_word(run, shorts) {
-                words.next();
+            let name = String::from_utf8_lossy(name);
+            let arg = run.get_arguments().find(|arg| {
+                arg.get_long() == Some(&name)
+                    || arg.get_all_aliases().is_some_and(|a| a.contains(&&*name))
+            });
+            if !arg.is_some_and(takes_value) {
+                if let Some(target) = json_channel::target_of(&name, None) {
+                    return Some(target);
+                }
+                continue;
             }
-            continue;
-        };
-        if long.is_empty() {
-            return false;
-        }
-        if long == "json" {
-            return true;
-        }
-        let takes_value = run
-            .get_arguments()
-            .find(|arg| arg.get_long() == Some(long))
-            .is_some_and(|arg| arg.get_action().takes_values());
-        if takes_value {
-            words.next();
-        }
-    }
-    false
-}
-
-/// Whether the short options `shorts` (a word without its `-`) end with
-/// one that takes its value from the next word: the first one that takes
-/// a value takes the rest of the word if there is any.
-fn short_group_wants_next_word(cmd: &clap::Command, shorts: &[u8]) -> bool {
-    for (i, &letter) in shorts.iter().enumerate() {
-        let takes_value = cmd
-            .get_arguments()
-            .find(|arg| arg.get_short() == Some(char::from(letter)))
-            .is_some_and(|arg| arg.get_action().takes_values());
-        if takes_value {
-            return i + 1 == shorts.len();
+            let value = match inline {
+                Some(value) => Some(OsStr::from_bytes(value).to_os_string()),
+                None => words.next().cloned(),
+            };
+            if let Some(target) = json_channel::target_of(&name, value.as_ref()) {
+                return Some(target);
+            }
+            if matches!(&*name, "json-fd" | "json-file") {
+                return None;
+            }
+        } else {
+            // A cluster of short options: the first that takes a value
+            // takes the rest of the word, or the next word.
+            for (i, &c) in bytes.iter().enumerate().skip(1) {
+                let known = run
+                    .get_arguments()
+                    .find(|arg| arg.get_short().is_some_and(|s| s as u32 == u32::from(c)));
+                if known.is_some_and(takes_value) {
+                    if i + 1 == bytes.len() {
+                        words.next();
+                    }
+                    break;
+                }
+            }
         }
     }
-    false
+    None
 }
 
 /// Runs the subcommand and returns the status to exit with.

@@ -2,15 +2,16 @@
 //! stderr, or the JSON report on stdout; and the `--rusage` summary.
 
 use std::fmt;
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{ExitCode, ExitStatus};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 use spawnfd::{ResourceUsage, Signal, SpawnError, Step};
 
 use crate::fds::FdOption;
+use crate::json_channel::Sink;
 
 /// Exit status when PROGRAM was not found (exec failed with `ENOENT`).
 pub const NOT_FOUND: u8 = 127;
@@ -40,16 +41,17 @@ Exit status (as env(1), timeout(1) and chroot(1)):
            setuid, setrlimit, ...), options it refused (such as a repeated
            CHILD fd or --ctty on an fd PROGRAM does not have), ..., or
            PROGRAM ran out of time and could not be signalled
-  124      PROGRAM ran out of time (--timeout) and was sent the kill
-           signal, then ended in any way but by SIGKILL
+  124      PROGRAM ran out of time (--timeout) and was sent the --signal,
+           then ended in any way but by SIGKILL
   137      PROGRAM ran out of time and died of SIGKILL (sent after
-           --kill-after, or as --kill-signal), as timeout -k does
+           --kill-after, or as --signal), as timeout -k does
            (--preserve-status: PROGRAM's own N or 128+N instead of 124 and
            137)
 
 Signals: spawnfd passes the signals it receives (TERM, INT, QUIT, HUP,
 USR1, USR2, ALRM, WINCH, CONT, the real-time signals, ...) on to PROGRAM, or
-to PROGRAM's process group with --setsid or --pgid 0, and waits for it; on
+to PROGRAM's process group with --setsid, --pgid 0 or --kill-group, and
+waits for it; on
 TSTP, TTIN or TTOU it stops itself after passing them on. It does not pass
 on CHLD, PIPE (which it keeps ignored) or the fault signals (SEGV, BUS, ILL,
 FPE, TRAP, ABRT, SYS). Signals the terminal sends to the foreground group
@@ -57,32 +59,18 @@ reach PROGRAM directly when it shares spawnfd's group, and are not sent
 twice. If spawnfd is killed with SIGKILL, PROGRAM gets the parent-death
 signal (KILL unless --pdeathsig or --no-pdeathsig say otherwise).";
 
-/// Prints the JSON report of a usage error on stdout, `{"error":
+/// Writes the JSON report of a usage error to `sink`, `{"error":
 /// {"message": ..., "kind": "usage"}}` (the message is clap's first line,
 /// without `error: `), and returns [`SPAWNFD_FAILED`].
-pub fn print_usage_error(err: &clap::Error) -> ExitCode {
+pub fn print_usage_error(err: &clap::Error, sink: &mut Sink) -> ExitCode {
     let rendered = err.render().to_string();
     let first = rendered.lines().next().unwrap_or_default();
     let message = first.strip_prefix("error: ").unwrap_or(first);
     let report = json!({ "error": { "message": message, "kind": "usage" } });
-    print_json(&report)
-}
-
-/// Writes `report` and a newline on stdout; if it cannot be written, says
-/// so on stderr. Returns [`SPAWNFD_FAILED`] either way.
-fn print_json(report: &Value) -> ExitCode {
-    if let Err(err) = write_json(report) {
+    if let Err(err) = sink.write(&report) {
         eprintln!("spawnfd: cannot write the JSON report: {err}");
     }
     ExitCode::from(SPAWNFD_FAILED)
-}
-
-/// Writes `report` and a newline on stdout.
-fn write_json(report: &Value) -> io::Result<()> {
-    let mut stdout = io::stdout().lock();
-    serde_json::to_writer(&mut stdout, report).map_err(io::Error::from)?;
-    writeln!(stdout)?;
-    stdout.flush()
 }
 
 /// Why a run has no child status to report.
@@ -283,11 +271,16 @@ pub struct Ended {
     pub pid: u32,
     /// Its status.
     pub status: ExitStatus,
-    /// Whether it ran out of time and was sent the kill signal; `None`
+    /// Whether it ran out of time and was sent the `--signal`; `None`
     /// without `--timeout`.
     pub timed_out: Option<bool>,
     /// Its resource usage, with `--rusage`.
     pub usage: Usage,
+    /// When it was started (the wall clock just before the spawn).
+    pub started: SystemTime,
+    /// From just before the spawn until it was reaped, on the monotonic
+    /// clock.
+    pub elapsed: Duration,
 }
 
 /// The resource usage of a child that ended, as far as `--rusage` got it.
@@ -312,7 +305,7 @@ impl Ended {
     /// of time (unless `preserve_status`), else [`child_exit_status`].
     ///
     /// A child that ran out of time and died of `SIGKILL` (sent after
-    /// `--kill-after`, or as the `--kill-signal`) gives [`KILLED_AFTER_TIMEOUT`],
+    /// `--kill-after`, or as the `--signal`) gives [`KILLED_AFTER_TIMEOUT`],
     /// as `timeout -k` does.
     pub fn exit_status(&self, preserve_status: bool) -> u8 {
         if self.timed_out == Some(true) && !preserve_status {
@@ -337,12 +330,16 @@ impl Ended {
         self.status.signal().and_then(Signal::new)
     }
 
-    /// The JSON report: [`child_json`], plus `"timed_out"` with
-    /// `--timeout` and `"rusage"` (see [`usage_json`]) with `--rusage`:
-    /// `null` when the usage is [`Usage::Unavailable`].
+    /// The JSON report: [`child_json`], `"start_time"` (RFC 3339, UTC,
+    /// nanoseconds: [`rfc3339_utc`]) and `"elapsed"` (seconds, a float),
+    /// plus `"timed_out"` with `--timeout` and `"rusage"` (see
+    /// [`usage_json`]) with `--rusage`: `null` when the usage is
+    /// [`Usage::Unavailable`].
     pub fn to_json(&self) -> Value {
         let mut report = child_json(self.pid, self.status);
         let map = report.as_object_mut().expect("child_json makes an object");
+        map.insert("start_time".into(), rfc3339_utc(self.started).into());
+        map.insert("elapsed".into(), self.elapsed.as_secs_f64().into());
         if let Some(timed_out) = self.timed_out {
             map.insert("timed_out".into(), timed_out.into());
         }
@@ -372,13 +369,55 @@ pub fn child_json(pid: u32, status: ExitStatus) -> Value {
     }
 }
 
+/// `time` as an RFC 3339 timestamp in UTC with nanoseconds,
+/// `2026-12-02T10:00:00.123456789Z` (a time before 1970 is given as the
+/// epoch: the clock would be broken).
+pub fn rfc3339_utc(time: SystemTime) -> String {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since_epoch.as_secs();
+    let (days, second_of_day) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        second_of_day / 3600,
+        second_of_day / 60 % 60,
+        second_of_day % 60,
+        since_epoch.subsec_nanos()
+    )
+}
+
+/// The proleptic Gregorian (year, month, day) of the day `days` after
+/// 1970-01-01 (Howard Hinnant's `civil_from_days`, for days from 1970 on).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    // Days since 0000-03-01, counted in 400-year eras of 146097 days, so
+    // that each leap day is the last day of its year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
 /// Microseconds, as JSON reports CPU times.
 fn micros(time: Duration) -> u64 {
     u64::try_from(time.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The `"rusage"` object of the JSON report: CPU times in microseconds,
-/// the peak resident set size in KiB, and counts.
+/// the peak resident set size in KiB, and counts. Only the fields Linux
+/// maintains: `ru_ixrss`, `ru_idrss`, `ru_isrss`, `ru_nswap`,
+/// `ru_msgsnd`, `ru_msgrcv` and `ru_nsignals` are always 0 there
+/// (getrusage(2)), and are left out rather than reported as zeros.
 pub fn usage_json(usage: &ResourceUsage) -> Value {
     json!({
         "user_time_us": micros(usage.user_time),
@@ -412,36 +451,43 @@ pub fn usage_summary(usage: &ResourceUsage) -> String {
     )
 }
 
-/// Reports how a run ended, as JSON on stdout or on stderr (an error
-/// message, or the `--rusage` summary), and returns the status to exit
-/// with (`preserve_status`: see [`Ended::exit_status`]). A usage that was
-/// asked for but cannot be had is said on stderr with or without `--json`:
-/// it is a warning, not an error, and the JSON has `"rusage": null`.
+/// Reports how a run ended, as JSON on `json` (the channel of `--json`,
+/// `--json-fd` or `--json-file`, if one was asked for and could be had)
+/// or on stderr (an error message, or the `--rusage` summary), and returns
+/// the status to exit with (`preserve_status`: see
+/// [`Ended::exit_status`]). A usage that was asked for but cannot be had
+/// is said on stderr with or without JSON: it is a warning, not an error,
+/// and the JSON has `"rusage": null`.
 ///
 /// If the JSON report cannot be written, says so on stderr and returns
 /// [`SPAWNFD_FAILED`]: the caller asked for a report and has none.
-pub fn finish(ended: Result<Ended, Error>, json: bool, preserve_status: bool) -> ExitCode {
+pub fn finish(
+    ended: Result<Ended, Error>,
+    json: Option<&mut Sink>,
+    preserve_status: bool,
+) -> ExitCode {
+    let wants_json = json.is_some();
     let (report, status) = match &ended {
         Ok(ended) => {
-            match (json, &ended.usage) {
+            match (wants_json, &ended.usage) {
                 (false, Usage::Known(usage)) => eprintln!("spawnfd: {}", usage_summary(usage)),
                 (_, Usage::Unavailable) => eprintln!("spawnfd: {USAGE_UNAVAILABLE}"),
                 _ => {}
             }
             (
-                json.then(|| ended.to_json()),
+                wants_json.then(|| ended.to_json()),
                 ended.exit_status(preserve_status),
             )
         }
         Err(err) => {
-            if !json {
+            if !wants_json {
                 eprintln!("spawnfd: {err}");
             }
-            (json.then(|| err.to_json()), err.exit_status())
+            (wants_json.then(|| err.to_json()), err.exit_status())
         }
     };
-    if let Some(report) = report {
-        if let Err(err) = write_json(&report) {
+    if let (Some(report), Some(sink)) = (report, json) {
+        if let Err(err) = sink.write(&report) {
             eprintln!("spawnfd: cannot write the JSON report: {err}");
             return ExitCode::from(SPAWNFD_FAILED);
         }
@@ -467,7 +513,27 @@ mod tests {
             status,
             timed_out,
             usage: Usage::NotAsked,
+            started: UNIX_EPOCH + Duration::new(1_798_794_000, 123_456_789),
+            elapsed: Duration::from_millis(1500),
         }
+    }
+
+    #[test]
+    fn start_time_is_rfc3339_utc_with_nanoseconds() {
+        let at = |secs, nanos| rfc3339_utc(UNIX_EPOCH + Duration::new(secs, nanos));
+        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(at(951_782_400, 1), "2000-02-29T00:00:00.000000001Z");
+        assert_eq!(at(951_868_799, 0), "2000-02-29T23:59:59.000000000Z");
+        assert_eq!(at(1_709_251_199, 0), "2024-02-29T23:59:59.000000000Z");
+        assert_eq!(at(4_107_542_400, 0), "2100-03-01T00:00:00.000000000Z");
+        assert_eq!(
+            at(1_798_794_000, 123_456_789),
+            "2027-01-01T09:00:00.123456789Z"
+        );
+        assert_eq!(
+            at(253_402_300_799, 999_999_999),
+            "9999-12-31T23:59:59.999999999Z"
+        );
     }
 
     #[test]
@@ -485,7 +551,12 @@ mod tests {
     fn json_has_timed_out_and_rusage_only_when_asked() {
         assert_eq!(
             ended(exited(3), None).to_json(),
-            json!({ "pid": 42, "exit_code": 3 })
+            json!({
+                "pid": 42,
+                "exit_code": 3,
+                "start_time": "2027-01-01T09:00:00.123456789Z",
+                "elapsed": 1.5,
+            })
         );
         let mut report = ended(killed(libc::SIGKILL), Some(true));
         report.usage = Usage::Known(ResourceUsage::default());
@@ -500,10 +571,9 @@ mod tests {
     fn json_has_a_null_rusage_when_it_is_unavailable() {
         let mut report = ended(exited(3), None);
         report.usage = Usage::Unavailable;
-        assert_eq!(
-            report.to_json(),
-            json!({ "pid": 42, "exit_code": 3, "rusage": null })
-        );
+        let json = report.to_json();
+        assert!(json.get("rusage").is_some_and(Value::is_null), "{json}");
+        assert_eq!(json["exit_code"], 3);
     }
 
     #[test]

@@ -17,9 +17,10 @@
 //! # Waiting
 //!
 //! [`crate::wait`] waits on the child's pidfd: `--timeout` stops a child
-//! that runs too long (the kill signal, then `SIGKILL` after the grace
-//! period of `--kill-after`; spawnfd then exits with 124, as timeout(1),
-//! unless `--preserve-status`), and `--rusage` reaps it with its resource
+//! that runs too long (the `--signal`, then `SIGKILL` after the grace
+//! period of `--kill-after` if given; spawnfd then exits with 124, as
+//! timeout(1), unless `--preserve-status`; with `--kill-group` the child
+//! leads a process group and the whole group is signalled), and `--rusage` reaps it with its resource
 //! usage, reported in the JSON object or as one line on stderr (or as
 //! unavailable, `"rusage": null`, when another process reaped the child
 //! first).
@@ -67,14 +68,16 @@
 #[cfg(test)]
 use std::ffi::OsString;
 use std::process::ExitCode;
+use std::time::{Instant, SystemTime};
 
 use clap::Args;
 use spawnfd::Signal;
 
 use crate::help;
+use crate::json_channel::{self, JsonArgs, Sink};
 use crate::program::{ProgramArgs, Setting};
 use crate::report::{self, EXIT_STATUS_HELP, Ended, Error};
-use crate::signals::{self, Forwarder};
+use crate::signals::{self, Forwarder, Target};
 use crate::wait::WaitArgs;
 
 /// Run PROGRAM, wait for it, and exit with its exit status.
@@ -90,8 +93,9 @@ use crate::wait::WaitArgs;
 /// sees what it would see without spawnfd (see Exit status below). PROGRAM
 /// starts with every signal at its default disposition and none blocked
 /// (see Signals below), and dies with spawnfd if spawnfd is killed (see
-/// --pdeathsig). With --timeout, spawnfd stops PROGRAM if it runs too long,
-/// and exits with 124 (see Time limit and resource usage below).
+/// --pdeathsig). With --timeout, spawnfd stops PROGRAM (or with
+/// --kill-group its whole process group) if it runs too long, and exits
+/// with 124 (see Time limit and resource usage below).
 ///
 /// The options under the headings from Directories and files on set
 /// PROGRAM's directories, session, credentials, limits, namespaces and
@@ -105,23 +109,8 @@ use crate::wait::WaitArgs;
     after_long_help = help::with_steps(EXIT_STATUS_HELP)
 )]
 pub struct RunArgs {
-    /// Print one JSON object on stdout once PROGRAM has ended
-    ///
-    /// PROGRAM shares spawnfd's stdout, so the object is written after
-    /// everything PROGRAM wrote there, and ends with a newline. It is
-    /// {"pid": N, "exit_code": N} or {"pid": N, "signal": N, "core_dumped":
-    /// BOOL}, plus "timed_out": BOOL with --timeout ("signal" is then the
-    /// one PROGRAM actually died of) and "rusage": {...} with --rusage
-    /// ("rusage": null if the usage could not be had; see --rusage);
-    /// when PROGRAM could not be started, {"error": {"message": ...,
-    /// "step": ..., "errno": N, "path": ..., "fd": N, "signal": N, "id": N,
-    /// "resource": ...}}, with only the fields that apply ("kind":
-    /// "invalid_input" for options spawnfd refused, "option" for a user or
-    /// group it could not find, "kind": "usage" for a bad command line).
-    /// The exit status is the same as without --json; no error message is
-    /// printed on stderr.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    json: JsonArgs,
 
     /// When PROGRAM is killed by signal N, exit with 128+N rather than die
     /// of N
@@ -145,7 +134,32 @@ impl RunArgs {
     /// Checks the rules clap's argument relations cannot express; returns
     /// the message of the usage error.
     pub fn check(&self) -> Result<(), String> {
-        self.program.check()
+        self.program.check()?;
+        self.check_kill_group()?;
+        self.check_json_fd()
+    }
+
+    /// `--json-fd N` is spawnfd's own: not also an fd of `--fd`,
+    /// `--pass-fds` or `--cwd-fd`.
+    fn check_json_fd(&self) -> Result<(), String> {
+        match self.json.fd() {
+            Some(n) if self.program.names_fd(n) => Err(format!(
+                "--json-fd {n} must not be given with --fd, --pass-fds or --cwd-fd as well"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// `--kill-group` makes PROGRAM lead a group, which `--pgid` with
+    /// another group contradicts (`--setsid` and `--pgid 0` agree).
+    fn check_kill_group(&self) -> Result<(), String> {
+        match self.program.attrs.pgid() {
+            Some(pgid) if pgid != 0 && self.wait.kill_group() => Err(format!(
+                "--kill-group makes PROGRAM lead a process group of its own, \
+                 but --pgid {pgid} puts it in group {pgid} (use --pgid 0 or leave it out)"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// PROGRAM and its arguments.
@@ -157,27 +171,35 @@ impl RunArgs {
 
 /// Runs the subcommand and returns the status to exit with.
 pub fn run(args: RunArgs) -> ExitCode {
-    let ended = execute(&args);
+    let mut json = None;
+    let ended = execute(&args, &mut json);
     let preserve_status = args.wait.preserve_status();
     let reraise = match &ended {
         Ok(ended) if !args.exit_code_for_signals => ended.signal_to_reraise(),
         _ => None,
     };
-    let status = report::finish(ended, args.json, preserve_status);
+    let status = report::finish(ended, json.as_mut(), preserve_status);
     if let Some(signal) = reraise {
         signals::die_of(signal);
     }
     status
 }
 
-/// Starts PROGRAM and waits for it; returns how it ended.
-fn execute(args: &RunArgs) -> Result<Ended, Error> {
-    // First of all, before anything opens an fd of its own.
-    let claimed = args.program.claim_fds()?;
+/// Starts PROGRAM and waits for it; returns how it ended. `json` receives
+/// the JSON channel, if one was asked for, as soon as it is open.
+fn execute(args: &RunArgs, json: &mut Option<Sink>) -> Result<Ended, Error> {
+    // First of all, before anything opens an fd of its own; the channel
+    // is open before the spawn, so that the report has somewhere to go.
+    let target = args.json.target();
+    let claimed = json_channel::open_around(target.as_ref(), json, || args.program.claim_fds())?;
     // Before the spawn: a signal that comes while the child starts waits
     // in the signalfd and is passed on once it exists.
-    let (signals, mask_at_start) =
-        Forwarder::new(args.program.attrs.signal_target()).map_err(Error::Signals)?;
+    let target = if args.wait.kill_group() {
+        Target::Group
+    } else {
+        args.program.attrs.signal_target()
+    };
+    let (signals, mask_at_start) = Forwarder::new(target).map_err(Error::Signals)?;
     let setting = Setting {
         mask_at_start,
         default_pdeathsig: Some(Signal::KILL),
@@ -185,10 +207,12 @@ fn execute(args: &RunArgs) -> Result<Ended, Error> {
     // The command, and with it this process's copies of the --fd fds, is
     // dropped once the child has them: a pipe handed to the child must not
     // be held open here while it runs.
-    let mut child = args
-        .program
-        .command(claimed, setting)?
-        .spawn()
-        .map_err(Error::Spawn)?;
-    args.wait.wait(&mut child, &signals)
+    let mut cmd = args.program.command(claimed, setting)?;
+    if args.wait.kill_group() && !args.program.attrs.new_session() {
+        // The group --kill-group signals: PROGRAM's own.
+        cmd.process_group(0);
+    }
+    let (started, clock) = (SystemTime::now(), Instant::now());
+    let mut child = cmd.spawn().map_err(Error::Spawn)?;
+    args.wait.wait(&mut child, &signals, started, clock)
 }

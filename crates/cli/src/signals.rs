@@ -9,8 +9,8 @@
 //! before it blocked anything, with `--inherit-signal-mask`).
 //!
 //! Each signal read is sent to PROGRAM through its pidfd, or to its
-//! process group with `kill(-pgid)` when spawnfd made one (`--setsid`,
-//! `--pgid 0`), so that PROGRAM's own children get it as they would
+//! process group ([`Child::send_signal_to_group`]) when spawnfd made one
+//! (`--setsid`, `--pgid 0`, `--kill-group`), so that PROGRAM's own children get it as they would
 //! without spawnfd. When PROGRAM is in spawnfd's process group, a signal
 //! the kernel sent (`SI_KERNEL`: the terminal's Ctrl-C, Ctrl-\, Ctrl-Z,
 //! hang-up and window size change, all sent to the foreground group) has
@@ -224,10 +224,13 @@ impl Forwarder {
                 }
             }
             Target::Group => {
-                if let Ok(pgid) = libc::pid_t::try_from(child.id()) {
-                    // SAFETY: kill takes plain integers. The group's leader
-                    // is our unreaped child, so its id cannot be reused.
-                    unsafe { libc::kill(-pgid, signal.as_raw()) };
+                // Through the pidfd, or kill(-pid) while the leader is
+                // unreaped: never another group that took a reused id.
+                // ESRCH: PROGRAM left its group alone; it still gets it.
+                if let Err(e) = child.send_signal_to_group(signal) {
+                    if e.raw_os_error() == Some(libc::ESRCH) {
+                        let _ = child.send_signal(signal);
+                    }
                 }
             }
         }

@@ -168,24 +168,38 @@ fn program_ignoring_the_kill_signal_is_killed_after_the_grace_period() {
     assert_eq!(report["signal"], libc::SIGKILL, "{report}");
 }
 
+/// Whether python3 runs here (the tests that need a program that waits
+/// for a signal it has blocked, race-free, use it).
+fn have_python() -> bool {
+    works("python3", &["-c", "pass"])
+}
+
 #[test]
-fn grace_period_is_5s_by_default() {
-    let (out, elapsed) = run(&[
-        "--json",
+fn no_kill_without_kill_after() {
+    if !have_python() {
+        return skip("no_kill_without_kill_after", "no python3");
+    }
+    // Started with TERM blocked, so that the time-out's TERM waits for it
+    // whenever it comes: the program takes it with sigwait, then goes on
+    // for 6 s (longer than the 5 s grace period spawnfd used to have) and
+    // exits 3 of its own accord. A KILL would end it with signal 9.
+    let script = "import signal, time\n\
+                  signal.sigwait({signal.SIGTERM})\n\
+                  time.sleep(6)\n\
+                  raise SystemExit(3)\n";
+    let (status, report) = run_json(&[
         "--timeout",
         "0.1",
-        "--ignore-signal",
+        "--signal-mask",
         "TERM",
         "--",
-        "sleep",
-        "30",
+        "python3",
+        "-c",
+        script,
     ]);
-    assert_eq!(out.status.code(), Some(137));
-    assert!(stdout(&out).contains(r#""signal":9"#), "{}", stdout(&out));
-    assert!(
-        elapsed < Duration::from_secs(30),
-        "spawnfd waited for sleep 30 to end: {elapsed:?}"
-    );
+    assert_eq!(status, 124, "{report}");
+    assert_eq!(report["timed_out"], true);
+    assert_eq!(report["exit_code"], 3, "KILL was sent: {report}");
 }
 
 #[test]
@@ -442,7 +456,8 @@ fn bad_durations_and_signals_are_usage_errors() {
         " 1",
         "1 s",
         "5S",
-        "inf",
+        "in",
+        "infs",
         "nan",
         ".",
         "99999999999999999999999999d",
@@ -487,7 +502,10 @@ fn help_documents_the_time_limit_and_rusage() {
     let help = stdout(&out);
     for needle in [
         "--timeout <DURATION>",
-        "--kill-signal <SIG>",
+        "-s, --signal <SIG>",
+        "--kill-signal",
+        "-k, --kill-after <DURATION>",
+        "--kill-group",
         "--kill-after <DURATION>",
         "--preserve-status",
         "--rusage",
@@ -546,4 +564,392 @@ fn rusage_of_a_child_reaped_by_someone_else_is_unavailable() {
     assert!(err.starts_with("spawnfd: rusage: unavailable: "), "{err:?}");
     assert!(!err.contains("max RSS"), "a usage was printed: {err:?}");
     assert_eq!(err.lines().count(), 1, "{err:?}");
+}
+
+// ---------------------------------------------------------------------
+// timeout(1)'s option names, and the exit status of each case
+
+#[test]
+fn exit_status_of_each_time_out_with_short_options() {
+    // (options, exit status, the signal PROGRAM died of)
+    let ignore_term = ["--ignore-signal", "TERM"];
+    let cases: [(&[&str], i32, i32); 8] = [
+        (&[], 124, libc::SIGTERM),
+        (&["-s", "INT"], 124, libc::SIGINT),
+        (&["--kill-signal", "USR1"], 124, libc::SIGUSR1),
+        (&["-s", "KILL"], 137, libc::SIGKILL),
+        (
+            &["-k", "0.2", ignore_term[0], ignore_term[1]],
+            137,
+            libc::SIGKILL,
+        ),
+        (
+            &["--preserve-status", "-s", "INT"],
+            128 + libc::SIGINT,
+            libc::SIGINT,
+        ),
+        (
+            &[
+                "--preserve-status",
+                "-k",
+                "0.1",
+                ignore_term[0],
+                ignore_term[1],
+            ],
+            128 + libc::SIGKILL,
+            libc::SIGKILL,
+        ),
+        (&["-s", "HUP", "-k", "30"], 124, libc::SIGHUP),
+    ];
+    for (options, status, signal) in cases {
+        let mut args = vec!["--timeout", "0.2"];
+        args.extend_from_slice(options);
+        args.extend(["--", "sleep", "30"]);
+        let (code, report) = run_json(&args);
+        assert_eq!(code, status, "{options:?}: {report}");
+        assert_eq!(report["timed_out"], true, "{options:?}");
+        assert_eq!(report["signal"], signal, "{options:?}: {report}");
+    }
+}
+
+#[test]
+fn infinite_durations_are_no_limit() {
+    for timeout in ["inf", "INFINITY", "0"] {
+        let (status, report) = run_json(&["--timeout", timeout, "--", "sh", "-c", "exit 4"]);
+        assert_eq!(status, 4, "{timeout}: {report}");
+        assert_eq!(report["timed_out"], false, "{timeout}");
+    }
+    if !have_python() {
+        return skip("infinite_durations_are_no_limit (-k inf)", "no python3");
+    }
+    // -k inf: no KILL, as without -k. TERM is blocked and taken with
+    // sigwait (see no_kill_without_kill_after).
+    let script = "import signal, time\n\
+                  signal.sigwait({signal.SIGTERM})\n\
+                  time.sleep(0.5)\n\
+                  raise SystemExit(5)\n";
+    let (status, report) = run_json(&[
+        "--timeout",
+        "0.1",
+        "-k",
+        "inf",
+        "--signal-mask",
+        "TERM",
+        "--",
+        "python3",
+        "-c",
+        script,
+    ]);
+    assert_eq!((status, &report["exit_code"]), (124, &5.into()), "{report}");
+}
+
+#[test]
+fn run_only_time_options_are_refused_by_exec() {
+    for option in [
+        &["-s", "TERM"][..],
+        &["--signal", "TERM"],
+        &["--kill-signal", "TERM"],
+        &["-k", "1"],
+        &["--kill-group"],
+    ] {
+        let out = StdCommand::new(BIN)
+            .arg("exec")
+            .args(option)
+            .args(["--", "true"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(125), "{option:?}");
+        assert!(
+            stderr(&out).contains("exec has none"),
+            "{option:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------
+// --kill-group
+
+#[test]
+fn kill_group_makes_program_a_group_leader() {
+    for extra in [&[][..], &["--pgid", "0"], &["--setsid"]] {
+        let mut args = vec!["--kill-group"];
+        args.extend_from_slice(extra);
+        // $$ is the shell's pid; field 5 of its stat is its group.
+        args.extend([
+            "--",
+            "sh",
+            "-c",
+            "read -r _ _ _ _ pgrp _ < /proc/$$/stat; echo $$ $pgrp",
+        ]);
+        let (out, _) = run(&args);
+        assert!(out.status.success(), "{extra:?}: {}", stderr(&out));
+        let words: Vec<&str> = stdout(&out).split_whitespace().collect();
+        assert_eq!(words.len(), 2, "{}", stdout(&out));
+        assert_eq!(words[0], words[1], "{extra:?}: not its own group leader");
+    }
+}
+
+#[test]
+fn kill_group_contradicting_pgid_is_a_usage_error() {
+    let (out, _) = run(&["--kill-group", "--pgid", "1", "--", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(stderr(&out).contains("--kill-group"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--pgid 1"), "{}", stderr(&out));
+}
+
+/// A unique value marking the processes one test run starts, found in
+/// their environment.
+fn marker(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{test}-{}-{nanos}", std::process::id())
+}
+
+/// The live processes whose environment has `SPAWNFD_TEST_MARK=mark`,
+/// with their `SPAWNFD_TEST_ROLE`. (A zombie's environment reads empty.)
+fn marked_processes(mark: &str) -> Vec<(i32, String)> {
+    let needle = format!("SPAWNFD_TEST_MARK={mark}");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
+        if vars.contains(&needle.as_bytes()) {
+            let role = vars
+                .iter()
+                .find_map(|v| v.strip_prefix(b"SPAWNFD_TEST_ROLE="))
+                .map(|r| String::from_utf8_lossy(r).into_owned())
+                .unwrap_or_default();
+            found.push((pid, role));
+        }
+    }
+    found
+}
+
+/// `pidfd_open(pid)`, `None` if the process is gone.
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a new fd that nothing else owns.
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Whether the process of `pidfd` exits within `limit` (a watchdog: a
+/// process that should die of a signal already sent does so at once).
+fn exits_within(pidfd: &std::os::fd::OwnedFd, limit: Duration) -> bool {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = limit.as_millis() as i32;
+    // SAFETY: one valid pollfd that outlives the call; EINTR counts as
+    // not exited, which fails the test loudly rather than hiding anything.
+    unsafe { libc::poll(&mut pfd, 1, ms) == 1 }
+}
+
+/// Kills what a test left running, through pidfds.
+fn kill_marked(mark: &str) {
+    use std::os::fd::AsRawFd;
+    for (pid, _) in marked_processes(mark) {
+        if let Some(fd) = pidfd_open(pid) {
+            // SAFETY: pidfd_send_signal with our own pidfd.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    libc::SIGKILL,
+                    0,
+                    0,
+                )
+            };
+        }
+    }
+}
+
+/// PROGRAM for the group tests: python3 started with TERM blocked, so that
+/// the time-out's TERM waits wherever it comes. It forks two grandchildren
+/// (`sleep 60`, stdio on /dev/null): one ignores TERM (the pending TERM is
+/// discarded when it does, so it cannot die of it), the other takes the
+/// default action once it unblocks TERM. PROGRAM waits until both have
+/// executed `sleep` (end-of-file on a close-on-exec pipe each holds), so
+/// that they are set up, and seen with their final environment, before
+/// PROGRAM can die. Then, unless `program_waits`,
+/// PROGRAM unblocks TERM and dies of it; with `program_waits` it keeps it
+/// blocked and sleeps (only KILL ends it).
+fn group_script(program_waits: bool) -> String {
+    format!(
+        "import os, signal, time\n\
+         def grandchild(role, action):\n\
+         \x20   r, w = os.pipe()\n\
+         \x20   if os.fork() == 0:\n\
+         \x20       os.environ['SPAWNFD_TEST_ROLE'] = role\n\
+         \x20       null = os.open('/dev/null', os.O_RDWR)\n\
+         \x20       for fd in (0, 1, 2): os.dup2(null, fd)\n\
+         \x20       signal.signal(signal.SIGTERM, action)\n\
+         \x20       signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGTERM}})\n\
+         \x20       os.execvp('sleep', ['sleep', '60'])\n\
+         \x20   os.close(w)\n\
+         \x20   os.read(r, 1)\n\
+         \x20   os.close(r)\n\
+         grandchild('ignores-term', signal.SIG_IGN)\n\
+         grandchild('dies-of-term', signal.SIG_DFL)\n\
+         import sys\n\
+         early = signal.SIGTERM in signal.sigpending()\n\
+         sys.stdout.write('early\\n' if early else 'ready\\n')\n\
+         sys.stdout.flush()\n\
+         if not {program_waits}:\n\
+         \x20   signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGTERM}})\n\
+         time.sleep(60)\n",
+        program_waits = if program_waits { "True" } else { "False" },
+    )
+}
+
+/// Runs the group script under `spawnfd run --timeout T OPTIONS`;
+/// returns the exit status, the report and the marker.
+///
+/// The time-out can only reach grandchildren that exist: when it came
+/// before PROGRAM had started them (a loaded machine), PROGRAM says so
+/// (`early`, or nothing if KILL ended it), what it left is killed, and the
+/// run is tried again with twice the time limit, from 0.2 s to 12.8 s.
+fn run_group(test: &str, options: &[&str], program_waits: bool) -> (i32, Value, String) {
+    let script = group_script(program_waits);
+    let mut limit = 0.2;
+    loop {
+        let mark = marker(test);
+        let env = format!("SPAWNFD_TEST_MARK={mark}");
+        let timeout = limit.to_string();
+        let mut args = vec![
+            "--json",
+            "--timeout",
+            &timeout,
+            "--signal-mask",
+            "TERM",
+            "--env",
+            &env,
+        ];
+        args.extend_from_slice(options);
+        args.extend(["--", "python3", "-c", &script]);
+        let (out, _) = run(&args);
+        let text = stdout(&out);
+        let report: Value = serde_json::from_str(text.lines().last().unwrap_or_default())
+            .unwrap_or_else(|_| panic!("no JSON report: {text:?} {}", stderr(&out)));
+        if text.starts_with("ready\n") || limit >= 12.8 {
+            assert!(text.starts_with("ready\n"), "never in time: {text:?}");
+            return (out.status.code().expect("spawnfd exits"), report, mark);
+        }
+        kill_marked(&mark);
+        limit *= 2.0;
+    }
+}
+
+/// Fails the test if a process marked `mark` is still alive
+/// (`limit` after spawnfd ended: a watchdog, the KILL has been sent).
+fn assert_none_left(mark: &str, what: &str) {
+    let left = marked_processes(mark);
+    for &(pid, ref role) in &left {
+        if let Some(fd) = pidfd_open(pid) {
+            if !exits_within(&fd, Duration::from_secs(20)) {
+                kill_marked(mark);
+                panic!("{what}: the grandchild that {role} (pid {pid}) outlived spawnfd");
+            }
+        }
+    }
+}
+
+#[test]
+fn group_time_out_with_kill_after_leaves_no_grandchild() {
+    if !have_python() {
+        return skip(
+            "group_time_out_with_kill_after_leaves_no_grandchild",
+            "no python3",
+        );
+    }
+    // PROGRAM dies of TERM: the group gets KILL at once, long before the
+    // grace period of 60 s would pass (the run would hit HANG_GUARD).
+    let (status, report, mark) = run_group("group-k", &["--kill-group", "-k", "60"], false);
+    assert_eq!(status, 124, "{report}");
+    assert_eq!(report["signal"], libc::SIGTERM, "{report}");
+    assert_none_left(&mark, "-k 60, PROGRAM died of TERM");
+
+    // PROGRAM outlives TERM too: all of them get KILL after the grace
+    // period.
+    let (status, report, mark) = run_group(
+        "group-k-program-waits",
+        &["--kill-group", "-k", "0.3"],
+        true,
+    );
+    assert_eq!(status, 137, "{report}");
+    assert_eq!(report["signal"], libc::SIGKILL, "{report}");
+    assert_none_left(&mark, "-k 0.3, PROGRAM blocked TERM");
+
+    // -s KILL: the whole group at once.
+    let (status, _, mark) = run_group("group-s-kill", &["--kill-group", "-s", "KILL"], true);
+    assert_eq!(status, 137);
+    assert_none_left(&mark, "-s KILL");
+}
+
+#[test]
+fn group_time_out_without_kill_after_sends_no_kill() {
+    if !have_python() {
+        return skip(
+            "group_time_out_without_kill_after_sends_no_kill",
+            "no python3",
+        );
+    }
+    let (status, report, mark) = run_group("group-no-k", &["--kill-group"], false);
+    assert_eq!(status, 124, "{report}");
+    assert_eq!(report["signal"], libc::SIGTERM, "{report}");
+    let left = marked_processes(&mark);
+    // The grandchild that takes TERM's default action got it from the
+    // group's TERM and dies.
+    for (pid, role) in &left {
+        if role == "dies-of-term" {
+            let fd = pidfd_open(*pid);
+            let exited = fd
+                .as_ref()
+                .is_none_or(|fd| exits_within(fd, Duration::from_secs(20)));
+            if !exited {
+                kill_marked(&mark);
+                panic!("the grandchild that dies of TERM was not sent TERM");
+            }
+        }
+    }
+    // The one that ignores TERM is left running: no KILL unless -k, as
+    // timeout(1).
+    let ignoring: Vec<_> = marked_processes(&mark)
+        .into_iter()
+        .filter(|(_, role)| role == "ignores-term")
+        .collect();
+    kill_marked(&mark);
+    assert_eq!(ignoring.len(), 1, "KILL was sent without -k: {ignoring:?}");
+}
+
+#[test]
+fn time_out_without_kill_group_signals_program_alone() {
+    if !have_python() {
+        return skip(
+            "time_out_without_kill_group_signals_program_alone",
+            "no python3",
+        );
+    }
+    // The problem --kill-group solves: both grandchildren live on.
+    let (status, _, mark) = run_group("no-group", &["-k", "5"], false);
+    assert_eq!(status, 124);
+    let mut roles: Vec<String> = marked_processes(&mark)
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    kill_marked(&mark);
+    roles.sort();
+    assert_eq!(roles, ["dies-of-term", "ignores-term"]);
 }

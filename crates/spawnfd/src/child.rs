@@ -345,6 +345,71 @@ impl Child {
         pidfd::send_signal(self.fd(), signal.as_raw())
     }
 
+    /// Sends `signal` to the process group the child leads: the child and
+    /// every process in its group, such as the children it started.
+    ///
+    /// The child must lead its own group, having been spawned with
+    /// [`Command::process_group(0)`] or [`Command::setsid(true)`];
+    /// otherwise there is no group with its pid as id, and the result is
+    /// `ESRCH` (a process that left the group is not reached either).
+    ///
+    /// Since Linux 6.9 the signal goes through the pidfd
+    /// (`pidfd_send_signal` with `PIDFD_SIGNAL_PROCESS_GROUP`): the kernel
+    /// finds the group from the process the pidfd names, so the call is
+    /// race-free, and it still reaches the rest of the group after the
+    /// child has been reaped (`ESRCH` once the whole group is gone). Before
+    /// 6.9 (the flag refused with `EINVAL`; found out once, then
+    /// remembered) it is `kill(-pid, signal)`, sent only while the child is
+    /// known to be unreaped, its zombie holding the id so that no other
+    /// group can have it: `ESRCH` once it has been reaped, by this handle
+    /// or by anyone else. (Another thread of this process that reaps with
+    /// `waitpid(-1)` could still reap it between that check and the
+    /// `kill`.) For a process adopted with [`Child::from_pidfd`] that is
+    /// not this process's child, that fallback cannot know, and the call
+    /// fails with [`io::ErrorKind::Unsupported`].
+    ///
+    /// ```
+    /// use spawnfd::{Command, Signal};
+    /// // A shell that waits for a child of its own: both get TERM.
+    /// let mut child = Command::new("sh")
+    ///     .args(["-c", "sleep 30 & wait"])
+    ///     .process_group(0)
+    ///     .spawn()?;
+    /// child.send_signal_to_group(Signal::TERM)?;
+    /// assert!(!child.wait()?.success());
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// [`Command::process_group(0)`]: crate::Command::process_group
+    /// [`Command::setsid(true)`]: crate::Command::setsid
+    pub fn send_signal_to_group(&self, signal: Signal) -> io::Result<()> {
+        match pidfd::send_group_signal(self.fd(), signal.as_raw()) {
+            pidfd::GroupSignal::Sent(result) => result,
+            pidfd::GroupSignal::Unsupported => self.kill_group_while_unreaped(signal),
+        }
+    }
+
+    /// `kill(-pid, signal)`, only while the child is known to be unreaped,
+    /// so that its pid (the group's id) cannot name another group.
+    fn kill_group_while_unreaped(&self, signal: Signal) -> io::Result<()> {
+        let reaped = || io::Error::from_raw_os_error(libc::ESRCH);
+        if self.status.is_some() {
+            return Err(reaped());
+        }
+        if !self.kept_is_ours() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "signalling a process group through a pidfd needs Linux 6.9; \
+                 before, only the group of an unreaped child of this process can be signalled",
+            ));
+        }
+        // Running or a zombie, and ours: waitid finds it without reaping.
+        if !pidfd::is_child(self.fd())? {
+            return Err(reaped());
+        }
+        pidfd::kill_group(self.pid, signal.as_raw())
+    }
+
     /// Waits for the child and collects what it writes to the pipes of its
     /// stdout and stderr, reading both at once so that neither can fill up
     /// and block the child. Closes stdin first.
@@ -407,5 +472,62 @@ impl AsRawFd for Child {
     /// The pidfd.
     fn as_raw_fd(&self) -> RawFd {
         self.fd().as_raw_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::process::ExitStatusExt;
+
+    use crate::{Command, Signal, Stdio};
+
+    /// The `kill(-pid)` path of `send_signal_to_group`, which a kernel
+    /// with `PIDFD_SIGNAL_PROCESS_GROUP` never takes: it signals the group
+    /// while the leader is unreaped, running or a zombie, and refuses once
+    /// it has been reaped.
+    #[test]
+    fn group_fallback_signals_only_while_the_leader_is_unreaped() {
+        let mut child = Command::new("sh")
+            .args(["-c", "read line; exit 3"])
+            .stdin(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        child.kill_group_while_unreaped(Signal::TERM).unwrap();
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+        let err = child.kill_group_while_unreaped(Signal::TERM).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+
+        // A zombie still holds its group's id: signal 0 is accepted.
+        let mut child = Command::new("true").process_group(0).spawn().unwrap();
+        assert!(crate::sys::pidfd::wait_readable(child.pidfd(), None).unwrap());
+        child
+            .kill_group_while_unreaped(Signal::new(libc::SIGCONT).unwrap())
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        let err = child.kill_group_while_unreaped(Signal::TERM).unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+    }
+
+    /// A stranger's pidfd gives the fallback no way to know that its pid
+    /// is still its own.
+    #[test]
+    fn group_fallback_refuses_a_process_that_is_not_our_child() {
+        let mut child = Command::new("sleep")
+            .arg("100")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut stranger =
+            super::Child::from_pidfd(child.pidfd().try_clone_to_owned().unwrap()).unwrap();
+        stranger.parent = None;
+        let err = stranger
+            .kill_group_while_unreaped(Signal::TERM)
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
+        // Not dropped: that would hand the (running) child to the reaper.
+        drop(stranger.into_pidfd());
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }

@@ -211,3 +211,110 @@ fn id_is_the_childs_own_pid() {
     assert_eq!(reported, child.id());
     assert!(child.wait().unwrap().success());
 }
+
+/// `pidfd_open(pid)`: a handle on a process that is not our child (a
+/// grandchild), which no later process with the same pid can take over.
+fn pidfd_open(pid: i32) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    assert!(
+        fd >= 0,
+        "pidfd_open({pid}): {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: a new fd that nothing else owns.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
+}
+
+/// A group leader (`sh`) with a child of its own (`sleep`), both in the
+/// group; returns the leader and a pidfd of the grandchild. `then` is what
+/// the shell does after starting it.
+fn leader_with_grandchild(then: &str) -> (Child, std::os::fd::OwnedFd) {
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("sleep 100 & echo $!; {then}")])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let mut line = String::new();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut byte = [0u8];
+    while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        line.push(byte[0] as char);
+    }
+    let grandchild = pidfd_open(line.trim().parse().expect("the grandchild's pid"));
+    (child, grandchild)
+}
+
+#[test]
+fn send_signal_to_group_reaches_the_childs_children() {
+    let (mut child, grandchild) = leader_with_grandchild("wait");
+    child.send_signal_to_group(Signal::TERM).unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
+    // The grandchild got TERM too: it exits (it is not ours to reap).
+    assert_ne!(
+        poll_in(grandchild.as_fd(), EXIT_BOUND_MS) & libc::POLLIN,
+        0,
+        "the grandchild did not exit"
+    );
+}
+
+#[test]
+fn send_signal_to_group_of_a_child_that_leads_none_is_esrch() {
+    let mut child = sleeper();
+    let err = child.send_signal_to_group(Signal::TERM).unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
+    // It reached nobody: the child still runs.
+    assert_eq!(poll_in(child.pidfd(), 0) & libc::POLLIN, 0);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Whether the running kernel is at least `major.minor`.
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
+    let mut next = || {
+        parts
+            .next()
+            .and_then(|p| p.parse::<u32>().ok())
+            .unwrap_or(0)
+    };
+    (next(), next()) >= (major, minor)
+}
+
+#[test]
+fn send_signal_to_group_after_the_leader_is_reaped() {
+    let (mut child, grandchild) = leader_with_grandchild("exit 0");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let result = child.send_signal_to_group(Signal::TERM);
+    if kernel_at_least(6, 9) {
+        // Through the pidfd the group is still the same group: the
+        // grandchild, still in it, gets the signal.
+        result.unwrap();
+        assert_ne!(
+            poll_in(grandchild.as_fd(), EXIT_BOUND_MS) & libc::POLLIN,
+            0,
+            "the grandchild did not exit"
+        );
+    } else {
+        // kill(-pid) is refused once the leader is reaped: its pid may
+        // have been reused.
+        assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ESRCH));
+        eprintln!(
+            "skipped: send_signal_to_group_after_the_leader_is_reaped: the group part needs \
+             PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9)"
+        );
+        // SAFETY: pidfd_send_signal on our own pidfd of the grandchild.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                grandchild.as_raw_fd(),
+                libc::SIGKILL,
+                0,
+                0,
+            )
+        };
+    }
+}

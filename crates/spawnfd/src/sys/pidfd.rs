@@ -7,6 +7,7 @@ use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// `P_PIDFD` for `waitid` (since Linux 5.4).
@@ -321,6 +322,71 @@ fn wait_status(code: i32, status: i32) -> ExitStatus {
 
 /// `pidfd_send_signal(fd, sig, NULL, 0)` (since Linux 5.1).
 pub(crate) fn send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    send_signal_with(pidfd, sig, 0)
+}
+
+/// `PIDFD_SIGNAL_PROCESS_GROUP` (Linux 6.9): the signal goes to the process
+/// group whose id is the pidfd's process id.
+const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 4;
+
+/// Whether this kernel refused `PIDFD_SIGNAL_PROCESS_GROUP` as an unknown
+/// flag. Set only after a probe with no flags was accepted where the flag
+/// was not (see [`send_group_signal`]): never from a transient error.
+static GROUP_FLAG_REFUSED: AtomicBool = AtomicBool::new(false);
+
+/// How [`send_group_signal`] went.
+#[derive(Debug)]
+pub(crate) enum GroupSignal {
+    /// The kernel sent the signal to the group (or refused it, as it
+    /// refuses any signal: `ESRCH`, `EPERM`, ...).
+    Sent(io::Result<()>),
+    /// The kernel does not know `PIDFD_SIGNAL_PROCESS_GROUP` (before 6.9):
+    /// nothing was sent.
+    Unsupported,
+}
+
+/// `pidfd_send_signal(fd, sig, NULL, PIDFD_SIGNAL_PROCESS_GROUP)`: `sig`
+/// to every process of the group whose id is the pidfd's process's pid
+/// (`ESRCH` if that group has no process). The kernel resolves the group
+/// from the pidfd's `struct pid`, never from a number, so a group made
+/// later under a reused id is never reached.
+///
+/// A kernel without the flag refuses it with `EINVAL`, which the call also
+/// gives for a pidfd of a PID namespace it cannot see. To tell them apart,
+/// the same pidfd is probed with no flag and signal 0: if that is not
+/// `EINVAL`, the flag was the problem, and that is remembered.
+pub(crate) fn send_group_signal(pidfd: BorrowedFd<'_>, sig: i32) -> GroupSignal {
+    if GROUP_FLAG_REFUSED.load(Ordering::Relaxed) {
+        return GroupSignal::Unsupported;
+    }
+    match send_signal_with(pidfd, sig, PIDFD_SIGNAL_PROCESS_GROUP) {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match send_signal_with(pidfd, 0, 0) {
+            Err(probe) if probe.raw_os_error() == Some(libc::EINVAL) => GroupSignal::Sent(Err(e)),
+            _ => {
+                GROUP_FLAG_REFUSED.store(true, Ordering::Relaxed);
+                GroupSignal::Unsupported
+            }
+        },
+        result => GroupSignal::Sent(result),
+    }
+}
+
+/// `kill(-pgid, sig)`. The caller must know that no other group can have
+/// taken the id `pgid` (its leader is an unreaped child of this process).
+pub(crate) fn kill_group(pgid: u32, sig: i32) -> io::Result<()> {
+    let pgid = libc::pid_t::try_from(pgid).map_err(|_| {
+        io::Error::new(io::ErrorKind::InvalidInput, "process group id out of range")
+    })?;
+    // SAFETY: kill takes plain integers; a negative pid names a group.
+    if unsafe { libc::kill(-pgid, sig) } == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// `pidfd_send_signal(fd, sig, NULL, flags)` (since Linux 5.1).
+fn send_signal_with(pidfd: BorrowedFd<'_>, sig: i32, flags: u32) -> io::Result<()> {
     // SAFETY: integer arguments and a NULL siginfo.
     let r = unsafe {
         libc::syscall(
@@ -328,7 +394,7 @@ pub(crate) fn send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
             pidfd.as_raw_fd(),
             sig,
             std::ptr::null::<libc::siginfo_t>(),
-            0u32,
+            flags,
         )
     };
     if r == -1 {
