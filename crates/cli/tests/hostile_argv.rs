@@ -44,9 +44,10 @@ fn run_options() -> Vec<(String, bool)> {
             let takes_value = rest[end..].starts_with(" <");
             Some((format!("--{}", &rest[..end]), takes_value))
         })
-        // It creates the file its value names (/nonexistent, 0.2, ...)
-        // wherever that is; tests/json.rs covers it.
-        .filter(|(name, _)| name != "--json-file")
+        // They create the file their value names (/nonexistent, 0.2, ...)
+        // wherever that is; tests/json.rs and tests/env_and_fds.rs cover
+        // them.
+        .filter(|(name, _)| !["--json-file", "--stdout", "--stderr"].contains(&name.as_str()))
         .collect();
     assert!(
         options.len() > 30,
@@ -141,7 +142,7 @@ fn words(options: Vec<(String, bool)>) -> impl Strategy<Value = Vec<OsString>> {
 }
 
 /// `touch`'s path.
-fn touch() -> &'static str {
+fn system_touch() -> &'static str {
     ["/usr/bin/touch", "/bin/touch"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -149,6 +150,10 @@ fn touch() -> &'static str {
 }
 
 struct Setup {
+    /// PROGRAM: a copy of touch of this test's own, so that no option that
+    /// writes to a file it names (and takes PROGRAM for that name) can
+    /// ever damage the system's.
+    touch: PathBuf,
     /// Where PROGRAM leaves its mark (open to every user).
     marker: PathBuf,
     /// spawnfd's `PATH`: an empty directory.
@@ -162,7 +167,10 @@ fn setup(name: &str) -> Setup {
     let empty = dir.join("empty");
     fs::create_dir_all(&empty).unwrap();
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let touch = dir.join("touch");
+    fs::copy(system_touch(), &touch).unwrap();
     Setup {
+        touch,
         marker: dir.join("marker"),
         out: dir.join("out"),
         err: dir.join("err"),
@@ -183,7 +191,7 @@ fn check(
     if program_after_dashes {
         cmd.arg("--");
     }
-    cmd.arg(touch())
+    cmd.arg(&setup.touch)
         .arg(&setup.marker)
         .env_clear()
         .env("PATH", &setup.empty)
