@@ -614,8 +614,10 @@ struct IsolationArgs {
     /// Start PROGRAM in the cgroup v2 directory DIR
     ///
     /// PROGRAM is created inside it (clone3 with CLONE_INTO_CGROUP, Linux
-    /// 5.7 or newer) and never runs in spawnfd's cgroup; for example
-    /// `--cgroup /sys/fs/cgroup/my.slice/job`. spawnfd needs write access to
+    /// 5.7 or newer) and never runs in spawnfd's cgroup; where the kernel
+    /// cannot do that, PROGRAM's process joins it before any other set-up
+    /// step. For example `--cgroup /sys/fs/cgroup/my.slice/job` (wherever
+    /// the cgroup v2 hierarchy is mounted). spawnfd needs write access to
     /// the directory's cgroup.procs.
     #[arg(long, value_name = "DIR")]
     cgroup: Option<PathBuf>,

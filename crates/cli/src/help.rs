@@ -11,6 +11,7 @@ use spawnfd::Step;
 /// [`Step::MountProc`]s (before and after chroot).
 fn purpose(step: Step, second: bool) -> &'static str {
     match step {
+        Step::Clone => "--cgroup, joined by PROGRAM where the kernel cannot start it there",
         Step::SignalDisposition => {
             "every signal to its default action, then --ignore-signal \
              (--keep-ignored-signals keeps what was ignored)"

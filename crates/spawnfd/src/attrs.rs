@@ -271,6 +271,9 @@ pub(crate) struct AttrPlan {
     /// The cgroup directory opened from a path.
     cgroup_opened: Option<OwnedFd>,
     pub(crate) cgroup: Option<RawFd>,
+    /// The directory's `cgroup.procs`, opened for writing once a spawn
+    /// needs the child to move itself there (no `CLONE_INTO_CGROUP`).
+    cgroup_procs: Option<OwnedFd>,
     pdeathsig: Option<(c_int, c_int)>,
     pub(crate) namespaces: u64,
     pub(crate) uid_map: Vec<u8>,
@@ -451,6 +454,23 @@ impl Attrs {
 }
 
 impl AttrPlan {
+    /// The cgroup's `cgroup.procs`, opened for writing (close-on-exec,
+    /// above fd 2) on first use: where the child writes `0` to move itself
+    /// into the cgroup when the kernel cannot start it there. `None`
+    /// without a cgroup.
+    pub(crate) fn cgroup_procs(&mut self) -> Option<io::Result<RawFd>> {
+        let dir = self.cgroup?;
+        if let Some(fd) = &self.cgroup_procs {
+            return Some(Ok(fd.as_raw_fd()));
+        }
+        let opened = crate::sys::os::open_at(dir, c"cgroup.procs", libc::O_WRONLY);
+        Some(opened.map(|fd| {
+            let raw = fd.as_raw_fd();
+            self.cgroup_procs = Some(fd);
+            raw
+        }))
+    }
+
     /// The child's view, borrowing the plan's buffers.
     pub(crate) fn child_attrs<'a>(&'a self, attrs: &Attrs) -> ChildAttrs<'a> {
         ChildAttrs {

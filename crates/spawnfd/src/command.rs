@@ -439,9 +439,18 @@ impl Command {
         self
     }
 
-    /// Starts the child directly inside the cgroup v2 directory `dir`
-    /// (`clone3` with `CLONE_INTO_CGROUP`, since Linux 5.7): it never runs
-    /// a single instruction in the parent's cgroup.
+    /// Starts the child inside the cgroup v2 directory `dir`.
+    ///
+    /// With `clone3` and `CLONE_INTO_CGROUP` (Linux 5.7) the kernel creates
+    /// it there, so it never runs a single instruction in the parent's
+    /// cgroup. Where that flag is missing (older kernels, or a sandbox that
+    /// refuses `clone3` and leaves `clone`), the child moves itself there
+    /// first thing, before any other step, by writing to the directory's
+    /// `cgroup.procs` (opened by the parent, so the same permission
+    /// applies): it runs a few instructions of the library in the parent's
+    /// cgroup, never the program. A failure is [`Step::Clone`] either way.
+    ///
+    /// [`Step::Clone`]: crate::Step::Clone
     pub fn cgroup<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
         self.attrs.cgroup = Some(Cgroup::Path(dir.as_ref().to_owned()));
         self

@@ -18,7 +18,10 @@ use std::path::{Path, PathBuf};
 pub enum Step {
     /// Parent: creating a pipe for `Stdio::piped()`.
     Pipe,
-    /// Parent: `clone3`/`clone` refused to create the process.
+    /// Parent: `clone3`/`clone` refused to create the process, or to
+    /// create it in its cgroup; also the child's joining its cgroup where
+    /// the kernel cannot start it there (before Linux 5.7, or on the
+    /// `clone` fallback).
     Clone,
     /// Parent: writing the `uid_map`, `setgroups` or `gid_map` of a new
     /// user namespace ([`SpawnError::path`] is the file).
@@ -114,7 +117,9 @@ const STEPS: [Step; 27] = [
 
 impl Step {
     /// The steps a child runs, in the order it runs them (those it has
-    /// something to do for): signal dispositions first, exec last.
+    /// something to do for): joining its cgroup first (only where the
+    /// kernel could not start it there: [`Clone`](Step::Clone), the step a
+    /// refusal of `CLONE_INTO_CGROUP` names), exec last.
     /// [`Chdir`](Step::Chdir) appears twice: a working directory given as
     /// an fd is entered before the fds are placed (which may reuse its
     /// number), one given by path after `chroot` and the credentials (so
@@ -137,6 +142,7 @@ impl Step {
     /// assert_eq!(order.last(), Some(&Step::Exec));
     /// ```
     pub const CHILD_ORDER: &'static [Step] = &[
+        Step::Clone,
         Step::SignalDisposition,
         Step::Setsid,
         Step::ProcessGroup,

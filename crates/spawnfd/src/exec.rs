@@ -97,6 +97,7 @@ pub(crate) fn exec(cmd: &Command) -> io::Error {
         ignore_signals: cmd.attrs.ignore.as_raw(),
         attrs,
         go: None,
+        join_cgroup: None,
         report: &report,
     };
     // Returns only if a step failed; the same steps as a child runs, under

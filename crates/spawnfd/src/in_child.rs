@@ -39,7 +39,11 @@
 //! failure carries its own [`Step`].
 //!
 //! 0. **User namespace hand-shake** (only with a new user namespace): wait
-//!    on a futex until the parent has written the id maps.
+//!    on a futex until the parent has written the id maps. Then, where the
+//!    kernel could not start the child in its cgroup (no
+//!    `CLONE_INTO_CGROUP`: `clone`, or before Linux 5.7), **join the
+//!    cgroup** by writing `0` to its `cgroup.procs`, before anything else
+//!    runs; a failure is [`Step::Clone`]'s, as the kernel's refusal would be.
 //! 1. **Signal dispositions**: reset every signal of the child's own table
 //!    (its own copy since the clone, which no other thread can change) to
 //!    `SIG_DFL`: the ignored ones, and the caught ones where the kernel did
@@ -164,7 +168,21 @@ pub(crate) struct ChildCtx<'a> {
     /// With a new user namespace: 0 until the parent has written the id
     /// maps (futex word).
     pub(crate) go: Option<&'a AtomicU32>,
+    /// Where the kernel could not start the child in its cgroup (no
+    /// `CLONE_INTO_CGROUP`): the cgroup to join.
+    pub(crate) join_cgroup: Option<JoinCgroup>,
     pub(crate) report: &'a Report,
+}
+
+/// A cgroup the child joins itself.
+#[derive(Clone, Copy)]
+pub(crate) struct JoinCgroup {
+    /// The cgroup's `cgroup.procs`, open for writing.
+    pub(crate) procs: c_int,
+    /// Create the new cgroup namespace after joining (instead of at the
+    /// clone), so that its root is the joined cgroup, as with
+    /// `CLONE_INTO_CGROUP`.
+    pub(crate) new_namespace: bool,
 }
 
 /// The attributes beyond std's, laid out for the child.
@@ -276,6 +294,25 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
     // 0. With a new user namespace, wait for the parent to write its maps.
     if let Some(go) = ctx.go {
         wait_for_go(go);
+    }
+
+    // 0. Where the kernel could not start the child in its cgroup, join it
+    //    now, before anything else runs: "0" is the writing process. The
+    //    step is the one a refusal of CLONE_INTO_CGROUP names.
+    //    A new cgroup namespace is made after, rooted at that cgroup.
+    if let Some(join) = ctx.join_cgroup {
+        stage(report, Step::Clone);
+        // SAFETY: a one-byte buffer that outlives the call; `procs` is an
+        // fd the parent keeps open until we exec or exit.
+        at(Step::Clone, -1, unsafe {
+            syscall!(libc::SYS_write, join.procs, b"0".as_ptr(), 1usize)
+        })?;
+        if join.new_namespace {
+            // SAFETY: an integer argument.
+            at(Step::Clone, -1, unsafe {
+                syscall!(libc::SYS_unshare, libc::CLONE_NEWCGROUP)
+            })?;
+        }
     }
 
     // 1. Signal dispositions: reset, then the requested ignores. First, so

@@ -22,7 +22,9 @@ use crate::child::{Child, OnDrop};
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
-use crate::in_child::{ChildCtx, EXISTS_BUT, MOUNT_PROC_AT, Report, Source, child_main};
+use crate::in_child::{
+    ChildCtx, EXISTS_BUT, JoinCgroup, MOUNT_PROC_AT, Report, Source, child_main,
+};
 use crate::sys::clone::{self, BlockAllSignals, Created, Failure, UserNsSetup};
 use crate::sys::{os, pidfd};
 
@@ -47,6 +49,22 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
     let _dumpable = os::KeepDumpable::new(cmd.attrs.changes_credentials());
     let mut method = clone::expected_method();
     loop {
+        // Where the kernel cannot start the child in its cgroup, the child
+        // moves itself there first thing.
+        let cgroup_by_clone = clone::cgroup_by_clone(method);
+        let join_cgroup = match prep.attrs.cgroup_procs().filter(|_| !cgroup_by_clone) {
+            None => None,
+            Some(Ok(procs)) => Some(JoinCgroup {
+                procs,
+                new_namespace: cmd.attrs.namespaces.contains(Namespaces::CGROUP),
+            }),
+            Some(Err(e)) => return Err(prep.error(Step::Clone, e.raw_os_error(), Detail::None)),
+        };
+        // A new cgroup namespace is then the child's to make, once in it.
+        let mut namespaces = prep.attrs.namespaces;
+        if join_cgroup.is_some_and(|join| join.new_namespace) {
+            namespaces &= !(libc::CLONE_NEWCGROUP as u64);
+        }
         let report = Report::default();
         let go = AtomicU32::new(0);
         let blocked = BlockAllSignals::new()?;
@@ -68,13 +86,14 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
             ignore_signals: cmd.attrs.ignore.as_raw(),
             attrs: prep.attrs.child_attrs(&cmd.attrs),
             go: user_ns.then_some(&go),
+            join_cgroup,
             report: &report,
         };
         let mut write_maps = |pid| write_id_maps(prep.program, pid, &prep.attrs);
         let request = clone::Request {
-            namespaces: prep.attrs.namespaces,
+            namespaces,
             exit_signal: cmd.exit_signal.map_or(0, |s| s.as_raw() as u64),
-            cgroup: prep.attrs.cgroup,
+            cgroup: prep.attrs.cgroup.filter(|_| cgroup_by_clone),
             user_ns: user_ns.then_some(UserNsSetup {
                 go: &go,
                 setup: &mut write_maps,

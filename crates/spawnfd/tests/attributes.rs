@@ -26,9 +26,9 @@ use spawnfd::{
 };
 use support::{
     CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT, CAP_SYS_NICE, CAP_SYS_RESOURCE, PROBE, ScratchDir,
-    TestCgroup, assert_isolated_passed, attr_probe, attr_probe_at, expect_step, forced_path,
-    forced_without_into_cgroup, has_capability, in_isolated_run, isolated_command,
-    probe_for_anyone, refused, run_attrs, run_isolated, sig_bit, status_field, unshare_unavailable,
+    TestCgroup, assert_isolated_passed, attr_probe, attr_probe_at, expect_step, has_capability,
+    in_isolated_run, isolated_command, probe_for_anyone, refused, run_attrs, run_isolated, sig_bit,
+    status_field, unshare_unavailable,
 };
 
 /// A `sleep` that lasts until the test is done with it: killed and reaped
@@ -809,27 +809,8 @@ fn cgroup_starts_the_child_in_that_cgroup() {
             return;
         }
     };
-    if forced_without_into_cgroup() {
-        // Without clone3(CLONE_INTO_CGROUP) there is no race-free way to
-        // start a child in a cgroup: refused, before any process exists.
-        let opened = File::open(&cgroup.dir).expect("open the cgroup");
-        let mut by_path = attr_probe();
-        by_path.cgroup(&cgroup.dir);
-        let mut by_fd = attr_probe();
-        by_fd.cgroup_fd(opened);
-        for cmd in [&mut by_path, &mut by_fd] {
-            let err = cmd
-                .status()
-                .expect_err("a cgroup spawn without CLONE_INTO_CGROUP");
-            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
-            assert!(err.to_string().contains("cgroup"), "{err}");
-        }
-        eprintln!(
-            "skipped: {} has no CLONE_INTO_CGROUP; the spawn was refused as Unsupported",
-            forced_path().unwrap_or_default()
-        );
-        return;
-    }
+    // On every path: through CLONE_INTO_CGROUP where the kernel has it,
+    // else the child joins the cgroup before any other step.
     let Some(r) = run_in_cgroup(&cgroup, |cmd| cmd.cgroup(&cgroup.dir)) else {
         return;
     };

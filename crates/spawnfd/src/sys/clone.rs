@@ -9,7 +9,7 @@ use std::ffi::c_void;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU8, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::arch;
@@ -169,6 +169,23 @@ impl Method {
     }
 }
 
+/// Whether this kernel refused `CLONE_INTO_CGROUP` (`E2BIG`: its `struct
+/// clone_args` has no cgroup field, before Linux 5.7): a child asked to
+/// start in a cgroup then moves itself there (see [`cgroup_by_clone`]).
+/// A fact about the kernel, so never unlearned.
+static NO_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
+
+/// Whether `method` starts a child in its cgroup itself
+/// (`CLONE_INTO_CGROUP`, Linux 5.7). Where it cannot (`clone`, or a kernel
+/// that refused the flag), the caller asks the child to move itself: it
+/// writes `0` to the cgroup's `cgroup.procs` first thing, before any
+/// other step, with the same errors at the same step ([`Step::Clone`]).
+///
+/// [`Step::Clone`]: crate::Step::Clone
+pub(crate) fn cgroup_by_clone(method: Method) -> bool {
+    method != Method::Clone && !NO_INTO_CGROUP.load(Ordering::Relaxed)
+}
+
 /// The best method known to work here, as an index into [`Method::ALL`]:
 /// starts at the best and only ever moves down, when a better one was
 /// refused and a worse one then created the same child.
@@ -205,7 +222,8 @@ pub(crate) struct Request<'a> {
     pub(crate) namespaces: u64,
     /// The signal the parent gets when the child exits; 0 for none.
     pub(crate) exit_signal: u64,
-    /// A cgroup v2 directory to start the child in (`CLONE_INTO_CGROUP`).
+    /// A cgroup v2 directory to start the child in (`CLONE_INTO_CGROUP`);
+    /// only where [`cgroup_by_clone`] says the method can.
     pub(crate) cgroup: Option<RawFd>,
     /// For a new user namespace: the parent's part between clone and exec.
     pub(crate) user_ns: Option<UserNsSetup<'a>>,
@@ -261,12 +279,7 @@ pub(crate) unsafe fn spawn_vfork(
     request: Request<'_>,
     _blocked: &BlockAllSignals,
 ) -> Result<Created, Failure> {
-    if method == Method::Clone && request.cgroup.is_some() {
-        return Err(Failure::Error(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "starting a child in a cgroup needs clone3 (Linux 5.7), which is not available",
-        )));
-    }
+    debug_assert!(request.cgroup.is_none() || cgroup_by_clone(method));
     if method == Method::Clone && request.namespaces & CLONE_NEWTIME != 0 {
         return Err(Failure::Error(io::Error::new(
             io::ErrorKind::Unsupported,
@@ -339,23 +352,12 @@ pub(crate) unsafe fn spawn_vfork(
 fn refusal(method: Method, request: &Request<'_>, error: io::Error) -> Failure {
     let errno = error.raw_os_error();
     if request.cgroup.is_some() && errno == Some(libc::E2BIG) {
-        // Before 5.7 the kernel does not know the larger clone_args.
-        return Failure::Error(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "starting a child in a cgroup needs CLONE_INTO_CGROUP (Linux 5.7)",
-        ));
+        // Before 5.7 the kernel does not know the larger clone_args: the
+        // same method again, with the child moving itself.
+        NO_INTO_CGROUP.store(true, Ordering::Relaxed);
+        return Failure::Refused { next: method };
     }
     let refused = matches!(errno, Some(libc::ENOSYS | libc::EPERM | libc::EINVAL));
-    if refused && request.cgroup.is_some() && method.next() == Some(Method::Clone) {
-        // Both kinds of clone3 refused it, and clone cannot start a child
-        // in a cgroup: the same answer whatever was spawned before.
-        return Failure::Error(io::Error::new(
-            io::ErrorKind::Unsupported,
-            format!(
-                "starting a child in a cgroup needs clone3 (Linux 5.7), which refused it here: {error}"
-            ),
-        ));
-    }
     if refused && request.namespaces & CLONE_NEWTIME != 0 && method.next() == Some(Method::Clone) {
         // As for a cgroup: clone cannot carry the flag, so clone3's
         // refusal is the answer, whatever was spawned before.

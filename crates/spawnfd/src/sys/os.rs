@@ -3,9 +3,10 @@
 
 #![allow(unsafe_code)]
 
+use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Sets the soft `RLIMIT_NOFILE` to the hard one; returns it.
 pub(crate) fn raise_fd_limit() -> io::Result<u64> {
@@ -66,6 +67,19 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     // SAFETY: both fds are new and owned by nobody else.
     let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     Ok((above_stdio(read), above_stdio(write)))
+}
+
+/// `openat(dir, name, flags | O_CLOEXEC)`, numbered 3 or above where it can
+/// be (see [`above_stdio`]).
+pub(crate) fn open_at(dir: RawFd, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: `name` is NUL-terminated; `dir` is an fd the caller holds
+    // open; openat returns a new fd or -1.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), flags | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new fd owned by nobody else.
+    Ok(above_stdio(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
 /// Moves a close-on-exec fd of the library off a closed standard fd (0, 1

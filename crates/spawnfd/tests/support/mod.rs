@@ -870,15 +870,3 @@ impl Drop for TestCgroup {
 pub fn forced_path() -> Option<String> {
     std::env::var("SPAWNFD_FORCED_PATH").ok()
 }
-
-/// Whether the forced path leaves the library without
-/// `clone3(CLONE_INTO_CGROUP)`: every path that refuses `clone3` or
-/// emulates a kernel before 5.7. A cgroup spawn then gives `Unsupported`.
-pub fn forced_without_into_cgroup() -> bool {
-    forced_path().is_some_and(|p| {
-        matches!(
-            p.as_str(),
-            "clone3-enosys" | "clone3-eperm" | "no-clear-sighand" | "no-into-cgroup" | "old-kernel"
-        )
-    })
-}
