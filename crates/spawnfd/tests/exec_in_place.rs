@@ -240,7 +240,8 @@ fn inner_exec_refusals() {
             }]);
         }),
         ("cgroup", |c| {
-            c.cgroup("/sys/fs/cgroup");
+            // Refused before the path is even opened.
+            c.cgroup("/nonexistent/cgroup");
         }),
         ("exit signal", |c| {
             c.exit_signal(None);
