@@ -9,7 +9,8 @@
 //! `--rusage`, `--json`, ...) are not offered, so giving one is a usage
 //! error. The library's `Command::exec` runs the same steps, in the same
 //! order, as a spawned child does, and refuses what needs a new process
-//! (`--unshare pid` or `user`, id maps, `--cgroup`): 125.
+//! (`--unshare pid`, `user` or `time`, id maps): 125. `--cgroup` moves the
+//! process into the cgroup before the other steps.
 //!
 //! # The status fd
 //!
@@ -69,7 +70,7 @@ End-of-file without a record: PROGRAM was executed.";
 /// fail, spawnfd names it and exits with 125 (126 or 127 when PROGRAM
 /// itself cannot be executed). Options that need a new process are
 /// refused: --unshare pid, user and time, --uid-map, --gid-map,
-/// --map-root-user, --cgroup.
+/// --map-root-user. --cgroup moves spawnfd's process into the cgroup first.
 #[derive(Debug, Args)]
 #[command(
     after_help = EXEC_STATUS_HELP,

@@ -648,7 +648,10 @@ impl Command {
     /// the same order, with every signal blocked (so no signal handler runs
     /// midway), and a failure names the same [`Step`](crate::Step). New
     /// namespaces are entered with `unshare(2)` first
-    /// ([`Step::Unshare`](crate::Step::Unshare)). The program's signal mask
+    /// ([`Step::Unshare`](crate::Step::Unshare)); a
+    /// [`cgroup`](Command::cgroup) is joined in the first step (by writing
+    /// to its `cgroup.procs`), and a new cgroup namespace made after that,
+    /// as by a child the kernel could not start in its cgroup. The program's signal mask
     /// is the requested one, its signal dispositions those of a spawned
     /// child (every caught or ignored signal reset, unless
     /// [`reset_ignored_signals(false)`](Command::reset_ignored_signals)).
@@ -664,8 +667,7 @@ impl Command {
     ///   [`spawn`](Command::spawn) refuses, and what needs a new process:
     ///   a new PID or user namespace ([`Namespaces::PID`](crate::Namespaces::PID)
     ///   holds only later children; a user namespace needs its id maps
-    ///   written from outside), id maps, a [`cgroup`](Command::cgroup)
-    ///   (write the pid to `cgroup.procs` instead), an
+    ///   written from outside), a time namespace, id maps, an
     ///   [`exit_signal`](Command::exit_signal) other than `SIGCHLD`,
     ///   [`kill_on_drop`](Command::kill_on_drop), and
     ///   [`Stdio::piped()`](crate::Stdio::piped), whose other end nobody

@@ -17,6 +17,8 @@
 //!   `CLONE_CLEAR_SIGHAND` did it for a child), so that no handler of the
 //!   caller runs once the mask step unblocks signals.
 //! - The parent-death signal watches the caller's parent.
+//! - A cgroup is joined by writing `0` to its `cgroup.procs`, as a child
+//!   does where the kernel cannot start it in the cgroup.
 //! - On failure nothing is undone but the signal mask: see
 //!   [`Command::exec`](crate::Command::exec) for what may have changed.
 
@@ -28,7 +30,7 @@ use std::io;
 use crate::attrs::Namespaces;
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, Step, invalid};
-use crate::in_child::{ChildCtx, Report, replay};
+use crate::in_child::{ChildCtx, JoinCgroup, Report, replay};
 use crate::signal::Signal;
 use crate::spawn::{Defaults, Prepared};
 use crate::sys::clone::BlockAllSignals;
@@ -63,7 +65,21 @@ pub(crate) fn exec(cmd: &Command) -> io::Error {
         Ok(blocked) => blocked,
         Err(e) => return e,
     };
-    let namespaces = prep.attrs.namespaces;
+    // A cgroup is joined in the first step (writing 0 to its cgroup.procs);
+    // a new cgroup namespace is made after that, so that its root is the
+    // joined cgroup, as for a child.
+    let join_cgroup = match prep.attrs.cgroup_procs() {
+        None => None,
+        Some(Ok(procs)) => Some(JoinCgroup {
+            procs,
+            new_namespace: cmd.attrs.namespaces.contains(Namespaces::CGROUP),
+        }),
+        Some(Err(e)) => return prep.error(Step::Clone, e.raw_os_error(), Detail::None),
+    };
+    let mut namespaces = prep.attrs.namespaces;
+    if join_cgroup.is_some_and(|join| join.new_namespace) {
+        namespaces &= !(libc::CLONE_NEWCGROUP as u64);
+    }
     if namespaces != 0 {
         // SAFETY: an integer argument. unshare changes only the calling
         // thread's namespaces, which execve then carries.
@@ -97,7 +113,7 @@ pub(crate) fn exec(cmd: &Command) -> io::Error {
         ignore_signals: cmd.attrs.ignore.as_raw(),
         attrs,
         go: None,
-        join_cgroup: None,
+        join_cgroup,
         report: &report,
     };
     // Returns only if a step failed; the same steps as a child runs, under
@@ -137,12 +153,6 @@ fn check(cmd: &Command) -> io::Result<()> {
     if !cmd.attrs.uid_map.is_empty() || !cmd.attrs.gid_map.is_empty() {
         return refuse(format_args!(
             "exec in place has no new user namespace to give id maps to"
-        ));
-    }
-    if cmd.attrs.cgroup.is_some() {
-        return refuse(format_args!(
-            "exec in place does not move the process into a cgroup: write its pid to \
-             cgroup.procs first"
         ));
     }
     if cmd.exit_signal != Some(Signal::CHLD) {

@@ -219,7 +219,7 @@ fn inner_exec_refusals() {
         return;
     }
     type Setup = fn(&mut Command);
-    let cases: [(&str, Setup); 12] = [
+    let cases: [(&str, Setup); 11] = [
         ("PID namespace", |c| {
             c.unshare(Namespaces::PID);
         }),
@@ -238,10 +238,6 @@ fn inner_exec_refusals() {
                 outside: 0,
                 count: 1,
             }]);
-        }),
-        ("cgroup", |c| {
-            // Refused before the path is even opened.
-            c.cgroup("/nonexistent/cgroup");
         }),
         ("exit signal", |c| {
             c.exit_signal(None);
@@ -316,5 +312,68 @@ fn inner_exec_kills_itself() {
         return;
     }
     let err = Command::new("sh").args(["-c", "kill -TERM $$"]).exec();
+    panic!("exec failed: {err}");
+}
+
+/// Where the outer test wants the exec'd probe to join.
+const CGROUP: &str = "SPAWNFD_TEST_EXEC_CGROUP";
+
+#[test]
+fn exec_joins_the_cgroup_before_the_program_runs() {
+    let cgroup = match support::TestCgroup::create() {
+        Ok(cgroup) => cgroup,
+        Err(reason) => return eprintln!("skipped: exec into a cgroup: {reason}"),
+    };
+    for new_namespace in [false, true] {
+        if new_namespace && support::unshare_unavailable(Namespaces::CGROUP).is_some() {
+            eprintln!("skipped: exec into a cgroup and a new cgroup namespace: not permitted");
+            continue;
+        }
+        let report = TempPath::new("exec-cgroup-report");
+        File::create(report.path()).expect("create the report file");
+        let out = isolated_command("inner_exec_cgroup")
+            .env(REPORT, report.path())
+            .env(CGROUP, &cgroup.dir)
+            .env(
+                "SPAWNFD_TEST_NEW_CGROUP_NS",
+                if new_namespace { "1" } else { "" },
+            )
+            .output()
+            .expect("re-run the test binary");
+        let text = std::fs::read_to_string(report.path()).expect("read the report");
+        assert!(
+            out.status.success() && !text.is_empty(),
+            "the exec'd probe failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let attrs = AttrReport::parse(&text);
+        // Joined, and a new cgroup namespace is rooted at the joined one.
+        let expected = if new_namespace {
+            "/"
+        } else {
+            cgroup.name.as_str()
+        };
+        assert_eq!(attrs.cgroup_v2(), Some(expected), "{:#?}", attrs.cgroups);
+    }
+}
+
+#[test]
+#[ignore = "run by exec_joins_the_cgroup_before_the_program_runs"]
+fn inner_exec_cgroup() {
+    if !in_isolated_run("inner_exec_cgroup") {
+        return;
+    }
+    let out = File::options()
+        .write(true)
+        .open(std::env::var_os(REPORT).expect("the report path"))
+        .expect("open the report file");
+    let mut cmd = support::attr_probe();
+    cmd.fd(1, out)
+        .cgroup(std::env::var_os(CGROUP).expect("the cgroup"));
+    if std::env::var_os("SPAWNFD_TEST_NEW_CGROUP_NS").is_some_and(|v| !v.is_empty()) {
+        cmd.unshare(Namespaces::CGROUP);
+    }
+    let err = cmd.exec();
     panic!("exec failed: {err}");
 }
