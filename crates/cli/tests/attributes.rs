@@ -13,11 +13,11 @@ use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, json_report, run, scratch_path, stderr, stdout};
+use common::{BIN, json_report, new_cgroup, remove_cgroup, run, scratch_path, stderr, stdout};
 
 /// Runs `spawnfd run ARGS...` and returns its stdout, which it must have
 /// ended successfully.
@@ -1251,41 +1251,6 @@ fn map_root_user_makes_the_child_root_of_a_user_namespace() {
         map_lines(&lines[3..].join("\n")),
         [vec![0, u64::from(euid), 1], vec![0, u64::from(egid), 1]]
     );
-}
-
-/// A new, empty cgroup v2 directory below this process's own cgroup, if
-/// there is a cgroup2 mount this process may create one in; `None` with the
-/// reason otherwise. The path is also returned as the child will see it in
-/// `/proc/self/cgroup`.
-fn new_cgroup(name: &str) -> Result<(PathBuf, String), String> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
-    // Fields: ... mount-point ... - fstype source options.
-    let mount = mountinfo
-        .lines()
-        .find_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            (right.split_whitespace().next()? == "cgroup2")
-                .then(|| left.split_whitespace().nth(4).map(PathBuf::from))?
-        })
-        .ok_or("no cgroup2 mount")?;
-    let own = fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
-    let own = own
-        .lines()
-        .find_map(|l| l.strip_prefix("0::"))
-        .ok_or("no cgroup v2 line in /proc/self/cgroup")?;
-    let relative = format!("{}/{name}", own.trim_end_matches('/'));
-    let dir = mount.join(relative.trim_start_matches('/'));
-    let _ = fs::remove_dir(&dir);
-    fs::create_dir(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-    Ok((dir, relative))
-}
-
-/// Removes a cgroup directory once its processes are gone.
-fn remove_cgroup(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while fs::remove_dir(dir).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]

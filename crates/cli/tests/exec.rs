@@ -362,3 +362,29 @@ fn no_parent_death_signal_unless_asked() {
         assert_eq!(stdout(&out), expected, "{options:?}");
     }
 }
+
+#[test]
+fn cgroup_is_joined_in_place() {
+    if !is_root() {
+        return eprintln!("skipped: exec --cgroup: moving into a cgroup needs root here");
+    }
+    let name = format!("spawnfd-cli-exec-{}", std::process::id());
+    let (dir, relative) = match common::new_cgroup(&name) {
+        Ok(created) => created,
+        Err(why) => return eprintln!("skipped: exec --cgroup: {why}"),
+    };
+    let out = Command::new(BIN)
+        .arg("exec")
+        .arg("--cgroup")
+        .arg(&dir)
+        .args(["--", "cat", "/proc/self/cgroup"])
+        .output()
+        .unwrap();
+    common::remove_cgroup(&dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).lines().any(|l| l == format!("0::{relative}")),
+        "{}",
+        stdout(&out)
+    );
+}
