@@ -878,7 +878,13 @@ pub fn forced_without_into_cgroup() -> bool {
     forced_path().is_some_and(|p| {
         matches!(
             p.as_str(),
-            "clone3-enosys" | "clone3-eperm" | "no-clear-sighand" | "no-into-cgroup" | "old-kernel"
+            "clone3-enosys"
+                | "clone3-eperm"
+                | "no-clear-sighand"
+                | "no-into-cgroup"
+                | "old-kernel"
+                | "no-pidfd"
+                | "kernel-4x"
         )
     })
 }
