@@ -1181,9 +1181,136 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// The message of a spawn that every creation method refused, or that
+/// the kernel refused for a missing feature: `tried` holds each call made
+/// for the request and its errno, the last one the final answer. `None`
+/// when the answer is no refusal (`EAGAIN`, `ENOMEM`, ...), which the
+/// errno alone says.
+///
+/// "new user namespaces are refused here: EPERM from clone3 and clone";
+/// "creating a process is refused here: ENOSYS from clone3, EPERM from
+/// clone".
+pub(crate) fn refused_here(namespaces: u64, tried: &[(&'static str, i32)]) -> Option<String> {
+    let &(_, last) = tried.last()?;
+    if !matches!(
+        last,
+        libc::EPERM | libc::EINVAL | libc::ENOSYS | libc::ENOSPC
+    ) {
+        return None;
+    }
+    if namespaces == 0 && tried.len() < 2 && last != libc::ENOSYS {
+        // One method answered for itself: the errno says all.
+        return None;
+    }
+    // Each errno once, in order, with the calls that gave it.
+    let mut groups: Vec<(i32, Vec<&str>)> = Vec::new();
+    for &(call, errno) in tried {
+        match groups.iter_mut().find(|(e, _)| *e == errno) {
+            Some((_, calls)) if !calls.contains(&call) => calls.push(call),
+            Some(_) => {}
+            None => groups.push((errno, vec![call])),
+        }
+    }
+    let answers: Vec<String> = groups
+        .iter()
+        .map(|(errno, calls)| format!("{} from {}", errno_name(*errno), and_list(calls)))
+        .collect();
+    let what = if namespaces == 0 {
+        "creating a process is refused here".to_owned()
+    } else {
+        format!("new {} refused here", namespace_names(namespaces))
+    };
+    let hint = match last {
+        libc::ENOSPC if namespaces != 0 => {
+            " (a limit in /proc/sys/user/max_*_namespaces is reached)"
+        }
+        _ => "",
+    };
+    Some(format!("{what}: {}{hint}", answers.join(", ")))
+}
+
+/// "a, b and c".
+fn and_list(items: &[&str]) -> String {
+    match items.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// "user namespaces are", "user and network namespaces are".
+fn namespace_names(flags: u64) -> String {
+    let names: Vec<&str> = [
+        (libc::CLONE_NEWUSER as u64, "user"),
+        (libc::CLONE_NEWNS as u64, "mount"),
+        (libc::CLONE_NEWUTS as u64, "UTS"),
+        (libc::CLONE_NEWIPC as u64, "IPC"),
+        (libc::CLONE_NEWNET as u64, "network"),
+        (libc::CLONE_NEWPID as u64, "PID"),
+        (libc::CLONE_NEWCGROUP as u64, "cgroup"),
+        (CLONE_NEWTIME, "time"),
+    ]
+    .iter()
+    .filter(|(bit, _)| flags & bit != 0)
+    .map(|&(_, name)| name)
+    .collect();
+    match names.as_slice() {
+        [] => "namespaces are".to_owned(),
+        [one] => format!("{one} namespaces are"),
+        many => format!("{} namespaces are", and_list(many)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_say_what_is_missing_and_who_said_so() {
+        let user = libc::CLONE_NEWUSER as u64;
+        assert_eq!(
+            refused_here(
+                user,
+                &[
+                    ("clone3", libc::EPERM),
+                    ("clone3", libc::EPERM),
+                    ("clone", libc::EPERM)
+                ]
+            )
+            .as_deref(),
+            Some("new user namespaces are refused here: EPERM from clone3 and clone")
+        );
+        let two = user | libc::CLONE_NEWNET as u64;
+        assert_eq!(
+            refused_here(two, &[("clone3", libc::ENOSYS), ("clone", libc::EPERM)]).as_deref(),
+            Some(
+                "new user and network namespaces are refused here: ENOSYS from clone3, EPERM from clone"
+            )
+        );
+        assert_eq!(
+            refused_here(user, &[("clone3", libc::ENOSPC)]).as_deref(),
+            Some(
+                "new user namespaces are refused here: ENOSPC from clone3 \
+                 (a limit in /proc/sys/user/max_*_namespaces is reached)"
+            )
+        );
+        assert_eq!(
+            refused_here(
+                0,
+                &[
+                    ("clone3", libc::EPERM),
+                    ("clone3", libc::EPERM),
+                    ("clone", libc::EPERM)
+                ]
+            )
+            .as_deref(),
+            Some("creating a process is refused here: EPERM from clone3 and clone")
+        );
+        // No refusal: the errno says all.
+        assert_eq!(refused_here(user, &[("clone3", libc::EAGAIN)]), None);
+        assert_eq!(refused_here(0, &[("clone3", libc::EPERM)]), None);
+        assert_eq!(refused_here(0, &[]), None);
+    }
 
     #[test]
     fn cgroup2_mount_is_found_and_unescaped() {

@@ -233,3 +233,46 @@ fn probes_leave_nothing_behind() {
     let pending = support::status_field("/proc/self/status", "ShdPnd:");
     assert_eq!(pending & support::sig_bit(libc::SIGCHLD), 0);
 }
+
+/// A spawn that every creation method refuses for a missing feature says
+/// which feature, and what each method answered: here a seccomp filter
+/// refuses clone3 outright and clone for a new user namespace, as a
+/// container profile that forbids user namespaces does.
+#[test]
+fn refused_user_namespaces_are_named_with_each_methods_answer() {
+    support::run_isolated(REFUSED_USER_NS);
+}
+
+const REFUSED_USER_NS: &str = "refused_user_namespaces_scenario";
+
+#[test]
+#[ignore = "run in a process of its own by refused_user_namespaces_are_named_with_each_methods_answer"]
+fn refused_user_namespaces_scenario() {
+    use support::seccomp::{Refuse, install};
+    if !support::in_isolated_run(REFUSED_USER_NS) {
+        return;
+    }
+    if let Err(e) = install(&[
+        Refuse::errno(libc::SYS_clone3, libc::EPERM),
+        Refuse::errno(libc::SYS_clone, libc::EPERM).when_arg0_has(libc::CLONE_NEWUSER as u32),
+    ]) {
+        println!("skipped: the filter cannot be installed here ({e})");
+        return;
+    }
+    let err = support::probe()
+        .unshare(spawnfd::Namespaces::USER)
+        .status()
+        .expect_err("a user namespace refused by every method");
+    let failure = spawnfd::SpawnError::from_io(&err).expect("a SpawnError");
+    assert_eq!(failure.step(), spawnfd::Step::Clone, "{err}");
+    assert_eq!(failure.raw_os_error(), Some(libc::EPERM), "{err}");
+    assert_eq!(err.kind(), std::io::ErrorKind::PermissionDenied);
+    assert!(
+        err.to_string().ends_with(
+            ": clone: new user namespaces are refused here: EPERM from clone3 and clone"
+        ),
+        "{err}"
+    );
+    // A plain spawn still works (clone without the namespace).
+    assert!(support::probe().status().expect("a plain spawn").success());
+}

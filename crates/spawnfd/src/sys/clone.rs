@@ -151,6 +151,14 @@ pub(crate) enum Method {
 }
 
 impl Method {
+    /// The system call the method makes.
+    pub(crate) fn syscall(self) -> &'static str {
+        match self {
+            Method::Clone3 | Method::Clone3NoClear => "clone3",
+            Method::Clone => "clone",
+        }
+    }
+
     const ALL: [Method; 3] = [Method::Clone3, Method::Clone3NoClear, Method::Clone];
 
     /// Whether the kernel resets caught signals (`CLONE_CLEAR_SIGHAND`), so
@@ -193,7 +201,7 @@ pub(crate) enum Failure {
     /// This method is refused here (`ENOSYS`, `EPERM` or `EINVAL` from the
     /// kernel or a seccomp filter): plan again for `next`. (When no method
     /// is left, the last refusal is the answer, as a [`Failure::Error`].)
-    Refused { next: Method },
+    Refused { next: Method, errno: i32 },
     /// A final error.
     Error(io::Error),
 }
@@ -366,7 +374,9 @@ fn refusal(method: Method, request: &Request<'_>, error: io::Error) -> Failure {
     }
     let next = method.next();
     match (errno, next) {
-        (Some(libc::ENOSYS | libc::EPERM | libc::EINVAL), Some(next)) => Failure::Refused { next },
+        (Some(errno @ (libc::ENOSYS | libc::EPERM | libc::EINVAL)), Some(next)) => {
+            Failure::Refused { next, errno }
+        }
         // clone refusing CLONE_PIDFD (before 5.2).
         (Some(libc::EINVAL), None)
             if method == Method::Clone && request.namespaces == 0 && request.cgroup.is_none() =>
