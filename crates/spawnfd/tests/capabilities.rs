@@ -240,6 +240,7 @@ fn probes_leave_nothing_behind() {
 /// container profile that forbids user namespaces does.
 #[test]
 fn refused_user_namespaces_are_named_with_each_methods_answer() {
+    let _serial = serial();
     support::run_isolated(REFUSED_USER_NS);
 }
 
