@@ -10,7 +10,12 @@
 //!              [--env KEY=VALUE]... [--argv0 NAME] [--stdin|--stdout|--stderr FILE]...
 //!              [--status-fd N]
 //!              [ATTRIBUTE OPTIONS]... -- PROGRAM [ARGS]...
+//! spawnfd doctor [--json]
 //! ```
+//!
+//! `doctor` prints the library's capability report: the kernel release and,
+//! for each feature, the mechanism used here and why, or why it is
+//! unavailable (`doctor`).
 //!
 //! `exec` applies the same options to spawnfd's own process and executes
 //! PROGRAM in its place (no child, same pid); with `--status-fd N` a
@@ -27,7 +32,8 @@
 //! and scheduling, namespaces and cgroup, privileges and signals; `spawnfd
 //! run --help` lists them all.
 //!
-//! Each subcommand lives in a module of its own (`run`); the modules beside
+//! Each subcommand lives in a module of its own (`run`, `exec`, `doctor`,
+//! `generate`); the modules beside
 //! them hold what subcommands share: the option value types (`args`), the
 //! child attribute options (`attrs`), taking over inherited fds (`fds`),
 //! waiting for the child with a time limit and its resource usage (`wait`),
@@ -65,6 +71,7 @@
 
 mod args;
 mod attrs;
+mod doctor;
 mod exec;
 mod fds;
 mod generate;
@@ -106,6 +113,7 @@ struct Cli {
 enum Commands {
     Run(run::RunArgs),
     Exec(exec::ExecArgs),
+    Doctor(doctor::DoctorArgs),
     Generate(generate::GenerateArgs),
 }
 
@@ -116,7 +124,7 @@ impl Cli {
         let (name, result) = match &self.command {
             Commands::Run(args) => ("run", args.check()),
             Commands::Exec(args) => ("exec", args.check()),
-            Commands::Generate(_) => return Ok(()),
+            Commands::Generate(_) | Commands::Doctor(_) => return Ok(()),
         };
         result.map_err(|message| {
             let mut cli = Cli::command();
@@ -250,6 +258,7 @@ fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Commands::Run(args) => run::run(args),
         Commands::Exec(args) => exec::exec(args),
+        Commands::Doctor(args) => doctor::doctor(args),
         Commands::Generate(args) => generate::generate(args, Cli::command()),
     }
 }

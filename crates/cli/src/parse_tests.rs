@@ -189,7 +189,7 @@ fn program(cli: &super::Cli) -> Option<&[OsString]> {
     match &cli.command {
         super::Commands::Run(args) => Some(args.command_line()),
         super::Commands::Exec(args) => Some(args.command_line()),
-        super::Commands::Generate(_) => None,
+        super::Commands::Generate(_) | super::Commands::Doctor(_) => None,
     }
 }
 

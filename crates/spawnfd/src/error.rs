@@ -250,6 +250,10 @@ pub(crate) enum Detail {
     /// The child died before `execve` without reporting (for example,
     /// killed by a signal); the value is the signal number.
     Died(i32),
+    /// Creating the child failed because the kernel or its sandbox lacks or
+    /// refuses a feature: what, and each method's answer ("new user
+    /// namespaces are refused here: EPERM from clone3 and clone").
+    Unavailable(String),
 }
 
 /// A spawn that failed, with the exact step and errno.
@@ -423,6 +427,7 @@ impl fmt::Display for SpawnError {
                 None => write!(f, " {r}")?,
             },
             Detail::Died(sig) => return write!(f, ": child died by signal {sig} before exec"),
+            Detail::Unavailable(why) => return write!(f, ": {why}"),
         }
         match &self.os {
             Some(e) => write!(f, ": {e}"),

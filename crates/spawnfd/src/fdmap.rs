@@ -23,8 +23,10 @@
 //! 3. **Close the rest** ([`close_unmapped`], run as the child's last step
 //!    before exec, so that it also closes what the steps between opened). `close_range` over each gap between consecutive
 //!    targets and from the last target to the top, which also closes the
-//!    copies of pass 1. Where `close_range` is missing (before Linux 5.9),
-//!    [`FdOps::close_unlisted`] closes what is left by other means.
+//!    copies of pass 1. Where `close_range` is missing (before Linux 5.9;
+//!    the child's ops also answer `ENOSYS` where `CLOSE_RANGE_CLOEXEC` is,
+//!    before 5.11), [`FdOps::close_unlisted`] closes what is left by other
+//!    means (the child marks it close-on-exec).
 //!
 //! Pass 1 costs one system call per endangered source, pass 2 one per slot,
 //! pass 3 one per gap. The scan for endangered sources is a binary search

@@ -91,7 +91,10 @@
 //! 14. **Close every other fd**: last before exec, so that it also closes
 //!     whatever the steps above opened. `close_range(CLOSE_RANGE_CLOEXEC)`
 //!     marks them, and exec closes them after the parent has been woken,
-//!     so a parent with thousands of open fds is not kept waiting.
+//!     so a parent with thousands of open fds is not kept waiting (and an
+//!     exec in place whose execve fails keeps them). Without the flag
+//!     (before 5.11) or `close_range` (before 5.9), each fd listed in
+//!     `/proc/self/fd` is marked with `F_SETFD`.
 //! 15. **Exec**: `execve` each candidate path in order, as `execvp` does.
 
 #![allow(unsafe_code)]
@@ -853,8 +856,11 @@ impl FdOps for RawFds {
         // Mark the fds close-on-exec rather than closing them here: closing
         // thousands of files takes milliseconds, and the parent is suspended
         // until exec, which then closes them after it has woken the parent
-        // (as posix_spawn's exec does). CLOSE_RANGE_CLOEXEC is since Linux
-        // 5.11; before, EINVAL, and the fds are closed now.
+        // (as posix_spawn's exec does). And an exec in place
+        // (`Command::exec`) whose execve fails goes on with the caller's
+        // fds intact. CLOSE_RANGE_CLOEXEC is since Linux 5.11; before,
+        // EINVAL, and `close_unlisted` marks the fds one by one (ENOSYS
+        // sends `fdmap` there).
         // SAFETY: close_range with integer arguments (since Linux 5.9).
         match unsafe {
             syscall!(
@@ -864,10 +870,7 @@ impl FdOps for RawFds {
                 libc::CLOSE_RANGE_CLOEXEC
             )
         } {
-            Err(Errno(libc::EINVAL)) => {
-                // SAFETY: as above.
-                unsafe { syscall!(libc::SYS_close_range, first, last, 0usize) }.map(drop)
-            }
+            Err(Errno(libc::EINVAL)) => Err(Errno(libc::ENOSYS)),
             r => r.map(drop),
         }
     }
@@ -881,14 +884,22 @@ fn is_target(slots: &[Slot], fd: c_int) -> bool {
     slots.binary_search_by_key(&fd, |s| s.target).is_ok()
 }
 
+/// Sets `FD_CLOEXEC` on `fd` (its only descriptor flag); `EBADF` is fine.
+fn set_cloexec(fd: c_int) {
+    // SAFETY: fcntl with integer arguments.
+    let _ = unsafe { syscall!(libc::SYS_fcntl, fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+}
+
 fn close_fd(fd: c_int) {
     // SAFETY: close with an integer argument; EBADF is fine here.
     let _ = unsafe { syscall!(libc::SYS_close, fd) };
 }
 
-/// Closes every fd that is not a target, without `close_range`: list
-/// `/proc/self/fd` into a buffer on the stack, or, without `/proc`, try
-/// every number below `RLIMIT_NOFILE`.
+/// Marks every fd that is not a target close-on-exec, without
+/// `close_range(CLOSE_RANGE_CLOEXEC)`: list `/proc/self/fd` into a buffer
+/// on the stack, or, without `/proc`, try every number below
+/// `RLIMIT_NOFILE`. Marked rather than closed, as `close_range` does: exec
+/// closes them, and an exec in place whose execve fails keeps them.
 fn close_unlisted(slots: &[Slot]) -> Result<(), Errno> {
     // SAFETY: the path is a NUL-terminated literal.
     let dir = match unsafe {
@@ -936,7 +947,7 @@ fn close_unlisted(slots: &[Slot]) -> Result<(), Errno> {
             }
             if let Some(fd) = rec.get(19..reclen).and_then(parse_fd) {
                 if fd != dir && !is_target(slots, fd) {
-                    close_fd(fd);
+                    set_cloexec(fd);
                 }
             }
             off = off.wrapping_add(reclen);
@@ -980,7 +991,7 @@ fn close_below_limit(slots: &[Slot]) -> Result<(), Errno> {
     let top = c_int::try_from(limit.rlim_cur).unwrap_or(c_int::MAX);
     for fd in 0..top {
         if !is_target(slots, fd) {
-            close_fd(fd);
+            set_cloexec(fd);
         }
     }
     Ok(())

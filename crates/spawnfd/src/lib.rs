@@ -90,6 +90,7 @@
 compile_error!("spawnfd supports Linux only");
 
 mod attrs;
+mod capabilities;
 mod child;
 mod childset;
 mod command;
@@ -107,6 +108,7 @@ mod sys;
 pub mod tokio;
 
 pub use attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
+pub use capabilities::{Capabilities, Feature, FeatureReport, Probe, capabilities};
 pub use child::{Child, ResourceUsage};
 pub use childset::{ChildId, ChildSet, Exited, Exits};
 pub use command::{Command, CommandArgs, CommandEnvs, Stdio};

@@ -48,6 +48,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
     // put it back once the child has exec'd or exited.
     let _dumpable = os::KeepDumpable::new(cmd.attrs.changes_credentials());
     let mut method = clone::expected_method();
+    // The refusals of this request so far: (system call, errno).
+    let mut refusals: Vec<(&'static str, i32)> = Vec::new();
     loop {
         // Where the kernel cannot start the child in its cgroup, the child
         // moves itself there first thing.
@@ -110,10 +112,19 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
         match created {
             Ok(created) => return prep.finish(created, &report),
             // This method is refused here: plan again for the next one.
-            Err(Failure::Refused { next }) => method = next,
+            Err(Failure::Refused { next, errno }) => {
+                refusals.push((method.syscall(), errno));
+                method = next;
+            }
             Err(Failure::Error(e)) if e.raw_os_error().is_none() => return Err(e),
             Err(Failure::Error(e)) => {
-                return Err(prep.error(Step::Clone, e.raw_os_error(), Detail::None));
+                // Where a feature is missing here, say which, and what each
+                // method answered.
+                let errno = e.raw_os_error();
+                refusals.extend(errno.map(|errno| (method.syscall(), errno)));
+                let detail = crate::capabilities::refused_here(prep.attrs.namespaces, &refusals)
+                    .map_or(Detail::None, Detail::Unavailable);
+                return Err(prep.error(Step::Clone, errno, detail));
             }
         }
     }

@@ -91,6 +91,65 @@ fn close_range(flags: u32) -> Option<i32> {
 
 const SPAWN: u64 = (libc::CLONE_PIDFD) as u64;
 
+/// `pidfd_open(getpid())`, the fd closed at once; the errno if refused.
+fn pidfd_open_self() -> Option<i32> {
+    // SAFETY: pidfd_open with integers.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if r < 0 {
+        return Some(io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    // SAFETY: the fd just made, owned by nobody else.
+    drop(unsafe { OwnedFd::from_raw_fd(r as i32) });
+    None
+}
+
+/// `clone(CLONE_PIDFD)` with the pidfd to be written at a kernel address:
+/// `EFAULT` where the kernel takes the flag (no process is created), the
+/// errno of a refusal; `None` if a child was created after all (it exits
+/// at once and is reaped here).
+fn clone_with_pidfd() -> Option<i32> {
+    // SAFETY: without CLONE_VM a child would run in a copy of this process
+    // and only call _exit.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            libc::CLONE_PIDFD as libc::c_ulong,
+            0usize,
+            0xffff_ffff_ffff_f000u64,
+            0usize,
+            0usize,
+        )
+    };
+    if r == 0 {
+        // SAFETY: the child ends here.
+        unsafe { libc::_exit(0) };
+    }
+    if r > 0 {
+        let mut status = 0;
+        // SAFETY: waitpid on the child just created.
+        unsafe { libc::waitpid(r as libc::pid_t, &mut status, libc::__WALL) };
+        return None;
+    }
+    Some(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+/// `waitid(P_PIDFD, no fd, WEXITED | WNOHANG)`: `EBADF` where the kernel
+/// knows the id type, `EINVAL` where it does not.
+fn waitid_pidfd() -> Option<i32> {
+    // SAFETY: an all-zero siginfo_t is valid to be written.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `info` is writable; the id is an fd number that is not open.
+    let r = unsafe {
+        libc::waitid(
+            3,
+            i32::MAX as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG,
+        )
+    };
+    (r < 0).then(|| io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
 #[test]
 fn the_filter_is_in_force() {
     let Some(path) = path() else { return };
@@ -124,11 +183,21 @@ fn the_filter_is_in_force() {
             assert_eq!(into_cgroup(88), Some(libc::E2BIG));
             assert_eq!(into_cgroup(80), Some(libc::EINVAL));
         }
-        "no-close-range" | "no-cloexec-range" => {}
+        "no-pidfd" | "kernel-4x" => {
+            assert_eq!(fork_like_clone3(SPAWN, 64, None), Some(libc::ENOSYS));
+            assert_eq!(pidfd_open_self(), Some(libc::ENOSYS));
+            assert_eq!(clone_with_pidfd(), Some(libc::EINVAL));
+        }
+        "no-close-range" | "no-cloexec-range" | "no-waitid-pidfd" => {}
         other => panic!("unknown forced path {other}"),
     }
     match path.as_str() {
-        "no-close-range" | "old-kernel" => {
+        "no-waitid-pidfd" | "kernel-4x" => assert_eq!(waitid_pidfd(), Some(libc::EINVAL)),
+        _ if pidfd_open_self().is_none() => assert_eq!(waitid_pidfd(), Some(libc::EBADF)),
+        _ => {}
+    }
+    match path.as_str() {
+        "no-close-range" | "old-kernel" | "kernel-4x" => {
             assert_eq!(close_range(0), Some(libc::ENOSYS));
             assert_eq!(close_range(CLOSE_RANGE_CLOEXEC), Some(libc::ENOSYS));
         }

@@ -22,14 +22,19 @@ const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 /// Offsets in `struct seccomp_data`.
 const NR: u32 = 0;
 const ARCH: u32 = 4;
-/// The low 32 bits of `args[2]`.
-#[cfg(target_endian = "little")]
-const ARG2_LOW: u32 = 16 + 2 * 8;
-#[cfg(target_endian = "big")]
-const ARG2_LOW: u32 = 16 + 2 * 8 + 4;
+/// The low 32 bits of `args[n]`.
+const fn arg_low(n: u32) -> u32 {
+    if cfg!(target_endian = "little") {
+        16 + n * 8
+    } else {
+        16 + n * 8 + 4
+    }
+}
 
 /// Since Linux 5.11.
 const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
+/// `waitid`'s id type for a pidfd (Linux 5.4).
+const P_PIDFD: u32 = 3;
 
 fn op(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
@@ -49,37 +54,91 @@ pub fn needs_supervisor(path: &Path) -> bool {
     matches!(path.clone3, Clone3::Supervised(_))
 }
 
+/// When a rule applies to a call of its system call.
+enum When {
+    Always,
+    /// The low 32 bits of argument `n` have a bit of the mask.
+    ArgHas(u32, u32),
+    /// The low 32 bits of argument `n` are the value.
+    ArgIs(u32, u32),
+}
+
+/// Appends a rule: system call `nr`, when `when` holds, gets `action`.
+/// Each rule loads the system-call number itself, so rules that load an
+/// argument can come in any order.
+fn rule(p: &mut Vec<libc::sock_filter>, nr: libc::c_long, when: When, action: libc::sock_filter) {
+    p.push(op(LD_W_ABS, 0, 0, NR));
+    match when {
+        When::Always => {
+            p.push(op(JEQ_K, 0, 1, nr as u32));
+        }
+        When::ArgHas(n, mask) => {
+            p.push(op(JEQ_K, 0, 3, nr as u32));
+            p.push(op(LD_W_ABS, 0, 0, arg_low(n)));
+            p.push(op(JSET_K, 0, 1, mask));
+        }
+        When::ArgIs(n, value) => {
+            p.push(op(JEQ_K, 0, 3, nr as u32));
+            p.push(op(LD_W_ABS, 0, 0, arg_low(n)));
+            p.push(op(JEQ_K, 0, 1, value));
+        }
+    }
+    p.push(action);
+}
+
 /// The BPF program of `path`.
 pub fn program(path: &Path) -> Vec<libc::sock_filter> {
     let allow = op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW);
-    let mut p = vec![
-        op(LD_W_ABS, 0, 0, ARCH),
-        op(JEQ_K, 1, 0, AUDIT_ARCH),
-        allow,
-        op(LD_W_ABS, 0, 0, NR),
-    ];
-    let clone3 = match path.clone3 {
-        Clone3::Native => None,
-        Clone3::Refused(errno) => Some(ret_errno(errno)),
-        Clone3::Supervised(_) => Some(op(RET_K, 0, 0, libc::SECCOMP_RET_USER_NOTIF)),
-    };
-    if let Some(action) = clone3 {
-        p.push(op(JEQ_K, 0, 1, libc::SYS_clone3 as u32));
-        p.push(action);
+    let mut p = vec![op(LD_W_ABS, 0, 0, ARCH), op(JEQ_K, 1, 0, AUDIT_ARCH), allow];
+    match path.clone3 {
+        Clone3::Native => {}
+        Clone3::Refused(errno) => rule(&mut p, libc::SYS_clone3, When::Always, ret_errno(errno)),
+        Clone3::Supervised(_) => rule(
+            &mut p,
+            libc::SYS_clone3,
+            When::Always,
+            op(RET_K, 0, 0, libc::SECCOMP_RET_USER_NOTIF),
+        ),
     }
     match path.close_range {
         CloseRange::Native => {}
-        CloseRange::Missing => {
-            p.push(op(JEQ_K, 0, 1, libc::SYS_close_range as u32));
-            p.push(ret_errno(libc::ENOSYS));
+        CloseRange::Missing => rule(
+            &mut p,
+            libc::SYS_close_range,
+            When::Always,
+            ret_errno(libc::ENOSYS),
+        ),
+        CloseRange::NoCloexec => rule(
+            &mut p,
+            libc::SYS_close_range,
+            When::ArgHas(2, CLOSE_RANGE_CLOEXEC),
+            ret_errno(libc::EINVAL),
+        ),
+    }
+    if path.no_pidfd {
+        // clone(flags, ...): the flags are the first argument on every
+        // architecture.
+        rule(
+            &mut p,
+            libc::SYS_clone,
+            When::ArgHas(0, libc::CLONE_PIDFD as u32),
+            ret_errno(libc::EINVAL),
+        );
+        for nr in [
+            libc::SYS_pidfd_open,
+            libc::SYS_pidfd_send_signal,
+            libc::SYS_pidfd_getfd,
+        ] {
+            rule(&mut p, nr, When::Always, ret_errno(libc::ENOSYS));
         }
-        // Last, as it loads an argument over the system-call number.
-        CloseRange::NoCloexec => {
-            p.push(op(JEQ_K, 0, 3, libc::SYS_close_range as u32));
-            p.push(op(LD_W_ABS, 0, 0, ARG2_LOW));
-            p.push(op(JSET_K, 0, 1, CLOSE_RANGE_CLOEXEC));
-            p.push(ret_errno(libc::EINVAL));
-        }
+    }
+    if path.no_waitid_pidfd {
+        rule(
+            &mut p,
+            libc::SYS_waitid,
+            When::ArgIs(0, P_PIDFD),
+            ret_errno(libc::EINVAL),
+        );
     }
     p.push(allow);
     p

@@ -12,8 +12,11 @@
 //! lifted. CMD's environment gets `SPAWNFD_FORCED_PATH=PATH`.
 //!
 //! - A call refused outright (`clone3` → `ENOSYS`, `close_range` →
-//!   `ENOSYS`, `close_range` with `CLOSE_RANGE_CLOEXEC` → `EINVAL`) is a
-//!   plain BPF rule; the tool then execs CMD in its own place.
+//!   `ENOSYS`, `close_range` with `CLOSE_RANGE_CLOEXEC` → `EINVAL`,
+//!   `clone` with `CLONE_PIDFD` → `EINVAL`, `pidfd_open`,
+//!   `pidfd_send_signal` and `pidfd_getfd` → `ENOSYS`, `waitid` with
+//!   `P_PIDFD` → `EINVAL`) is a plain BPF rule; the tool then execs CMD in
+//!   its own place.
 //! - A `clone3` verdict that depends on the flags or the size of `struct
 //!   clone_args` (which BPF cannot read) comes from a supervisor: the tool
 //!   forks CMD and answers each `clone3` notification itself (see

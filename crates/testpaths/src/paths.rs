@@ -19,6 +19,19 @@ pub struct Path {
     pub emulates: &'static str,
     pub clone3: Clone3,
     pub close_range: CloseRange,
+    /// No pidfds at all (before Linux 5.2): `clone` with `CLONE_PIDFD`
+    /// fails with `EINVAL`; `pidfd_open`, `pidfd_send_signal` and
+    /// `pidfd_getfd` with `ENOSYS`.
+    ///
+    /// A real kernel before 5.2 does not refuse the flag: its bit
+    /// (0x1000, the old `CLONE_PID`) is ignored, the child is created and
+    /// the pidfd is never written. A filter cannot make a call ignore a
+    /// flag, so the emulation refuses it, the answer a library that checks
+    /// the written pidfd turns an ignored flag into.
+    pub no_pidfd: bool,
+    /// `waitid(P_PIDFD, ...)` fails with `EINVAL` (before Linux 5.4, an
+    /// unknown id type).
+    pub no_waitid_pidfd: bool,
 }
 
 /// How `clone3` is answered.
@@ -77,6 +90,8 @@ pub static PATHS: &[Path] = &[
         emulates: "clone3 missing (ENOSYS): kernels before 5.3, Docker's default seccomp profile",
         clone3: Clone3::Refused(libc::ENOSYS),
         close_range: CloseRange::Native,
+        no_pidfd: false,
+        no_waitid_pidfd: false,
     },
     Path {
         name: "clone3-eperm",
@@ -86,6 +101,8 @@ pub static PATHS: &[Path] = &[
             kernel: None,
         }),
         close_range: CloseRange::Native,
+        no_pidfd: false,
+        no_waitid_pidfd: false,
     },
     Path {
         name: "no-clear-sighand",
@@ -95,6 +112,8 @@ pub static PATHS: &[Path] = &[
             kernel: Some(LINUX_5_4),
         }),
         close_range: CloseRange::Native,
+        no_pidfd: false,
+        no_waitid_pidfd: false,
     },
     Path {
         name: "no-into-cgroup",
@@ -107,18 +126,24 @@ pub static PATHS: &[Path] = &[
             }),
         }),
         close_range: CloseRange::Native,
+        no_pidfd: false,
+        no_waitid_pidfd: false,
     },
     Path {
         name: "no-close-range",
         emulates: "close_range missing (ENOSYS): kernels before 5.9",
         clone3: Clone3::Native,
         close_range: CloseRange::Missing,
+        no_pidfd: false,
+        no_waitid_pidfd: false,
     },
     Path {
         name: "no-cloexec-range",
         emulates: "Linux 5.9/5.10: close_range without CLOSE_RANGE_CLOEXEC (EINVAL)",
         clone3: Clone3::Native,
         close_range: CloseRange::NoCloexec,
+        no_pidfd: false,
+        no_waitid_pidfd: false,
     },
     Path {
         name: "old-kernel",
@@ -128,6 +153,32 @@ pub static PATHS: &[Path] = &[
             kernel: Some(LINUX_5_4),
         }),
         close_range: CloseRange::Missing,
+        no_pidfd: false,
+        no_waitid_pidfd: false,
+    },
+    Path {
+        name: "no-pidfd",
+        emulates: "no pidfds (before 5.2): clone3 ENOSYS, clone with CLONE_PIDFD EINVAL, pidfd_open/pidfd_send_signal/pidfd_getfd ENOSYS",
+        clone3: Clone3::Refused(libc::ENOSYS),
+        close_range: CloseRange::Native,
+        no_pidfd: true,
+        no_waitid_pidfd: false,
+    },
+    Path {
+        name: "no-waitid-pidfd",
+        emulates: "waitid without P_PIDFD (before 5.4): waitid(P_PIDFD, ...) EINVAL",
+        clone3: Clone3::Native,
+        close_range: CloseRange::Native,
+        no_pidfd: false,
+        no_waitid_pidfd: true,
+    },
+    Path {
+        name: "kernel-4x",
+        emulates: "a 4.x kernel: no-pidfd, no-waitid-pidfd and no-close-range together",
+        clone3: Clone3::Refused(libc::ENOSYS),
+        close_range: CloseRange::Missing,
+        no_pidfd: true,
+        no_waitid_pidfd: true,
     },
 ];
 

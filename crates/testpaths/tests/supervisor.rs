@@ -52,6 +52,9 @@ fn list_names_every_path() {
         "no-close-range",
         "no-cloexec-range",
         "old-kernel",
+        "no-pidfd",
+        "no-waitid-pidfd",
+        "kernel-4x",
     ] {
         assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
     }

@@ -151,6 +151,14 @@ pub(crate) enum Method {
 }
 
 impl Method {
+    /// The system call the method makes.
+    pub(crate) fn syscall(self) -> &'static str {
+        match self {
+            Method::Clone3 | Method::Clone3NoClear => "clone3",
+            Method::Clone => "clone",
+        }
+    }
+
     const ALL: [Method; 3] = [Method::Clone3, Method::Clone3NoClear, Method::Clone];
 
     /// Whether the kernel resets caught signals (`CLONE_CLEAR_SIGHAND`), so
@@ -210,7 +218,7 @@ pub(crate) enum Failure {
     /// This method is refused here (`ENOSYS`, `EPERM` or `EINVAL` from the
     /// kernel or a seccomp filter): plan again for `next`. (When no method
     /// is left, the last refusal is the answer, as a [`Failure::Error`].)
-    Refused { next: Method },
+    Refused { next: Method, errno: i32 },
     /// A final error.
     Error(io::Error),
 }
@@ -355,7 +363,10 @@ fn refusal(method: Method, request: &Request<'_>, error: io::Error) -> Failure {
         // Before 5.7 the kernel does not know the larger clone_args: the
         // same method again, with the child moving itself.
         NO_INTO_CGROUP.store(true, Ordering::Relaxed);
-        return Failure::Refused { next: method };
+        return Failure::Refused {
+            next: method,
+            errno: libc::E2BIG,
+        };
     }
     let refused = matches!(errno, Some(libc::ENOSYS | libc::EPERM | libc::EINVAL));
     if refused && request.namespaces & CLONE_NEWTIME != 0 && method.next() == Some(Method::Clone) {
@@ -368,7 +379,9 @@ fn refusal(method: Method, request: &Request<'_>, error: io::Error) -> Failure {
     }
     let next = method.next();
     match (errno, next) {
-        (Some(libc::ENOSYS | libc::EPERM | libc::EINVAL), Some(next)) => Failure::Refused { next },
+        (Some(errno @ (libc::ENOSYS | libc::EPERM | libc::EINVAL)), Some(next)) => {
+            Failure::Refused { next, errno }
+        }
         // clone refusing CLONE_PIDFD (before 5.2).
         (Some(libc::EINVAL), None)
             if method == Method::Clone && request.namespaces == 0 && request.cgroup.is_none() =>

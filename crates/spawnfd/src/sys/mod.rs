@@ -15,7 +15,9 @@
 //! - [`per_process`]: state that a process made by `fork` does not share
 //!   with its parent, reached without a lock;
 //! - [`os`]: the parent's other needs: pipes, the process's signal
-//!   dispositions, non-blocking reads of two pipes at once.
+//!   dispositions, non-blocking reads of two pipes at once;
+//! - [`probe`]: the calls of the capability report, which ask the kernel
+//!   what it takes without creating a lasting process or fd.
 //!
 //! Safe wrappers live here; the rest of the crate holds no `unsafe` except
 //! the child module, which calls [`raw`].
@@ -26,4 +28,5 @@ pub(crate) mod epoll;
 pub(crate) mod os;
 pub(crate) mod per_process;
 pub(crate) mod pidfd;
+pub(crate) mod probe;
 pub(crate) mod raw;
