@@ -71,6 +71,7 @@ scenarios!(
     dropped_children,
     from_pidfd,
     no_thread_for_the_watcher,
+    attended_children,
     tokio,
 );
 
@@ -97,6 +98,7 @@ fn scenario() {
         "dropped_children" => dropped_children(),
         "from_pidfd" => from_pidfd(&mode),
         "no_thread_for_the_watcher" => no_thread_for_the_watcher(&mode),
+        "attended_children" => attended_children(&mode),
         "tokio" => tokio(),
         other => panic!("unknown scenario {other}"),
     }
@@ -580,6 +582,64 @@ fn no_thread_for_the_watcher(mode: &str) {
     assert_eq!(failure.step(), Step::Clone, "{err}");
     assert_eq!(failure.raw_os_error(), Some(libc::EAGAIN), "{err}");
     assert!(children_of_self().is_empty(), "{mode}: a child was created");
+}
+
+/// The children the spawning thread attends until exec (no vfork): in a
+/// new user namespace, and traced. The guard that kills and reaps one
+/// whose setup failed does so by pid here; a traced child's stops are
+/// its tracer's, the watcher only takes its exit.
+fn attended_children(mode: &str) {
+    use spawnfd::{IdMap, Namespaces};
+    let map = |inside, outside, count| IdMap {
+        inside,
+        outside,
+        count,
+    };
+    if let Some(why) = support::unshare_unavailable(Namespaces::USER) {
+        println!("note: skipped the user namespace part: {why}");
+    } else {
+        let report = support::run_attrs(
+            support::attr_probe()
+                .unshare(Namespaces::USER)
+                .uid_map(&[map(0, 0, 1)]),
+        );
+        assert_eq!(report.uid_map, ["0 0 1"], "{mode}");
+        // Overlapping lines: the kernel refuses the map, the child is
+        // killed and reaped before the spawn returns its error.
+        let err = Command::new("true")
+            .unshare(Namespaces::USER)
+            .uid_map(&[map(0, 0, 2), map(1, 5, 1)])
+            .spawn()
+            .unwrap_err();
+        let failure = SpawnError::from_io(&err).unwrap_or_else(|| panic!("{mode}: {err}"));
+        assert_eq!(failure.step(), Step::IdMap, "{err}");
+        assert!(children_of_self().is_empty(), "{mode}: a child is left");
+    }
+
+    if support::status_field("/proc/self/status", "TracerPid:") != 0 {
+        println!("note: skipped the traced part: this process is traced");
+        return;
+    }
+    let mut child = Command::new("true").ptrace_traceme(true).spawn().unwrap();
+    let pid = child.id();
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    let flags = libc::WSTOPPED | libc::WNOWAIT | libc::__WALL;
+    // SAFETY: a writable siginfo; the child is ours, stopped or about to.
+    let r = unsafe { libc::waitid(libc::P_PID, pid, &mut info, flags) };
+    assert_eq!(r, 0, "{}", io::Error::last_os_error());
+    assert_eq!(info.si_code, libc::CLD_TRAPPED, "{mode}: the stop at exec");
+    // SAFETY: resuming our own stopped tracee, no signal.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_CONT,
+            pid as libc::pid_t,
+            std::ptr::null_mut::<libc::c_void>(),
+            std::ptr::null_mut::<libc::c_void>(),
+        )
+    };
+    assert_eq!(r, 0, "{}", io::Error::last_os_error());
+    assert!(child.wait().unwrap().success(), "{mode}");
 }
 
 #[cfg(feature = "tokio")]

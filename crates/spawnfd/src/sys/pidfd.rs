@@ -92,6 +92,14 @@ impl Event {
     pub(crate) fn exit_status(&self) -> ExitStatus {
         wait_status(self.code, self.status)
     }
+
+    /// Whether the process has ended (not a stop or a continue).
+    pub(crate) fn is_exit(&self) -> bool {
+        matches!(
+            self.code,
+            libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED
+        )
+    }
 }
 
 /// Whom a `waitid` (or a signal) is for: the process behind a pidfd, or a

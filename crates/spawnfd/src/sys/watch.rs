@@ -25,6 +25,14 @@
 //! the fd stays readable for good; the library's own waits sleep on the
 //! entry's condition variable, not on the fd.
 //!
+//! A traced child (`Command::ptrace_traceme`, traced by the spawning
+//! thread) is different: the kernel reports its ptrace stops to every
+//! thread of the tracer's process, whatever the flags ask for. The thread
+//! acts on exits only; a stop it sees is the tracer's (the look, with
+//! `WNOWAIT`, never takes it), and it looks again after a pause (from
+//! 100 µs, doubling to 10 ms) until the tracer has taken it or resumed
+//! the child.
+//!
 //! Every signal is blocked in the thread (glibc's `pthread_sigmask`,
 //! which keeps the C library's own signals, so a `setuid` elsewhere in
 //! the process still completes): no handler of the application runs on
@@ -301,10 +309,19 @@ impl Watched {
             }
         };
         let target = Target::Pid(pid);
+        let mut pause = Duration::from_micros(100);
         let look = loop {
             let flags = libc::WEXITED | libc::__WALL | libc::WNOWAIT;
             match pidfd::waitid_on(target, flags, None) {
-                Ok(Some(event)) => break Ok(event.exit_status()),
+                Ok(Some(event)) if event.is_exit() => break Ok(event.exit_status()),
+                // A ptrace stop: reported to every thread of the tracer's
+                // process whatever the flags say, and its tracer's to take
+                // (WNOWAIT left it there). Look again shortly: it is
+                // reported until the tracer takes it or resumes the child.
+                Ok(Some(_)) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
                 // Without WNOHANG, waitid returns with a child or an error.
                 Ok(None) => continue,
                 Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
@@ -316,8 +333,11 @@ impl Watched {
             Ok(seen) => {
                 let mut usage = os::zeroed_rusage();
                 let flags = libc::WEXITED | libc::__WALL | libc::WNOHANG;
+                // A zombie now: only its exit can be reported.
                 match pidfd::waitid_on(target, flags, Some(&mut usage)) {
-                    Ok(Some(event)) => Phase::Reaped(event.exit_status(), Some(usage)),
+                    Ok(Some(event)) if event.is_exit() => {
+                        Phase::Reaped(event.exit_status(), Some(usage))
+                    }
                     // Taken by another reaper since the look.
                     _ => Phase::Reaped(seen, None),
                 }
