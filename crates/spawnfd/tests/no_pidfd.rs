@@ -552,6 +552,23 @@ fn from_pidfd(mode: &str) {
     let mut child = spawnfd::Child::from_pidfd(fd).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(6));
     drop(child);
+    // Given away and reaped: the library holds no fd for them (only the
+    // exit fds handed out stay open), and each is taken back later.
+    let open_fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    eventually("the first watcher is done", || watch_threads() == 0);
+    let before = open_fds();
+    let given: Vec<OwnedFd> = (0..5)
+        .map(|i| sh(&format!("exit {i}")).spawn().unwrap().into_pidfd())
+        .collect();
+    for fd in &given {
+        assert!(support::poll_readable(fd, support::HANG_GUARD));
+    }
+    eventually("the watchers are done", || watch_threads() == 0);
+    assert_eq!(open_fds(), before + given.len(), "{mode}");
+    for (i, fd) in given.into_iter().enumerate() {
+        let mut child = spawnfd::Child::from_pidfd(fd).unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(i as i32));
+    }
     // A real pidfd cannot be waited on here.
     if mode == "no-waitid-pidfd" {
         let mut other = Command::new("sleep").arg("100").spawn().unwrap();

@@ -1,7 +1,8 @@
 //! Creating the child: `clone3` (or `clone`) with `CLONE_VM | CLONE_VFORK |
 //! CLONE_PIDFD` on a separate small stack, with every signal blocked around
 //! the call, and learning which of those calls this kernel and sandbox
-//! allow.
+//! allow (down to `clone` without `CLONE_PIDFD`, whose child `sys::watch`
+//! watches by pid).
 
 #![allow(unsafe_code)]
 

@@ -100,8 +100,6 @@
 //! waits fail with `ECHILD` at once instead of sleeping on a thread that
 //! does not exist there.
 
-#![allow(unsafe_code)]
-
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -162,7 +160,8 @@ struct State {
     /// `Child` handles holding the entry.
     owners: u32,
     /// The exit fd was given away (`into_pidfd`): the entry stays in the
-    /// table, for `Child::from_pidfd` to take back.
+    /// table, for `Child::from_pidfd` to take back, a few dozen bytes and
+    /// (once the child is reaped) no fd, until then or the process ends.
     given_away: bool,
 }
 
@@ -352,6 +351,10 @@ impl Watched {
             },
         };
         let forget = state.owners == 0 && !state.given_away;
+        if state.given_away {
+            // Kept for `from_pidfd` with the status alone: no fd held.
+            state.pidfd = None;
+        }
         drop(state);
         self.changed.notify_all();
         os::write_byte(write.as_fd());
@@ -435,6 +438,10 @@ impl Watched {
         state.given_away |= given_away;
         let done = matches!(state.phase, Phase::Reaped(..) | Phase::Lost(_));
         let forget = done && state.owners == 0 && !state.given_away;
+        if done && state.given_away {
+            // Kept for `from_pidfd` with the status alone: no fd held.
+            state.pidfd = None;
+        }
         drop(state);
         if forget {
             table().remove(&self.key);
