@@ -42,8 +42,11 @@ fn run(mode: &str, scenario: &str) {
         "{mode}/{scenario} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
         out.status
     );
-    for line in stdout.lines().filter(|l| l.starts_with("note:")) {
-        eprintln!("{mode}/{scenario}: {line}");
+    // (A note may follow libtest's "test scenario ... " on its line.)
+    for line in stdout.lines() {
+        if let Some((_, note)) = line.split_once("note:") {
+            eprintln!("{mode}/{scenario}: note:{note}");
+        }
     }
 }
 
@@ -72,6 +75,7 @@ scenarios!(
     from_pidfd,
     no_thread_for_the_watcher,
     attended_children,
+    forked_process,
     tokio,
 );
 
@@ -99,6 +103,7 @@ fn scenario() {
         "from_pidfd" => from_pidfd(&mode),
         "no_thread_for_the_watcher" => no_thread_for_the_watcher(&mode),
         "attended_children" => attended_children(&mode),
+        "forked_process" => forked_process(),
         "tokio" => tokio(),
         other => panic!("unknown scenario {other}"),
     }
@@ -657,6 +662,48 @@ fn attended_children(mode: &str) {
     };
     assert_eq!(r, 0, "{}", io::Error::last_os_error());
     assert!(child.wait().unwrap().success(), "{mode}");
+}
+
+/// A process forked after the spawn: the child is not its child, and its
+/// waits fail at once (there is no watcher thread in it to wake them);
+/// its own children are watched by its own table and threads.
+fn forked_process() {
+    let (mut child, stdin) = support::spawn_held(&mut support::until_stdin_closed(8));
+    // SAFETY: the forked process makes only the calls below (no lock of
+    // the library is taken there: its entries belong to another pid) and
+    // ends with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+    if pid == 0 {
+        let code = (|| {
+            let not_ours = |r: io::Result<_>| r.err()?.raw_os_error();
+            if not_ours(child.try_wait().map(drop)) != Some(libc::ECHILD) {
+                return 1;
+            }
+            if not_ours(child.wait().map(drop)) != Some(libc::ECHILD) {
+                return 2;
+            }
+            if not_ours(child.kill()) != Some(libc::ECHILD) {
+                return 3;
+            }
+            let mine = Command::new("sh").args(["-c", "exit 5"]).status();
+            if mine.ok().and_then(|s| s.code()) != Some(5) {
+                return 4;
+            }
+            0
+        })();
+        // SAFETY: ends the forked process without running anything else.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waitpid on the process just forked.
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked process failed: {status:#x}"
+    );
+    drop(stdin);
+    assert_eq!(child.wait().unwrap().code(), Some(8));
 }
 
 #[cfg(feature = "tokio")]
