@@ -250,13 +250,29 @@ fn doctor_under_forced_paths_reports_what_they_emulate() {
         assert_eq!(open["probes"][0]["errno_name"], "ENOSYS", "{open}");
         let signal = feature(report, "pidfd_send_signal");
         assert_eq!(signal["probes"][0]["errno_name"], "ENOSYS", "{signal}");
+        assert!(
+            clone["mechanism"]
+                .as_str()
+                .unwrap_or("")
+                .contains("watched by pid"),
+            "{clone}"
+        );
     };
     check("no-pidfd", &no_pidfd);
     check("kernel-4x", &|report, text| {
         no_pidfd(report, text);
         assert_eq!(feature(report, "waitid_pidfd")["available"], false);
         assert_eq!(feature(report, "close_range")["available"], false);
-        assert_eq!(feature(report, "process_creation")["available"], false);
+        // Processes are still created: without a pidfd, watched by pid.
+        let creation = feature(report, "process_creation");
+        assert_eq!(creation["available"], true, "{creation}");
+        assert!(
+            creation["mechanism"]
+                .as_str()
+                .unwrap_or("")
+                .contains("watched by pid"),
+            "{creation}"
+        );
     });
 }
 

@@ -535,14 +535,14 @@ fn probe_creation() -> Creation {
         Answer::IgnoredPidfd => report(
             Feature::ClonePidfd,
             false,
-            None,
+            Some(WATCHED_BY_PID),
             "clone ignored CLONE_PIDFD (a kernel before 5.2): it creates processes without pidfds",
             vec![legacy_probe.clone()],
         ),
         Answer::Refused(e) | Answer::Failed(e) => report(
             Feature::ClonePidfd,
             false,
-            None,
+            Some(WATCHED_BY_PID),
             format!(
                 "clone gave {} for CLONE_PIDFD{}",
                 errno_name(e),
@@ -622,6 +622,17 @@ fn probe_creation() -> Creation {
                     refusal.clone(),
                     probes,
                 )
+            } else if let (Answer::IgnoredPidfd, p) | (Answer::Accepted, p) = clone(0) {
+                // The last method: clone without CLONE_PIDFD, each child
+                // watched by pid.
+                probes.push(p);
+                report(
+                    Feature::ProcessCreation,
+                    true,
+                    Some("clone without CLONE_PIDFD (children watched by pid)"),
+                    format!("{refusal}, and {}", clone_pidfd.reason),
+                    probes,
+                )
             } else {
                 report(
                     Feature::ProcessCreation,
@@ -699,6 +710,9 @@ fn probe_into_cgroup(creation: &Creation) -> FeatureReport {
     }
 }
 
+/// The fallback where a child cannot be waited for through a pidfd.
+const WATCHED_BY_PID: &str = "children watched by pid: a small thread per child reaps it and makes its exit fd (a pipe) readable";
+
 fn report_pidfd_open(fd: &Result<std::os::fd::OwnedFd, i32>) -> FeatureReport {
     let call = "pidfd_open(getpid(), 0)";
     match fd {
@@ -748,7 +762,7 @@ fn probe_waitid(self_pidfd: &Result<std::os::fd::OwnedFd, i32>) -> FeatureReport
         Some(e) => report(
             Feature::WaitidPidfd,
             false,
-            None,
+            Some(WATCHED_BY_PID),
             format!(
                 "waitid gave {} for P_PIDFD{}",
                 errno_name(e),

@@ -3,10 +3,12 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::reaper;
 use crate::signal::Signal;
+use crate::sys::watch::Watched;
 use crate::sys::{os, pidfd};
 
 /// A child process, as [`std::process::Child`], held by its pidfd.
@@ -38,12 +40,30 @@ use crate::sys::{os, pidfd};
 /// behaviour, and [`Command::kill_on_drop(true)`] kills the child first, as
 /// tokio offers.
 ///
+/// # Without pidfds
+///
+/// Where the kernel gives no pidfd (before Linux 5.2) or cannot wait on
+/// one (`waitid(P_PIDFD)`, before 5.4, or refused by a sandbox), each
+/// child is watched by a small thread of the library that reaps it when it
+/// exits, and the fd of [`Child::pidfd`] and `AsFd` is an *exit fd*: the
+/// read end of a pipe that becomes readable (and stays so) at that moment.
+/// It serves `poll`, epoll and reactors as a pidfd does, but it is not a
+/// pidfd (`pidfd_send_signal` and `pidfd_getpid` fail on it; do not read
+/// from it). What else differs there: the child is reaped as soon as it
+/// exits, so [`Child::send_signal`] to an exited child is `ESRCH` and
+/// `reap_on_drop(false)` leaves no zombie; without a pidfd, a status
+/// that another reaper of this process (a `waitpid(-1)`, `SIGCHLD` set to
+/// `SIG_IGN`) takes before the library saw it is lost (`ECHILD`), as on
+/// the pidfd path before Linux 6.15.
+///
 /// [`Command::reap_on_drop(false)`]: crate::Command::reap_on_drop
 /// [`Command::kill_on_drop(true)`]: crate::Command::kill_on_drop
 #[derive(Debug)]
 pub struct Child {
-    /// `None` only after `into_pidfd`.
+    /// `None` only after `into_pidfd`. The exit fd for a watched child.
     pidfd: Option<OwnedFd>,
+    /// The entry of a child watched by pid (no `waitid(P_PIDFD)` here).
+    watched: Option<Arc<Watched>>,
     pid: u32,
     /// The process whose child this is (its pid), `None` for a process
     /// adopted by `from_pidfd` that is not our child. Only that process
@@ -73,6 +93,23 @@ impl Default for OnDrop {
         OnDrop {
             kill: false,
             reap: true,
+        }
+    }
+}
+
+/// What a `Child` is reached through.
+pub(crate) enum Handle {
+    /// Its pidfd.
+    Pidfd(OwnedFd),
+    /// Its watcher's entry and its exit fd.
+    Watched(Arc<Watched>, OwnedFd),
+}
+
+impl Handle {
+    /// Lets go of a handle that no `Child` took (a spawn that failed).
+    pub(crate) fn discard(self) {
+        if let Handle::Watched(entry, _) = self {
+            entry.release(false);
         }
     }
 }
@@ -136,14 +173,19 @@ impl ResourceUsage {
 
 impl Child {
     pub(crate) fn new(
-        pidfd: OwnedFd,
+        handle: Handle,
         pid: u32,
         pipes: [Option<OwnedFd>; 3],
         on_drop: OnDrop,
     ) -> Child {
         let [stdin, stdout, stderr] = pipes;
+        let (pidfd, watched) = match handle {
+            Handle::Pidfd(fd) => (fd, None),
+            Handle::Watched(entry, fd) => (fd, Some(entry)),
+        };
         Child {
             pidfd: Some(pidfd),
+            watched,
             pid,
             parent: Some(std::process::id()),
             status: None,
@@ -176,6 +218,12 @@ impl Child {
     /// being gone; one being reaped by another thread at this very moment
     /// may be taken for a stranger.
     ///
+    /// Where children are watched without pidfds (see [`Child`]), the exit
+    /// fd that [`Child::into_pidfd`] gave is taken back here (it is known
+    /// by its inode; a copy of it works too); a real pidfd is refused with
+    /// [`io::ErrorKind::Unsupported`], the kernel being unable to wait on
+    /// it.
+    ///
     /// # Errors
     ///
     /// As [`pidfd_getpid`](crate::pidfd_getpid): `EBADF` if `pidfd` is not
@@ -183,9 +231,30 @@ impl Child {
     /// in a PID namespace this process cannot see; and those of `waitid`
     /// other than `ECHILD`.
     pub fn from_pidfd(pidfd: OwnedFd) -> io::Result<Child> {
+        if let Some(entry) = crate::sys::watch::adopt(pidfd.as_fd()) {
+            let pid = entry.pid();
+            let handle = Handle::Watched(entry, pidfd);
+            return Ok(Child::new(
+                handle,
+                pid,
+                [None, None, None],
+                OnDrop::default(),
+            ));
+        }
         let pid = pidfd::getpid(pidfd.as_fd())?;
-        let ours = pidfd::is_child(pidfd.as_fd())?;
-        let mut child = Child::new(pidfd, pid, [None, None, None], OnDrop::default());
+        let ours = match pidfd::is_child(pidfd.as_fd()) {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "this kernel cannot wait on a pidfd (waitid(P_PIDFD) needs Linux 5.4, \
+                     or a sandbox refuses it): only exit fds of this library's own children \
+                     can be adopted here",
+                ));
+            }
+            other => other?,
+        };
+        let handle = Handle::Pidfd(pidfd);
+        let mut child = Child::new(handle, pid, [None, None, None], OnDrop::default());
         if !ours {
             child.parent = None;
         }
@@ -215,6 +284,10 @@ impl Child {
 
     /// The child's pidfd (`CLONE_PIDFD`; `O_CLOEXEC`). It stays valid, and
     /// names this process, after the child has been reaped.
+    ///
+    /// Where the kernel gives no pidfd, or cannot wait on one, this is the
+    /// child's exit fd instead (see [`Child`]): readable once the child has
+    /// exited, but no pidfd.
     pub fn pidfd(&self) -> BorrowedFd<'_> {
         self.fd()
     }
@@ -223,9 +296,16 @@ impl Child {
     /// (or not: an unreaped child then stays a zombie until this process
     /// waits for it or exits). The pipes of stdin, stdout and stderr are
     /// closed.
+    ///
+    /// Where children are watched without pidfds this is the exit fd (see
+    /// [`Child`]): the child is reaped by its watcher all the same, and
+    /// [`Child::from_pidfd`] takes the fd back, with the status.
     pub fn into_pidfd(mut self) -> OwnedFd {
         self.on_drop.reap = false;
         self.on_drop.kill = false;
+        if let Some(entry) = self.watched.take() {
+            entry.release(true);
+        }
         self.pidfd.take().expect("a Child always holds its pidfd")
     }
 
@@ -245,6 +325,11 @@ impl Child {
         if let Some(status) = self.status {
             return Ok(status);
         }
+        if let Some(entry) = &self.watched {
+            let (status, _) = entry.wait(None)?.ok_or_else(no_status)?;
+            self.status = Some(status);
+            return Ok(status);
+        }
         let status = pidfd::wait_child(self.fd(), true, None, self.kept_is_ours())?
             .ok_or_else(|| io::Error::other("waitid returned no status for the child"))?
             .status();
@@ -258,6 +343,10 @@ impl Child {
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.status {
             return Ok(Some(status));
+        }
+        if let Some(entry) = &self.watched {
+            self.status = entry.wait(Some(Duration::ZERO))?.map(|(status, _)| status);
+            return Ok(self.status);
         }
         let reaped = pidfd::wait_child(self.fd(), false, None, self.kept_is_ours())?;
         self.status = reaped.map(pidfd::Reaped::status);
@@ -281,6 +370,10 @@ impl Child {
         drop(self.stdin.take());
         if let Some(status) = self.status {
             return Ok(Some(status));
+        }
+        if let Some(entry) = &self.watched {
+            self.status = entry.wait(Some(timeout))?.map(|(status, _)| status);
+            return Ok(self.status);
         }
         if !pidfd::wait_readable(self.fd(), Some(timeout))? {
             return Ok(None);
@@ -308,6 +401,11 @@ impl Child {
         if self.status.is_some() {
             return Err(io::Error::from_raw_os_error(libc::ECHILD));
         }
+        if let Some(entry) = &self.watched {
+            let (status, usage) = entry.wait(None)?.ok_or_else(no_status)?;
+            self.status = Some(status);
+            return Ok((status, usage.as_ref().map(ResourceUsage::from_raw)));
+        }
         let mut raw = os::zeroed_rusage();
         let reaped = pidfd::wait_child(self.fd(), true, Some(&mut raw), self.kept_is_ours())?
             .ok_or_else(|| io::Error::other("waitid returned no status for the child"))?;
@@ -327,7 +425,11 @@ impl Child {
         if self.status.is_some() {
             return Ok(());
         }
-        match pidfd::send_signal(self.fd(), libc::SIGKILL) {
+        let sent = match &self.watched {
+            Some(entry) => entry.signal(libc::SIGKILL),
+            None => pidfd::send_signal(self.fd(), libc::SIGKILL),
+        };
+        match sent {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
             other => other,
         }
@@ -342,6 +444,9 @@ impl Child {
     /// A child that has exited but is not yet reaped (a zombie) accepts and
     /// ignores signals.
     pub fn send_signal(&self, signal: Signal) -> io::Result<()> {
+        if let Some(entry) = &self.watched {
+            return entry.signal(signal.as_raw());
+        }
         pidfd::send_signal(self.fd(), signal.as_raw())
     }
 
@@ -383,6 +488,9 @@ impl Child {
     /// [`Command::process_group(0)`]: crate::Command::process_group
     /// [`Command::setsid(true)`]: crate::Command::setsid
     pub fn send_signal_to_group(&self, signal: Signal) -> io::Result<()> {
+        if let Some(entry) = &self.watched {
+            return entry.signal_group(signal.as_raw());
+        }
         match pidfd::send_group_signal(self.fd(), signal.as_raw()) {
             pidfd::GroupSignal::Sent(result) => result,
             pidfd::GroupSignal::Unsupported => self.kill_group_while_unreaped(signal),
@@ -443,6 +551,14 @@ impl Child {
 impl Drop for Child {
     fn drop(&mut self) {
         let Some(fd) = self.pidfd.take() else { return };
+        if let Some(entry) = self.watched.take() {
+            // Its watcher reaps it, dropped or not: no reaper needed.
+            if self.status.is_none() && self.on_drop.kill {
+                let _ = entry.signal(libc::SIGKILL);
+            }
+            entry.release(false);
+            return;
+        }
         if self.status.is_some() {
             return;
         }
@@ -459,6 +575,11 @@ impl Drop for Child {
             reaper::adopt(fd);
         }
     }
+}
+
+/// A wait that returned without a status.
+fn no_status() -> io::Error {
+    io::Error::other("waitid returned no status for the child")
 }
 
 impl AsFd for Child {

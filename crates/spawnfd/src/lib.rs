@@ -47,7 +47,13 @@
 //!   (`EMFILE`, `EAGAIN`), the children wait, nothing lost, for the next
 //!   need; an epoll fd closed behind the library's back is replaced.
 //!
-//! No signal handler is installed; no thread is started but the reaper.
+//! - Only where the kernel gives no pidfd or cannot wait on one (below):
+//!   one thread per running child (`spawnfd-watch`, 64 KiB of stack, every
+//!   signal blocked) and one pipe, whose read end is the child's exit fd.
+//!   The thread reaps its child when it exits and ends.
+//!
+//! No signal handler is installed; no thread is started but the reaper
+//! (and, without pidfds, the watchers).
 //!
 //! # Requirements
 //!
@@ -57,6 +63,13 @@
 //! of these the kernel (or a seccomp sandbox) allows is learnt from its
 //! answers, the same way for every request, so what a spawn does never
 //! depends on what was spawned before.
+//!
+//! Without `CLONE_PIDFD` (before 5.2) or `waitid(P_PIDFD)` (before 5.4, or
+//! refused by a sandbox), each child is watched by pid by a thread of its
+//! own and its fd is an *exit fd*, a pipe that becomes readable when it
+//! exits: `Child`, `ChildSet` and the tokio module work the same, with the
+//! differences listed under [`Child`] (no zombie phase; without a pidfd, a
+//! status that another reaper in the process takes first is lost).
 //!
 //! x86_64 and aarch64. CI builds and tests x86_64, and compiles the
 //! aarch64 assembly (the only code that differs) for aarch64 without
@@ -118,6 +131,8 @@ pub use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output}
 
 #[doc(hidden)]
 pub use reaper::pending as reaper_pending;
+#[doc(hidden)]
+pub use sys::watch::entries as watch_entries;
 
 use std::io;
 use std::os::fd::BorrowedFd;

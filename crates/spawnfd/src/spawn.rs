@@ -18,14 +18,15 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU32;
 
 use crate::attrs::{AttrPlan, Namespaces};
-use crate::child::{Child, OnDrop};
+use crate::child::{Child, Handle, OnDrop};
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
 use crate::in_child::{
     ChildCtx, EXISTS_BUT, JoinCgroup, MOUNT_PROC_AT, Report, Source, child_main,
 };
-use crate::sys::clone::{self, BlockAllSignals, Created, Failure, UserNsSetup};
+use crate::sys::clone::{self, BlockAllSignals, Created, Failure, Method, UserNsSetup};
+use crate::sys::watch::{self, Pending};
 use crate::sys::{os, pidfd};
 
 /// The standard fds a spawn uses when the command leaves them unset.
@@ -50,7 +51,18 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
     let mut method = clone::expected_method();
     // The refusals of this request so far: (system call, errno).
     let mut refusals: Vec<(&'static str, i32)> = Vec::new();
+    // Where the kernel cannot wait on a pidfd, every child is watched by
+    // pid (sys::watch); so is one created without a pidfd.
+    let by_pid = watch::waitid_pidfd_missing();
+    let mut watcher: Option<Pending> = None;
     loop {
+        if (by_pid || method == Method::CloneNoPidfd) && watcher.is_none() {
+            // The thread comes before the child: none to be had fails the
+            // spawn before any process exists.
+            let pending = Pending::new()
+                .map_err(|e| prep.error(Step::Clone, e.raw_os_error(), Detail::None))?;
+            watcher = Some(pending);
+        }
         // Where the kernel cannot start the child in its cgroup, the child
         // moves itself there first thing.
         let cgroup_by_clone = clone::cgroup_by_clone(method);
@@ -101,6 +113,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
                 setup: &mut write_maps,
             }),
             traced: cmd.attrs.traceme,
+            by_pid,
         };
         // SAFETY: `child_main` follows the child rules and receives the ctx
         // it expects, which lives until spawn_vfork returns; signals are
@@ -110,7 +123,7 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
         };
         drop(blocked);
         match created {
-            Ok(created) => return prep.finish(created, &report),
+            Ok(created) => return prep.finish(created, watcher, &report),
             // This method is refused here: plan again for the next one.
             Err(Failure::Refused { next, errno }) => {
                 refusals.push((method.syscall(), errno));
@@ -331,24 +344,47 @@ impl<'a> Prepared<'a> {
 
     /// Turns the child's report into a `Child` or an error; a failed child
     /// is reaped first.
-    fn finish(self, created: Created, report: &Report) -> io::Result<Child> {
+    fn finish(
+        self,
+        created: Created,
+        watcher: Option<Pending>,
+        report: &Report,
+    ) -> io::Result<Child> {
         use std::sync::atomic::Ordering::Acquire;
+        let Created { pid, pidfd } = created;
+        let handle = match (watcher, pidfd) {
+            (Some(watcher), pidfd) => {
+                let (entry, exit_fd) = watcher.start(pid, pidfd);
+                Handle::Watched(entry, exit_fd)
+            }
+            (None, Some(pidfd)) => Handle::Pidfd(pidfd),
+            // No pidfd where one was asked for (a kernel that ignored
+            // CLONE_PIDFD): watched after all.
+            (None, None) => match Pending::new() {
+                Ok(watcher) => {
+                    let (entry, exit_fd) = watcher.start(pid, None);
+                    Handle::Watched(entry, exit_fd)
+                }
+                Err(e) => {
+                    reap_unwatched(pid);
+                    return Err(self.error(Step::Clone, e.raw_os_error(), Detail::None));
+                }
+            },
+        };
         let failed = report.failed.load(Acquire);
         let stage = report.stage.load(Acquire);
         if failed == 0 && stage == Step::Exec.code() {
             let Prepared { parent_ends, .. } = self;
-            return Ok(Child::new(
-                created.pidfd,
-                created.pid,
-                parent_ends,
-                self.on_drop,
-            ));
+            return Ok(Child::new(handle, pid, parent_ends, self.on_drop));
         }
         // The child exited (or died) before exec: reap it.
         // The report is in memory already; if someone else reaped the child
         // (SIGCHLD ignored, a waitpid(-1) elsewhere), only its signal, for
         // a child that died, is lost.
-        let status = pidfd::wait(created.pidfd.as_fd(), true, None).unwrap_or(None);
+        let status = match &handle {
+            Handle::Pidfd(fd) => pidfd::wait(fd.as_fd(), true, None).unwrap_or(None),
+            Handle::Watched(entry, _) => entry.wait(None).ok().flatten().map(|(s, _)| s),
+        };
         if failed == 0 {
             let sig = status.and_then(|s| s.signal()).unwrap_or(0);
             if let Some(status) = status.filter(|_| sig != 0 && !is_fault(sig)) {
@@ -361,14 +397,14 @@ impl<'a> Prepared<'a> {
                     on_drop,
                     ..
                 } = self;
-                let child = Child::new(created.pidfd, created.pid, parent_ends, on_drop);
+                let child = Child::new(handle, pid, parent_ends, on_drop);
                 return Ok(child.with_status(status));
             }
-            drop(created.pidfd);
+            handle.discard();
             let step = Step::from_code(stage).unwrap_or(Step::Clone);
             return Err(SpawnError::new(step, None, self.program, Detail::Died(sig)).into());
         }
-        drop(created.pidfd);
+        handle.discard();
         Err(self.failure(report))
     }
 
@@ -420,6 +456,18 @@ impl<'a> Prepared<'a> {
 
     pub(crate) fn error(&self, step: Step, errno: Option<i32>, detail: Detail) -> io::Error {
         SpawnError::new(step, errno, self.program, detail).into()
+    }
+}
+
+/// Kills and reaps a child that has no pidfd and no watcher (no thread
+/// could be had for it): it is unreaped, so its pid is still its own.
+fn reap_unwatched(pid: u32) {
+    use crate::sys::pidfd::{Target, kill_pid, waitid_on};
+    let _ = kill_pid(pid, libc::SIGKILL);
+    while let Err(e) = waitid_on(Target::Pid(pid), libc::WEXITED | libc::__WALL, None) {
+        if e.raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
     }
 }
 

@@ -172,7 +172,15 @@ fn forced_paths_flip_their_features() {
             assert_eq!(creation.mechanism(), Some("clone3"), "{caps}");
         }
         "no-pidfd" | "kernel-4x" => {
-            assert!(!available(Feature::ProcessCreation), "{caps}");
+            // Created all the same, without pidfds: watched by pid.
+            let creation = caps.get(Feature::ProcessCreation).expect("reported");
+            assert!(creation.is_available(), "{caps}");
+            assert!(
+                creation
+                    .mechanism()
+                    .is_some_and(|m| m.contains("watched by pid")),
+                "{caps}"
+            );
             assert_eq!(errno_of(Feature::ClonePidfd), "EINVAL", "{caps}");
             assert_eq!(errno_of(Feature::PidfdOpen), "ENOSYS", "{caps}");
             assert_eq!(errno_of(Feature::PidfdSendSignal), "ENOSYS", "{caps}");

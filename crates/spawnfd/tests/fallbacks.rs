@@ -1,6 +1,7 @@
 //! The paths for older kernels and sparse sandboxes: the `clone` fallback
-//! where `clone3` is refused, the `Unsupported` error where no pidfd can be
-//! had, closing fds without `close_range`, and spawning without `/proc`.
+//! where `clone3` is refused, children watched by pid where no pidfd can be
+//! had (the whole of that path is in `no_pidfd.rs`), closing fds without
+//! `close_range`, and spawning without `/proc`.
 //!
 //! Each scenario refuses system calls with a seccomp filter (which cannot be
 //! removed) or unmounts `/proc`, and the library caches what it probed per
@@ -98,7 +99,7 @@ fn falls_back_to_clone_when_seccomp_refuses_clone3() {
 }
 
 #[test]
-fn reports_unsupported_without_clone_pidfd() {
+fn watches_children_without_clone_pidfd() {
     run_scenario("no-pidfd");
 }
 
@@ -136,9 +137,13 @@ fn scenario() {
 
     match name.as_str() {
         "no-pidfd" => {
-            let err = Command::new(PROBE).spawn().unwrap_err();
-            assert_eq!(err.kind(), io::ErrorKind::Unsupported, "{err}");
-            assert!(err.to_string().contains("pidfd"), "{err}");
+            // Spawned without CLONE_PIDFD: the child's fd is its exit fd,
+            // a pipe, and waiting works through its watcher.
+            let mut child = Command::new(PROBE).stdout(Stdio::null()).spawn().unwrap();
+            let err = spawnfd::pidfd_getpid(child.pidfd()).unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EBADF), "{err}");
+            assert!(child.wait().unwrap().success());
+            check_exact_fds();
         }
         "clone3-enosys" | "clone3-eperm" => {
             // The filter holds: clone3 is refused on this thread.

@@ -1,18 +1,20 @@
 //! Creating the child: `clone3` (or `clone`) with `CLONE_VM | CLONE_VFORK |
 //! CLONE_PIDFD` on a separate small stack, with every signal blocked around
 //! the call, and learning which of those calls this kernel and sandbox
-//! allow.
+//! allow (down to `clone` without `CLONE_PIDFD`, whose child `sys::watch`
+//! watches by pid).
 
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicU32, Ordering};
 use std::time::Duration;
 
 use super::arch;
+use super::pidfd::Target;
 use crate::attrs::CLONE_NEWTIME;
 
 /// The signature of the function the child runs.
@@ -148,6 +150,9 @@ pub(crate) enum Method {
     /// `clone` with `CLONE_PIDFD` (Linux 5.2), where `clone3` is missing or
     /// refused by a seccomp filter; no `CLONE_INTO_CGROUP`.
     Clone,
+    /// `clone` without `CLONE_PIDFD`, where `clone` refuses it (before
+    /// 5.2): the child is watched by pid instead (`sys::watch`).
+    CloneNoPidfd,
 }
 
 impl Method {
@@ -155,11 +160,16 @@ impl Method {
     pub(crate) fn syscall(self) -> &'static str {
         match self {
             Method::Clone3 | Method::Clone3NoClear => "clone3",
-            Method::Clone => "clone",
+            Method::Clone | Method::CloneNoPidfd => "clone",
         }
     }
 
-    const ALL: [Method; 3] = [Method::Clone3, Method::Clone3NoClear, Method::Clone];
+    const ALL: [Method; 4] = [
+        Method::Clone3,
+        Method::Clone3NoClear,
+        Method::Clone,
+        Method::CloneNoPidfd,
+    ];
 
     /// Whether the kernel resets caught signals (`CLONE_CLEAR_SIGHAND`), so
     /// the child need not.
@@ -172,8 +182,14 @@ impl Method {
         match self {
             Method::Clone3 => Some(Method::Clone3NoClear),
             Method::Clone3NoClear => Some(Method::Clone),
-            Method::Clone => None,
+            Method::Clone => Some(Method::CloneNoPidfd),
+            Method::CloneNoPidfd => None,
         }
+    }
+
+    /// Whether the child comes with a pidfd (`CLONE_PIDFD`).
+    pub(crate) fn has_pidfd(self) -> bool {
+        self != Method::CloneNoPidfd
     }
 }
 
@@ -191,7 +207,7 @@ static NO_INTO_CGROUP: AtomicBool = AtomicBool::new(false);
 ///
 /// [`Step::Clone`]: crate::Step::Clone
 pub(crate) fn cgroup_by_clone(method: Method) -> bool {
-    method != Method::Clone && !NO_INTO_CGROUP.load(Ordering::Relaxed)
+    method < Method::Clone && !NO_INTO_CGROUP.load(Ordering::Relaxed)
 }
 
 /// The best method known to work here, as an index into [`Method::ALL`]:
@@ -204,13 +220,15 @@ pub(crate) fn expected_method() -> Method {
     Method::ALL
         .get(usize::from(METHOD.load(Ordering::Relaxed)))
         .copied()
-        .unwrap_or(Method::Clone)
+        .unwrap_or(Method::CloneNoPidfd)
 }
 
 /// A child that the kernel created.
 pub(crate) struct Created {
     pub(crate) pid: u32,
-    pub(crate) pidfd: OwnedFd,
+    /// `None` from [`Method::CloneNoPidfd`] (or a kernel that ignored
+    /// `CLONE_PIDFD`): the child is to be watched by pid.
+    pub(crate) pidfd: Option<OwnedFd>,
 }
 
 /// Why [`spawn_vfork`] created no child.
@@ -238,6 +256,9 @@ pub(crate) struct Request<'a> {
     /// The child calls `PTRACE_TRACEME`: a signal that reaches it before
     /// exec stops it for its tracer, which is the spawning thread.
     pub(crate) traced: bool,
+    /// Whether the child is waited for by pid (no `waitid(P_PIDFD)` here,
+    /// see `sys::watch`), also by the guard of an attended child.
+    pub(crate) by_pid: bool,
 }
 
 /// The hand-shake of a child in a new user namespace: the child waits on
@@ -288,7 +309,7 @@ pub(crate) unsafe fn spawn_vfork(
     _blocked: &BlockAllSignals,
 ) -> Result<Created, Failure> {
     debug_assert!(request.cgroup.is_none() || cgroup_by_clone(method));
-    if method == Method::Clone && request.namespaces & CLONE_NEWTIME != 0 {
+    if method >= Method::Clone && request.namespaces & CLONE_NEWTIME != 0 {
         return Err(Failure::Error(io::Error::new(
             io::ErrorKind::Unsupported,
             NEWTIME_NEEDS_CLONE3,
@@ -299,7 +320,10 @@ pub(crate) unsafe fn spawn_vfork(
     // before the guard below, so that it outlives the guard's wait.
     let running = AtomicU32::new(1);
     let attended = request.user_ns.is_some() || request.traced;
-    let mut flags = libc::CLONE_VM as u64 | libc::CLONE_PIDFD as u64 | request.namespaces;
+    let mut flags = libc::CLONE_VM as u64 | request.namespaces;
+    if method.has_pidfd() {
+        flags |= libc::CLONE_PIDFD as u64;
+    }
     flags |= if attended {
         libc::CLONE_CHILD_CLEARTID as u64
     } else {
@@ -319,7 +343,7 @@ pub(crate) unsafe fn spawn_vfork(
         // SAFETY: as above.
         Method::Clone3NoClear => unsafe { clone3(&call, &stack, false) },
         // SAFETY: as above.
-        Method::Clone => unsafe { clone_legacy(&call, &stack) },
+        Method::Clone | Method::CloneNoPidfd => unsafe { clone_legacy(&call, &stack) },
     };
     let created = match result {
         Ok(created) => created,
@@ -328,9 +352,14 @@ pub(crate) unsafe fn spawn_vfork(
     if attended {
         // Until the word is clear the child runs on `stack` and reads `arg`
         // and `running`: the guard kills it and waits if we leave early.
+        let target = match &created.pidfd {
+            Some(fd) if !request.by_pid => Target::Pidfd(fd.as_fd()),
+            // Unreaped until the guard or the caller reaps it.
+            _ => Target::Pid(created.pid),
+        };
         let mut guard = Attended {
             running: &running,
-            pidfd: created.pidfd.as_fd(),
+            target,
             pid: created.pid,
             traced: request.traced,
             done: false,
@@ -350,6 +379,11 @@ pub(crate) unsafe fn spawn_vfork(
         // A better method was refused for this request and this one
         // created the child: remember it. (Never moves back up.)
         let index = Method::ALL.iter().position(|&m| m == method).unwrap_or(0);
+        METHOD.fetch_max(index as u8, Ordering::Relaxed);
+    }
+    if method == Method::Clone && created.pidfd.is_none() {
+        // A kernel that ignored CLONE_PIDFD: as good as a refusal of it.
+        let index = Method::ALL.len() - 1;
         METHOD.fetch_max(index as u8, Ordering::Relaxed);
     }
     Ok(created)
@@ -379,17 +413,18 @@ fn refusal(method: Method, request: &Request<'_>, error: io::Error) -> Failure {
     }
     let next = method.next();
     match (errno, next) {
+        // clone refusing CLONE_PIDFD (EINVAL; kernels before 5.2 ignore
+        // the flag, emulators and filters refuse it) goes on to clone
+        // without it, remembered only if that then creates this very
+        // child. EPERM from clone is about the request (namespaces,
+        // privilege), never the pidfd: it is the answer.
+        (Some(libc::EINVAL), Some(next)) if method == Method::Clone => Failure::Refused {
+            next,
+            errno: libc::EINVAL,
+        },
+        (_, Some(_)) if method == Method::Clone => Failure::Error(error),
         (Some(errno @ (libc::ENOSYS | libc::EPERM | libc::EINVAL)), Some(next)) => {
             Failure::Refused { next, errno }
-        }
-        // clone refusing CLONE_PIDFD (before 5.2).
-        (Some(libc::EINVAL), None)
-            if method == Method::Clone && request.namespaces == 0 && request.cgroup.is_none() =>
-        {
-            Failure::Error(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "this kernel cannot create a process with a pidfd (CLONE_PIDFD needs Linux 5.2)",
-            ))
         }
         _ => Failure::Error(error),
     }
@@ -416,7 +451,7 @@ struct Call<'a> {
 /// so no path frees what the child still uses or leaves a zombie.
 struct Attended<'a> {
     running: &'a AtomicU32,
-    pidfd: BorrowedFd<'a>,
+    target: Target<'a>,
     pid: u32,
     traced: bool,
     done: bool,
@@ -444,7 +479,7 @@ impl Attended<'_> {
                 if self.running.load(Ordering::Acquire) == 0 {
                     break;
                 }
-                poll = if resume_if_stopped(self.pidfd, self.pid) {
+                poll = if resume_if_stopped(self.target, self.pid) {
                     Duration::from_micros(50)
                 } else {
                     (poll * 2).min(Duration::from_millis(5))
@@ -462,9 +497,16 @@ impl Drop for Attended<'_> {
         if !self.done {
             // SIGKILL ends even a stopped child; its exit clears the word.
             // Then reap it: the caller gets an error, not a child.
-            let _ = super::pidfd::send_signal(self.pidfd, libc::SIGKILL);
+            // (Unreaped until the wait below: a pid target is exact.)
+            let _ = super::pidfd::signal_target(self.target, libc::SIGKILL);
             wait_until_cleared(self.running);
-            let _ = super::pidfd::wait(self.pidfd, true, None);
+            loop {
+                let reaped =
+                    super::pidfd::waitid_on(self.target, libc::WEXITED | libc::__WALL, None);
+                if !matches!(&reaped, Err(e) if e.raw_os_error() == Some(libc::EINTR)) {
+                    break;
+                }
+            }
         }
     }
 }
@@ -472,11 +514,11 @@ impl Drop for Attended<'_> {
 /// Resumes a traced child stopped before exec, re-injecting the signal of
 /// a signal-delivery stop (`PTRACE_GETSIGINFO` succeeds only for those; a
 /// group stop is resumed with none). Whether it was stopped.
-fn resume_if_stopped(pidfd: BorrowedFd<'_>, pid: u32) -> bool {
+fn resume_if_stopped(target: Target<'_>, pid: u32) -> bool {
     // Not consumed (WNOWAIT): once the child runs again the kernel reports
     // the stop no more, and if resuming failed, the next look finds it.
     let flags = libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
-    let Ok(Some(stop)) = super::pidfd::waitid(pidfd, flags, None) else {
+    let Ok(Some(stop)) = super::pidfd::waitid_on(target, flags, None) else {
         return false;
     };
     let mut sig = stop.status;
@@ -608,8 +650,9 @@ fn created(ret: isize, pidfd: libc::c_int) -> io::Result<Created> {
     if ret < 0 {
         return Err(io::Error::from_raw_os_error(-ret as i32));
     }
-    // SAFETY: the kernel stored a new pidfd that nobody else owns.
-    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    // Still -1 without CLONE_PIDFD (or from a kernel that ignored it).
+    // SAFETY: otherwise the kernel stored a new pidfd that nobody else owns.
+    let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
     Ok(Created {
         pid: ret as u32,
         // Where the parent's fd 0, 1 or 2 was closed the pidfd took its
@@ -617,7 +660,7 @@ fn created(ret: isize, pidfd: libc::c_int) -> io::Result<Created> {
         // not get our pidfd (it would get /dev/null anyway: the pidfd is
         // close-on-exec, see in_child). If the move fails the pidfd stays
         // where it is, which is still correct.
-        pidfd: super::os::above_stdio(pidfd),
+        pidfd: pidfd.map(super::os::above_stdio),
     })
 }
 

@@ -14,6 +14,9 @@
 //!   `ChildSet`;
 //! - [`per_process`]: state that a process made by `fork` does not share
 //!   with its parent, reached without a lock;
+//! - [`watch`]: children watched by pid, each by a small thread, where
+//!   `CLONE_PIDFD` or `waitid(P_PIDFD)` is missing: the child is still an
+//!   fd (a pipe's read end) that becomes readable when it exits;
 //! - [`os`]: the parent's other needs: pipes, the process's signal
 //!   dispositions, non-blocking reads of two pipes at once;
 //! - [`probe`]: the calls of the capability report, which ask the kernel
@@ -30,3 +33,4 @@ pub(crate) mod per_process;
 pub(crate) mod pidfd;
 pub(crate) mod probe;
 pub(crate) mod raw;
+pub(crate) mod watch;

@@ -102,6 +102,61 @@ pub(crate) fn above_stdio(fd: OwnedFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(moved) }
 }
 
+/// The identity of the file an fd is open on: `(st_dev, st_ino)`. Every
+/// pipe has an inode of its own, the same through every copy of its fds.
+pub(crate) fn fd_identity(fd: BorrowedFd<'_>) -> io::Result<(u64, u64)> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes into `st`.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((st.st_dev as u64, st.st_ino as u64))
+}
+
+/// Writes one byte (retrying `EINTR`); errors are dropped: the caller has
+/// no one to give them to, and the byte only signals readiness.
+pub(crate) fn write_byte(fd: BorrowedFd<'_>) {
+    loop {
+        // SAFETY: a one-byte write from a live byte.
+        let r = unsafe { libc::write(fd.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+        if r == -1 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return;
+    }
+}
+
+/// Blocks every signal the C library lets a program block (its own, such
+/// as glibc's `SIGSETXID`, stay deliverable, so that a `setuid` in another
+/// thread, which waits for every thread to take it, completes) in the
+/// calling thread, and restores the old mask on drop: a thread created
+/// meanwhile starts with every signal blocked.
+pub(crate) struct BlockSignals(Option<libc::sigset_t>);
+
+impl BlockSignals {
+    pub(crate) fn new() -> BlockSignals {
+        // SAFETY: sigset_t is plain data, filled in by sigfillset and
+        // pthread_sigmask before it is read.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            let ok = libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut old) == 0;
+            BlockSignals(ok.then_some(old))
+        }
+    }
+}
+
+impl Drop for BlockSignals {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            // SAFETY: the mask read in `new`, restored as it was.
+            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+        }
+    }
+}
+
 /// Keeps the process's dumpable flag (`PR_GET_DUMPABLE`) across a spawn
 /// whose child changes credentials.
 ///

@@ -87,6 +87,31 @@ pub(crate) struct Event {
     pub(crate) status: i32,
 }
 
+impl Event {
+    /// The `wait(2)` status word of this event.
+    pub(crate) fn exit_status(&self) -> ExitStatus {
+        wait_status(self.code, self.status)
+    }
+
+    /// Whether the process has ended (not a stop or a continue).
+    pub(crate) fn is_exit(&self) -> bool {
+        matches!(
+            self.code,
+            libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED
+        )
+    }
+}
+
+/// Whom a `waitid` (or a signal) is for: the process behind a pidfd, or a
+/// pid, for children watched without `waitid(P_PIDFD)` (`sys::watch`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target<'a> {
+    Pidfd(BorrowedFd<'a>),
+    /// Only for an unreaped child of this process, whose pid cannot have
+    /// been reused.
+    Pid(u32),
+}
+
 /// The raw `waitid(P_PIDFD, fd, flags, rusage)` system call (libc's wrapper
 /// takes no `rusage`): `Ok(None)` when `WNOHANG` found nothing to report.
 pub(crate) fn waitid(
@@ -94,21 +119,25 @@ pub(crate) fn waitid(
     flags: libc::c_int,
     rusage: Option<&mut libc::rusage>,
 ) -> io::Result<Option<Event>> {
+    waitid_on(Target::Pidfd(pidfd), flags, rusage)
+}
+
+/// The raw `waitid(P_PIDFD or P_PID, id, flags, rusage)` system call.
+pub(crate) fn waitid_on(
+    target: Target<'_>,
+    flags: libc::c_int,
+    rusage: Option<&mut libc::rusage>,
+) -> io::Result<Option<Event>> {
+    let (idtype, id) = match target {
+        Target::Pidfd(fd) => (P_PIDFD, fd.as_raw_fd() as libc::id_t),
+        Target::Pid(pid) => (libc::P_PID, pid as libc::id_t),
+    };
     // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let usage = rusage.map_or(std::ptr::null_mut(), |r| r as *mut libc::rusage);
     // SAFETY: `info` and `usage` (if not NULL) are writable; the id is an
-    // fd we borrow.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_waitid,
-            P_PIDFD,
-            pidfd.as_raw_fd(),
-            &raw mut info,
-            flags,
-            usage,
-        )
-    };
+    // fd we borrow or a pid.
+    let r = unsafe { libc::syscall(libc::SYS_waitid, idtype, id, &raw mut info, flags, usage) };
     if r == -1 {
         return Err(io::Error::last_os_error());
     }
@@ -119,6 +148,60 @@ pub(crate) fn waitid(
         code: info.si_code,
         status,
     }))
+}
+
+/// Whether this kernel (or its sandbox) knows `waitid(P_PIDFD)` (Linux
+/// 5.4): `Some(false)` if it refuses the id type with `EINVAL`, `None`
+/// if the answer says nothing (another refusal of `waitid` itself).
+///
+/// Asked without a child and without an fd: the id is `INT_MAX`, which no
+/// fd can be (`nr_open` is at most 2^30), so a kernel that has `P_PIDFD`
+/// fails with `EBADF`, and one that does not, with `EINVAL` (an unknown
+/// id type is refused before the id is looked at).
+pub(crate) fn probe_waitid_pidfd() -> Option<bool> {
+    // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a writable siginfo, no rusage; the id names no fd.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_waitid,
+            P_PIDFD,
+            libc::c_int::MAX,
+            &raw mut info,
+            libc::WEXITED | libc::WNOHANG,
+            std::ptr::null_mut::<libc::rusage>(),
+        )
+    };
+    if r == 0 {
+        return None;
+    }
+    match io::Error::last_os_error().raw_os_error() {
+        Some(libc::EBADF) => Some(true),
+        Some(libc::EINVAL) => Some(false),
+        _ => None,
+    }
+}
+
+/// `kill(pid, sig)`. The caller must know that `pid` still names its
+/// process: an unreaped child of this process.
+pub(crate) fn kill_pid(pid: u32, sig: i32) -> io::Result<()> {
+    let pid = libc::pid_t::try_from(pid)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "process id out of range"))?;
+    // SAFETY: kill takes plain integers; the pid is positive.
+    if unsafe { libc::kill(pid, sig) } == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Sends `sig` to `target` (`pidfd_send_signal`, or `kill` for a pid,
+/// which the caller knows to be an unreaped child of this process).
+pub(crate) fn signal_target(target: Target<'_>, sig: i32) -> io::Result<()> {
+    match target {
+        Target::Pidfd(fd) => send_signal(fd, sig),
+        Target::Pid(pid) => kill_pid(pid, sig),
+    }
 }
 
 /// Whether the process behind `pidfd` is a child of this process, running
@@ -419,6 +502,15 @@ mod tests {
                 .unwrap()
                 .success()
         );
+    }
+
+    #[test]
+    fn this_kernel_knows_waitid_p_pidfd() {
+        // Linux 5.4 and later, outside a sandbox that refuses it (a path
+        // forced by spawnfd-paths may emulate one).
+        if std::env::var_os("SPAWNFD_FORCED_PATH").is_none() {
+            assert_eq!(probe_waitid_pidfd(), Some(true));
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@ pub struct Refuse {
     action: Action,
     /// Refuse only when the first argument has one of these bits.
     arg0_mask: Option<u32>,
+    /// Refuse only when the first argument is this value.
+    arg0_is: Option<u32>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -28,6 +30,7 @@ impl Refuse {
             nr,
             action: Action::Errno(errno),
             arg0_mask: None,
+            arg0_is: None,
         }
     }
 
@@ -37,6 +40,7 @@ impl Refuse {
             nr,
             action: Action::Trap,
             arg0_mask: None,
+            arg0_is: None,
         }
     }
 
@@ -44,6 +48,14 @@ impl Refuse {
     pub const fn when_arg0_has(self, mask: u32) -> Refuse {
         Refuse {
             arg0_mask: Some(mask),
+            ..self
+        }
+    }
+
+    /// Only when the (low half of the) first argument is `value`.
+    pub const fn when_arg0_is(self, value: u32) -> Refuse {
+        Refuse {
+            arg0_is: Some(value),
             ..self
         }
     }
@@ -72,15 +84,20 @@ pub fn install(rules: &[Refuse]) -> io::Result<()> {
             },
         );
         program.push(op(LD_W_ABS, 0, 0, 0));
-        match rule.arg0_mask {
+        let arg0_test = match (rule.arg0_mask, rule.arg0_is) {
+            (Some(mask), _) => Some((JSET_K, mask)),
+            (None, Some(value)) => Some((JEQ_K, value)),
+            (None, None) => None,
+        };
+        match arg0_test {
             None => {
                 program.push(op(JEQ_K, 0, 1, rule.nr as u32));
                 program.push(refuse);
             }
-            Some(mask) => {
+            Some((test, k)) => {
                 program.push(op(JEQ_K, 0, 4, rule.nr as u32));
                 program.push(op(LD_W_ABS, 0, 0, 16));
-                program.push(op(JSET_K, 0, 1, mask));
+                program.push(op(test, 0, 1, k));
                 program.push(refuse);
                 program.push(op(RET_K, 0, 0, RET_ALLOW));
             }
