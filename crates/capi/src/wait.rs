@@ -1,0 +1,362 @@
+//! Waiting for, signalling and letting go of a child by its pidfd (or
+//! exit fd), through a `spawnfd::Child` adopted from a copy of the fd.
+//!
+//! The blocking waits, `spawnfd_wait` and `spawnfd_wait_timeout`, are
+//! cancellation points as `waitpid` is. They are naked trampolines into
+//! the C shim (`cancel.c`, whose top comment says why): no Rust frame is
+//! on the stack while `poll` waits, so glibc's cancellation unwinds C
+//! frames only, and the child is reaped only after `poll` has returned,
+//! by `nohang` here, with cancellation disabled.
+//!
+//! # Safety
+//!
+//! The `unsafe` writes results where the caller asked, takes no fd it
+//! does not own (the caller's fd is copied first), and defines the
+//! trampolines, which jump with the caller's arguments untouched.
+
+use std::ffi::c_int;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
+
+use spawnfd_core::{Child, ResourceUsage, Signal};
+
+use crate::ffi::{dup_above_stdio, entry, errno_of};
+
+/// The child behind a copy of the caller's fd. Give it back with
+/// [`done`], which never reaps or kills: a `Child` dropped would.
+fn adopt(fd: c_int) -> Result<Child, c_int> {
+    let copy = dup_above_stdio(fd).map_err(|e| errno_of(&e))?;
+    Child::from_pidfd(copy).map_err(|e| errno_of(&e))
+}
+
+/// Lets go of an adopted child: closes the copy, nothing else.
+fn done(child: Child) {
+    drop(child.into_pidfd());
+}
+
+/// The usage as a `struct rusage` (the fields Linux fills in).
+fn rusage(usage: Option<ResourceUsage>) -> libc::rusage {
+    // SAFETY: rusage is plain integers, for which all zeroes is valid.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if let Some(u) = usage {
+        let tv = |d: Duration| libc::timeval {
+            tv_sec: d.as_secs() as libc::time_t,
+            tv_usec: d.subsec_micros() as libc::suseconds_t,
+        };
+        ru.ru_utime = tv(u.user_time);
+        ru.ru_stime = tv(u.system_time);
+        ru.ru_maxrss = u.max_rss_kib as libc::c_long;
+        ru.ru_minflt = u.minor_faults as libc::c_long;
+        ru.ru_majflt = u.major_faults as libc::c_long;
+        ru.ru_nvcsw = u.voluntary_context_switches as libc::c_long;
+        ru.ru_nivcsw = u.involuntary_context_switches as libc::c_long;
+        ru.ru_inblock = u.block_reads as libc::c_long;
+        ru.ru_oublock = u.block_writes as libc::c_long;
+    }
+    ru
+}
+
+/// Whether the fd is readable now (the child has exited).
+fn readable(fd: BorrowedFd<'_>) -> Result<bool, c_int> {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: one valid pollfd; a zero timeout never blocks.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(errno_of(&e));
+        }
+    }
+}
+
+/// Reaps the child of `fd` if it has exited: 0 with `*wstatus` and `*ru`
+/// filled in, `EAGAIN` while it runs, or an errno value. What the C
+/// shim's waits call between polls (its address is passed to them).
+///
+/// # Safety
+///
+/// `wstatus` and `ru` are `NULL` or writable.
+unsafe extern "C" fn nohang(fd: c_int, wstatus: *mut c_int, ru: *mut libc::rusage) -> c_int {
+    entry(|| {
+        let mut child = match adopt(fd) {
+            Ok(child) => child,
+            // Reaped already (this process's pid for it is gone).
+            Err(libc::ESRCH) => return libc::ECHILD,
+            Err(e) => return e,
+        };
+        let result = match readable(child.pidfd()) {
+            Err(e) => Err(e),
+            Ok(false) => Err(libc::EAGAIN),
+            // Exited: reaped without blocking (waitid on a zombie).
+            Ok(true) => child.wait_with_rusage().map_err(|e| errno_of(&e)),
+        };
+        if result.is_ok() {
+            // Reaped: dropping it only closes the copy (and, on the
+            // exit-fd path, lets the watcher's entry go).
+            drop(child);
+        } else {
+            done(child);
+        }
+        match result {
+            Err(e) => e,
+            Ok((status, usage)) => {
+                if !wstatus.is_null() {
+                    // SAFETY: writable, by the contract.
+                    unsafe { *wstatus = status.into_raw() };
+                }
+                if !ru.is_null() {
+                    // SAFETY: writable, by the contract.
+                    unsafe { *ru = rusage(usage) };
+                }
+                0
+            }
+        }
+    })
+}
+
+/// The C shim's waits (`cancel.c`): the caller's arguments, then
+/// [`nohang`]'s address.
+mod shim {
+    use std::ffi::c_int;
+
+    pub(super) type Nohang = unsafe extern "C" fn(c_int, *mut c_int, *mut libc::rusage) -> c_int;
+
+    unsafe extern "C" {
+        pub(super) fn sfd_shim_wait(
+            fd: c_int,
+            wstatus: *mut c_int,
+            ru: *mut libc::rusage,
+            nohang: Nohang,
+        ) -> c_int;
+        pub(super) fn sfd_shim_wait_timeout(
+            fd: c_int,
+            timeout_ms: c_int,
+            wstatus: *mut c_int,
+            ru: *mut libc::rusage,
+            nohang: Nohang,
+        ) -> c_int;
+    }
+}
+
+/// Waits for the child of `pidfd` to exit and reaps it, as `waitpid`.
+///
+/// Stores its wait status in `*wstatus` (read it with `WIFEXITED`,
+/// `WEXITSTATUS`, `WIFSIGNALED`, `WTERMSIG`, ...) and its resource usage
+/// in `*ru` (the fields Linux fills in; all zero when another reaper took
+/// the child first and the kernel kept its status, Linux 6.15+). Either
+/// may be `NULL`. The pidfd stays the caller's: close it afterwards.
+///
+/// Returns 0 or an errno value; `errno` is left as it was:
+/// - `ECHILD`: the child has been reaped already (by an earlier wait, or
+///   by another reaper on a kernel that keeps no status for pidfds), or
+///   the process is not a child of this process;
+/// - `EBADF`: `pidfd` is not open, or not a pidfd or exit fd;
+/// - `EMFILE`: no fd was free for the library's momentary copy of it.
+///
+/// A cancellation point, as `waitpid`: a thread cancelled while it waits
+/// has reaped nothing (the pidfd and the child are as they were; a
+/// cleanup handler may hand them to `spawnfd_detach`). Thread-safe; do
+/// not wait for one child from two threads at once (one gets `ECHILD`).
+/// Not async-signal-safe. Must not be called with asynchronous
+/// cancellation enabled (as no function that is not async-cancel-safe).
+///
+/// # Safety
+///
+/// `wstatus` and `ru` are `NULL` or writable.
+#[unsafe(no_mangle)]
+#[unsafe(naked)]
+pub unsafe extern "C" fn spawnfd_wait(
+    pidfd: c_int,
+    wstatus: *mut c_int,
+    ru: *mut libc::rusage,
+) -> c_int {
+    // The fourth argument register gets `nohang`; the first three are the
+    // caller's. A tail jump: this function has no frame.
+    #[cfg(target_arch = "x86_64")]
+    core::arch::naked_asm!(
+        "lea rcx, [rip + {nohang}]",
+        "jmp {wait}",
+        nohang = sym nohang,
+        wait = sym shim::sfd_shim_wait,
+    );
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!(
+        "adrp x3, {nohang}",
+        "add x3, x3, :lo12:{nohang}",
+        "b {wait}",
+        nohang = sym nohang,
+        wait = sym shim::sfd_shim_wait,
+    );
+}
+
+/// As `spawnfd_wait`, waiting at most `timeout_ms` milliseconds
+/// (negative: no limit; 0: not at all, as `spawnfd_try_wait`).
+///
+/// Returns 0 (reaped), `ETIMEDOUT` (still running: nothing reaped), or
+/// the errors of `spawnfd_wait`. A cancellation point, as
+/// `spawnfd_wait`.
+///
+/// # Safety
+///
+/// As `spawnfd_wait`.
+#[unsafe(no_mangle)]
+#[unsafe(naked)]
+pub unsafe extern "C" fn spawnfd_wait_timeout(
+    pidfd: c_int,
+    timeout_ms: c_int,
+    wstatus: *mut c_int,
+    ru: *mut libc::rusage,
+) -> c_int {
+    // The fifth argument register gets `nohang`.
+    #[cfg(target_arch = "x86_64")]
+    core::arch::naked_asm!(
+        "lea r8, [rip + {nohang}]",
+        "jmp {wait}",
+        nohang = sym nohang,
+        wait = sym shim::sfd_shim_wait_timeout,
+    );
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!(
+        "adrp x4, {nohang}",
+        "add x4, x4, :lo12:{nohang}",
+        "b {wait}",
+        nohang = sym nohang,
+        wait = sym shim::sfd_shim_wait_timeout,
+    );
+}
+
+/// Reaps the child of `pidfd` if it has exited, without blocking: as
+/// `spawnfd_wait`, but `EAGAIN` while it runs. Meant for an event loop
+/// that saw the pidfd readable.
+///
+/// Not a cancellation point. Thread-safe; not async-signal-safe.
+///
+/// # Safety
+///
+/// As `spawnfd_wait`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_try_wait(
+    pidfd: c_int,
+    wstatus: *mut c_int,
+    ru: *mut libc::rusage,
+) -> c_int {
+    // SAFETY: the caller's contract is nohang's.
+    unsafe { nohang(pidfd, wstatus, ru) }
+}
+
+/// Sends signal `sig` (1 to 64) to the child of `pidfd`, through the
+/// pidfd (`pidfd_send_signal`): never to a process that reused its pid.
+///
+/// Returns 0 or an errno value (`errno` left as it was):
+/// - `ESRCH`: the child has been reaped (a zombie accepts signals; on the
+///   exit-fd path the child is reaped as soon as it exits);
+/// - `EINVAL`: `sig` is not 1 to 64;
+/// - `EPERM`: not allowed to signal it;
+/// - `EBADF`: not a pidfd or exit fd.
+///
+/// Thread-safe. Not a cancellation point. Not async-signal-safe.
+#[unsafe(no_mangle)]
+pub extern "C" fn spawnfd_kill(pidfd: c_int, sig: c_int) -> c_int {
+    entry(|| {
+        let Some(sig) = Signal::new(sig) else {
+            return libc::EINVAL;
+        };
+        let child = match adopt(pidfd) {
+            Ok(child) => child,
+            Err(e) => return e,
+        };
+        let sent = child.send_signal(sig);
+        done(child);
+        sent.err().map_or(0, |e| errno_of(&e))
+    })
+}
+
+/// Sends `sig` to the process group the child leads (spawned with
+/// `spawnfd_cmd_setsid` or `spawnfd_cmd_process_group(cmd, 0)`): through
+/// the pidfd's group scope since Linux 6.9, else `kill(-pid)` only while
+/// the child is known to be unreaped.
+///
+/// Returns 0 or an errno value: `ESRCH` (no such group, or the leader
+/// reaped before 6.9), `EINVAL`, `EPERM`, `EBADF`, `ENOTSUP` (before 6.9,
+/// for a process that is not this process's child).
+///
+/// Thread-safe. Not a cancellation point.
+#[unsafe(no_mangle)]
+pub extern "C" fn spawnfd_kill_group(pidfd: c_int, sig: c_int) -> c_int {
+    entry(|| {
+        let Some(sig) = Signal::new(sig) else {
+            return libc::EINVAL;
+        };
+        let child = match adopt(pidfd) {
+            Ok(child) => child,
+            Err(e) => return e,
+        };
+        let sent = child.send_signal_to_group(sig);
+        done(child);
+        sent.err().map_or(0, |e| errno_of(&e))
+    })
+}
+
+/// Stores the pid of the process behind `pidfd` in `*pid`, as glibc's
+/// `pidfd_getpid` (which needs glibc 2.39).
+///
+/// Returns 0 or an errno value: `ESRCH` (reaped), `EBADF` (not a pidfd or
+/// exit fd), `EREMOTE` (in a PID namespace this process cannot see),
+/// `EINVAL` (`pid` is `NULL`). Thread-safe.
+///
+/// # Safety
+///
+/// `pid` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_pidfd_getpid(pidfd: c_int, pid: *mut libc::pid_t) -> c_int {
+    entry(|| {
+        if pid.is_null() {
+            return libc::EINVAL;
+        }
+        let child = match adopt(pidfd) {
+            Ok(child) => child,
+            Err(e) => return e,
+        };
+        let id = child.id();
+        done(child);
+        // SAFETY: writable, by the contract.
+        unsafe { *pid = id as libc::pid_t };
+        0
+    })
+}
+
+/// Gives the child of `pidfd` to the library, which reaps it when it
+/// exits (at once if it has; else a background thread, started on first
+/// need, waits for it), so that a child nobody waits for leaves no
+/// zombie. Takes `pidfd`: on success it is closed (the library keeps a
+/// copy while it needs one); do not use or close it afterwards.
+///
+/// Returns 0, or an errno value, the fd then still the caller's:
+/// `EBADF` (not a pidfd or exit fd), `EMFILE`. A child reaped already is
+/// no error (0, the fd closed). A process that is not this process's
+/// child is not reaped (the fd is just closed).
+///
+/// Thread-safe; safe to call from a cancellation cleanup handler. Not a
+/// cancellation point.
+#[unsafe(no_mangle)]
+pub extern "C" fn spawnfd_detach(pidfd: c_int) -> c_int {
+    entry(|| {
+        match adopt(pidfd) {
+            // Dropped: reaped now if it has exited, else by the reaper.
+            Ok(child) => drop(child),
+            Err(libc::ESRCH) => {}
+            Err(e) => return e,
+        }
+        // SAFETY: the caller gives us the fd, which it stops using.
+        drop(unsafe { OwnedFd::from_raw_fd(pidfd) });
+        0
+    })
+}
