@@ -75,7 +75,7 @@ static char self_exe[PATH_MAX];
 
 /* ---- the child's side: `PROG report` prints its own state ---- */
 
-static void print_status_line(const char *key)
+static inline void print_status_line(const char *key)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[4096];
@@ -100,7 +100,7 @@ static void print_status_line(const char *key)
 
 /* Prints one line per fact (see each printf). The fds are listed first,
  * before anything else is opened. */
-static int report(int argc, char **argv)
+static inline int report(int argc, char **argv)
 {
     DIR *d = opendir("/proc/self/fd");
     int dfd = d ? dirfd(d) : -1;
@@ -158,7 +158,7 @@ static int report(int argc, char **argv)
 
 /* The test program's main calls this first: in report mode it never
  * returns. */
-static void maybe_report(int argc, char **argv)
+static inline void maybe_report(int argc, char **argv)
 {
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
     if (n < 0)
@@ -176,7 +176,7 @@ static void maybe_report(int argc, char **argv)
 
 /* The value of `key` in this process's /proc/self/status, in a static
  * buffer (tabs as spaces, trailing blanks cut). */
-static const char *own_status(const char *key)
+static inline const char *own_status(const char *key)
 {
     static char value[4096];
     FILE *f = fopen("/proc/self/status", "r");
@@ -197,7 +197,7 @@ static const char *own_status(const char *key)
 }
 
 /* A command that runs this program as `report`. */
-static spawnfd_cmd *report_cmd(void)
+static inline spawnfd_cmd *report_cmd(void)
 {
     spawnfd_cmd *cmd = NULL;
     OK(spawnfd_cmd_new(&cmd, self_exe));
@@ -209,7 +209,7 @@ static spawnfd_cmd *report_cmd(void)
  * the output (malloc'd, NUL-terminated) and the wait status. The pipe's
  * write end is given with spawnfd_cmd_stdout and closed here after the
  * spawn: the command only borrowed it. */
-static char *run_capture(spawnfd_cmd *cmd, int *wstatus)
+static inline char *run_capture(spawnfd_cmd *cmd, int *wstatus)
 {
     int p[2];
     pid_t pid = 0;
@@ -244,7 +244,7 @@ static char *run_capture(spawnfd_cmd *cmd, int *wstatus)
 
 /* The rest of the line that starts with `prefix` (up to the newline), in
  * a static buffer; NULL if there is none. */
-static const char *line_of(const char *out, const char *prefix)
+static inline const char *line_of(const char *out, const char *prefix)
 {
     static char value[4096];
     size_t n = strlen(prefix);
@@ -263,7 +263,7 @@ static const char *line_of(const char *out, const char *prefix)
 }
 
 /* How many lines start with `prefix`. */
-static int count_lines(const char *out, const char *prefix)
+static inline int count_lines(const char *out, const char *prefix)
 {
     int count = 0;
     size_t n = strlen(prefix);
@@ -274,7 +274,7 @@ static int count_lines(const char *out, const char *prefix)
 }
 
 /* This process's open fds. */
-static int count_fds(void)
+static inline int count_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
     int n = 0;
@@ -288,7 +288,7 @@ static int count_fds(void)
 }
 
 /* This process's children, running or zombies (every thread's). */
-static int count_children(void)
+static inline int count_children(void)
 {
     DIR *d = opendir("/proc/self/task");
     struct dirent *e;
@@ -314,7 +314,7 @@ static int count_children(void)
 
 /* Waits up to `ms` for this process to have no children; how many are
  * left. */
-static int children_gone_within(int ms)
+static inline int children_gone_within(int ms)
 {
     for (int i = 0; i < ms / 10; i++) {
         if (count_children() == 0)
