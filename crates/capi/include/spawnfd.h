@@ -356,8 +356,6 @@ typedef struct spawnfd_error {
   char message[SPAWNFD_ERROR_MESSAGE_MAX];
 } spawnfd_error;
 
-typedef int (*Nohang)(int, int*, struct rusage*);
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -926,16 +924,6 @@ const char *spawnfd_step_name(int step);
 size_t spawnfd_error_format(const struct spawnfd_error *err, char *buf, size_t len);
 
 /**
- * `pthread_setcancelstate(PTHREAD_CANCEL_DISABLE)`; the old state.
- */
-extern int sfd_shim_cancel_disable(void);
-
-/**
- * `pthread_setcancelstate(old)`.
- */
-extern void sfd_shim_cancel_restore(int old);
-
-/**
  * Starts the child `cmd` describes.
  *
  * On success stores the child's pid in `*pid` and its pidfd in `*pidfd`
@@ -1122,10 +1110,6 @@ int spawnfd_pidfd_getpid(int pidfd, pid_t *pid);
  * cancellation point.
  */
 int spawnfd_detach(int pidfd);
-
-extern int sfd_shim_wait(int fd, int *wstatus, struct rusage *ru, Nohang nohang);
-
-extern int sfd_shim_wait_timeout(int fd, int timeout_ms, int *wstatus, struct rusage *ru, Nohang nohang);
 
 #ifdef __cplusplus
 }  // extern "C"

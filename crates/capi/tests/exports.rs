@@ -28,17 +28,18 @@ fn exported() -> BTreeSet<String> {
         .collect()
 }
 
-/// The functions `include/spawnfd.h` declares (`spawnfd_...(` at the
-/// start of a declaration line, after the return type).
+/// Every function `include/spawnfd.h` declares (the name before the `(`
+/// of a declaration that starts a line), whatever its prefix.
 fn declared() -> BTreeSet<String> {
     let header = include_str!("../include/spawnfd.h");
     header
         .lines()
-        .filter(|l| !l.starts_with(' ') && !l.starts_with('*') && !l.starts_with('/'))
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .filter(|l| !l.starts_with("typedef") && !l.starts_with("extern \"C\""))
         .filter_map(|l| {
             let open = l.find('(')?;
             let name = l[..open].rsplit([' ', '*']).next()?;
-            name.starts_with("spawnfd_").then(|| name.to_owned())
+            Some(name.to_owned())
         })
         .collect()
 }
