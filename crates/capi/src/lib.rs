@@ -14,7 +14,7 @@
 //! entry point runs with pthread cancellation disabled (a forced unwind
 //! must never cross a Rust frame); the blocking waits are the library's
 //! only cancellation points, and live in C (`cancel.c`, reached through
-//! naked trampolines, `wait.rs`).
+//! naked trampolines, `trampoline.rs`).
 //!
 //! Modules: `cmd` (the command and its setters), `spawn`
 //! (`spawnfd_spawn`), `error` (`spawnfd_error`, the step codes), `wait`
@@ -42,4 +42,5 @@ pub mod cmd;
 pub mod error;
 mod ffi;
 pub mod spawn;
+pub mod trampoline;
 pub mod wait;

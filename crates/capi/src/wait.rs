@@ -2,17 +2,16 @@
 //! exit fd), through a `spawnfd::Child` adopted from a copy of the fd.
 //!
 //! The blocking waits, `spawnfd_wait` and `spawnfd_wait_timeout`, are
-//! cancellation points as `waitpid` is. They are naked trampolines into
-//! the C shim (`cancel.c`, whose top comment says why): no Rust frame is
-//! on the stack while `poll` waits, so glibc's cancellation unwinds C
-//! frames only, and the child is reaped only after `poll` has returned,
-//! by `nohang` here, with cancellation disabled.
+//! cancellation points as `waitpid` is. They are naked trampolines
+//! (`trampoline.rs`) into the C shim (`cancel.c`, whose top comment says
+//! why): no Rust frame is on the stack while `poll` waits, so glibc's
+//! cancellation unwinds C frames only, and the child is reaped only after
+//! `poll` has returned, by `nohang` here, with cancellation disabled.
 //!
 //! # Safety
 //!
 //! The `unsafe` writes results where the caller asked, takes no fd it
-//! does not own (the caller's fd is copied first), and defines the
-//! trampolines, which jump with the caller's arguments untouched.
+//! does not own (the caller's fd is copied first).
 
 use std::ffi::c_int;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -84,7 +83,11 @@ fn readable(fd: BorrowedFd<'_>) -> Result<bool, c_int> {
 /// # Safety
 ///
 /// `wstatus` and `ru` are `NULL` or writable.
-unsafe extern "C" fn nohang(fd: c_int, wstatus: *mut c_int, ru: *mut libc::rusage) -> c_int {
+pub(crate) unsafe extern "C" fn nohang(
+    fd: c_int,
+    wstatus: *mut c_int,
+    ru: *mut libc::rusage,
+) -> c_int {
     entry(|| {
         let mut child = match adopt(fd) {
             Ok(child) => child,
@@ -120,117 +123,6 @@ unsafe extern "C" fn nohang(fd: c_int, wstatus: *mut c_int, ru: *mut libc::rusag
             }
         }
     })
-}
-
-/// The C shim's waits (`cancel.c`): the caller's arguments, then
-/// [`nohang`]'s address.
-mod shim {
-    use std::ffi::c_int;
-
-    pub(super) type Nohang = unsafe extern "C" fn(c_int, *mut c_int, *mut libc::rusage) -> c_int;
-
-    unsafe extern "C" {
-        pub(super) fn sfd_shim_wait(
-            fd: c_int,
-            wstatus: *mut c_int,
-            ru: *mut libc::rusage,
-            nohang: Nohang,
-        ) -> c_int;
-        pub(super) fn sfd_shim_wait_timeout(
-            fd: c_int,
-            timeout_ms: c_int,
-            wstatus: *mut c_int,
-            ru: *mut libc::rusage,
-            nohang: Nohang,
-        ) -> c_int;
-    }
-}
-
-/// Waits for the child of `pidfd` to exit and reaps it, as `waitpid`.
-///
-/// Stores its wait status in `*wstatus` (read it with `WIFEXITED`,
-/// `WEXITSTATUS`, `WIFSIGNALED`, `WTERMSIG`, ...) and its resource usage
-/// in `*ru` (the fields Linux fills in; all zero when another reaper took
-/// the child first and the kernel kept its status, Linux 6.15+). Either
-/// may be `NULL`. The pidfd stays the caller's: close it afterwards.
-///
-/// Returns 0 or an errno value; `errno` is left as it was:
-/// - `ECHILD`: the child has been reaped already (by an earlier wait, or
-///   by another reaper on a kernel that keeps no status for pidfds), or
-///   the process is not a child of this process;
-/// - `EBADF`: `pidfd` is not open, or not a pidfd or exit fd;
-/// - `EMFILE`: no fd was free for the library's momentary copy of it.
-///
-/// A cancellation point, as `waitpid`: a thread cancelled while it waits
-/// has reaped nothing (the pidfd and the child are as they were; a
-/// cleanup handler may hand them to `spawnfd_detach`). Thread-safe; do
-/// not wait for one child from two threads at once (one gets `ECHILD`).
-/// Not async-signal-safe. Must not be called with asynchronous
-/// cancellation enabled (as no function that is not async-cancel-safe).
-///
-/// # Safety
-///
-/// `wstatus` and `ru` are `NULL` or writable.
-#[unsafe(no_mangle)]
-#[unsafe(naked)]
-pub unsafe extern "C" fn spawnfd_wait(
-    pidfd: c_int,
-    wstatus: *mut c_int,
-    ru: *mut libc::rusage,
-) -> c_int {
-    // The fourth argument register gets `nohang`; the first three are the
-    // caller's. A tail jump: this function has no frame.
-    #[cfg(target_arch = "x86_64")]
-    core::arch::naked_asm!(
-        "lea rcx, [rip + {nohang}]",
-        "jmp {wait}",
-        nohang = sym nohang,
-        wait = sym shim::sfd_shim_wait,
-    );
-    #[cfg(target_arch = "aarch64")]
-    core::arch::naked_asm!(
-        "adrp x3, {nohang}",
-        "add x3, x3, :lo12:{nohang}",
-        "b {wait}",
-        nohang = sym nohang,
-        wait = sym shim::sfd_shim_wait,
-    );
-}
-
-/// As `spawnfd_wait`, waiting at most `timeout_ms` milliseconds
-/// (negative: no limit; 0: not at all, as `spawnfd_try_wait`).
-///
-/// Returns 0 (reaped), `ETIMEDOUT` (still running: nothing reaped), or
-/// the errors of `spawnfd_wait`. A cancellation point, as
-/// `spawnfd_wait`.
-///
-/// # Safety
-///
-/// As `spawnfd_wait`.
-#[unsafe(no_mangle)]
-#[unsafe(naked)]
-pub unsafe extern "C" fn spawnfd_wait_timeout(
-    pidfd: c_int,
-    timeout_ms: c_int,
-    wstatus: *mut c_int,
-    ru: *mut libc::rusage,
-) -> c_int {
-    // The fifth argument register gets `nohang`.
-    #[cfg(target_arch = "x86_64")]
-    core::arch::naked_asm!(
-        "lea r8, [rip + {nohang}]",
-        "jmp {wait}",
-        nohang = sym nohang,
-        wait = sym shim::sfd_shim_wait_timeout,
-    );
-    #[cfg(target_arch = "aarch64")]
-    core::arch::naked_asm!(
-        "adrp x4, {nohang}",
-        "add x4, x4, :lo12:{nohang}",
-        "b {wait}",
-        nohang = sym nohang,
-        wait = sym shim::sfd_shim_wait_timeout,
-    );
 }
 
 /// Reaps the child of `pidfd` if it has exited, without blocking: as
