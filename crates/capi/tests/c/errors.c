@@ -36,8 +36,10 @@ static void test_step_errors(void)
     CHECK_STR(err.path, "/nonexistent/program");
     spawnfd_cmd_free(cmd);
 
-    /* Searched in PATH. */
+    /* Searched in the child's PATH (a PATH of ours could hold a
+     * directory this user may not search: EACCES). */
     OK(spawnfd_cmd_new(&cmd, "spawnfd-no-such-program"));
+    OK(spawnfd_cmd_env(cmd, "PATH", "/nonexistent-a:/usr/bin:/bin"));
     err = fails(cmd, ENOENT);
     CHECK_INT(err.step, SPAWNFD_STEP_EXEC);
     CHECK(strstr(err.message, "PATH") != NULL);
