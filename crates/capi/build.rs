@@ -3,7 +3,6 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=src/cancel.c");
-    println!("cargo:rerun-if-env-changed=CARGO_FEATURE_CAPI");
     cc::Build::new()
         .file("src/cancel.c")
         .std("c11")
@@ -19,9 +18,8 @@ fn main() {
         .extra_warnings(true)
         .warnings_into_errors(true)
         .compile("spawnfd_cancel_shim");
-    // A plain `cargo build` gives the shared library the same soname as
-    // `cargo cbuild` (which passes its own, with the `capi` feature).
-    if std::env::var_os("CARGO_FEATURE_CAPI").is_none() {
-        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libspawnfd.so.0");
-    }
+    // A plain `cargo build` gives the shared library the soname that
+    // `cargo cbuild` gives it (cargo-c passes the same one again; the
+    // linker keeps the last).
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libspawnfd.so.0");
 }

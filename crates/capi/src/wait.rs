@@ -24,9 +24,27 @@ use crate::ffi::{dup_above_stdio, entry, errno_of};
 
 /// The child behind a copy of the caller's fd. Give it back with
 /// [`done`], which never reaps or kills: a `Child` dropped would.
+///
+/// `ESRCH` when the child is gone: a pidfd whose process has been reaped,
+/// or an exit fd (a pipe) that the library no longer knows, its child
+/// having been reaped through it already. `EBADF` for any other fd.
 fn adopt(fd: c_int) -> Result<Child, c_int> {
     let copy = dup_above_stdio(fd).map_err(|e| errno_of(&e))?;
-    Child::from_pidfd(copy).map_err(|e| errno_of(&e))
+    let pipe = is_fifo(&copy);
+    match Child::from_pidfd(copy) {
+        Ok(child) => Ok(child),
+        Err(e) if errno_of(&e) == libc::EBADF && pipe => Err(libc::ESRCH),
+        Err(e) => Err(errno_of(&e)),
+    }
+}
+
+/// Whether `fd` is a pipe (what an exit fd is).
+fn is_fifo(fd: &OwnedFd) -> bool {
+    // SAFETY: stat is plain integers, for which all zeroes is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid fd and a writable stat.
+    let r = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+    r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFIFO
 }
 
 /// Lets go of an adopted child: closes the copy, nothing else.

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,8 +26,11 @@
 
 #include <spawnfd.h>
 
+/* Cancellation is disabled first: fprintf is a cancellation point, and a
+ * thread with a request pending would otherwise vanish without a word. */
 #define FAIL(...)                                                              \
     do {                                                                       \
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);                  \
         fprintf(stderr, "%s:%d: ", __FILE__, __LINE__);                        \
         fprintf(stderr, __VA_ARGS__);                                          \
         fprintf(stderr, "\n");                                                 \
@@ -310,6 +314,32 @@ static inline int count_children(void)
     }
     closedir(d);
     return n;
+}
+
+/* Waits up to `ms` for this process to have `want` fds open; how many it
+ * has. Where children are watched without pidfds (kernels before 5.4,
+ * some sandboxes) the library's watcher thread closes the fds it holds
+ * for a child a moment after the spawn or wait has returned. */
+static inline int fds_within(int ms, int want)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        if (count_fds() == want)
+            return want;
+        usleep(10000);
+    }
+    return count_fds();
+}
+
+/* As fds_within, for at most `max` fds. */
+static inline int fds_at_most_within(int ms, int max)
+{
+    for (int i = 0; i < ms / 10; i++) {
+        int n = count_fds();
+        if (n <= max)
+            return n;
+        usleep(10000);
+    }
+    return count_fds();
 }
 
 /* Waits up to `ms` for this process to have no children; how many are

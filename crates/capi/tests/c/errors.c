@@ -19,8 +19,10 @@ static spawnfd_error fails(spawnfd_cmd *cmd, int want)
     CHECK_INT(err.error, want);
     CHECK_INT(pidfd, -77);
     CHECK_INT(pid, -77);
-    CHECK_INT(count_fds(), fds);
-    CHECK_INT(count_children(), children);
+    /* Not more (fewer where, on kernels without pidfds, the watcher
+     * thread of an earlier child has closed its fds meanwhile). */
+    CHECK(fds_at_most_within(5000, fds) <= fds);
+    CHECK(count_children() <= children);
     CHECK(err.message[0] != 0);
     return err;
 }
@@ -246,7 +248,7 @@ int main(int argc, char **argv)
     test_step_errors();
     test_bad_input();
     test_format();
-    CHECK_INT(count_fds(), fds);
+    CHECK_INT(fds_within(5000, fds), fds);
     CHECK_INT(children_gone_within(5000), 0);
     return 0;
 }

@@ -63,7 +63,9 @@ static void test_fds(void)
     OK(spawnfd_cmd_stderr(cmd, SPAWNFD_NULL));
     int before = count_fds();
     char *out = run_capture(cmd, &status);
-    CHECK_INT(count_fds(), before);
+    /* Not more (fewer where a watcher thread of an earlier child, on
+     * kernels without pidfds, has closed its fds meanwhile). */
+    CHECK(fds_at_most_within(5000, before) <= before);
     char want[64];
     CHECK_STR(line_of(out, "fd 0 "), "cloexec=0 /dev/null");
     CHECK(strncmp(line_of(out, "fd 1 "), "cloexec=0 pipe:", 15) == 0);
@@ -362,7 +364,7 @@ int main(int argc, char **argv)
     test_limits_and_scheduling();
     test_root();
     test_threads();
-    CHECK_INT(count_fds(), fds);
+    CHECK_INT(fds_within(5000, fds), fds);
     CHECK_INT(children_gone_within(5000), 0);
     return 0;
 }

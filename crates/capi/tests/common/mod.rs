@@ -25,17 +25,49 @@ pub fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The directory cargo built this package's library into (the test
-/// binary lives in its `deps/`).
+/// The directory of this package's built library (`target/debug` for
+/// `cargo test`), built first: cargo builds a cdylib or staticlib for
+/// the integration tests of its package only when it is also an rlib,
+/// which this one cannot be (its name is the Rust crate's), so the tests
+/// ask for it, once per test process, with the profile they were built
+/// with. (Cargo holds no lock while tests run.)
 pub fn built_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("libspawnfd.so").exists(),
-        "no libspawnfd.so in {}: cargo builds it with the tests",
-        dir.display()
-    );
-    dir
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+            let profile = match dir.file_name().unwrap().to_str().unwrap() {
+                "debug" => "dev".to_owned(),
+                other => other.to_owned(),
+            };
+            let out = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "-p",
+                    "spawnfd-capi",
+                    "--lib",
+                    "--profile",
+                    &profile,
+                ])
+                .arg("--target-dir")
+                .arg(dir.parent().unwrap())
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .expect("cargo build");
+            assert!(
+                out.status.success(),
+                "cargo build -p spawnfd-capi failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(
+                dir.join("libspawnfd.so").exists(),
+                "no libspawnfd.so in {}",
+                dir.display()
+            );
+            dir
+        })
+        .clone()
 }
 
 /// The library installed into a scratch prefix, once per test process.
