@@ -156,6 +156,26 @@ static inline int report(int argc, char **argv)
     ssize_t n = readlink("/proc/self/ns/uts", buf, sizeof buf - 1);
     buf[n < 0 ? 0 : n] = 0;
     printf("ns uts %s\n", buf);
+    /* tty_nr and tpgid, fields 7 and 8 of /proc/self/stat (after the
+     * command's closing parenthesis: state, ppid, pgrp, session, ...). */
+    FILE *stat = fopen("/proc/self/stat", "r");
+    if (stat) {
+        size_t len = fread(buf, 1, sizeof buf - 1, stat);
+        buf[len] = 0;
+        fclose(stat);
+        char *after = strrchr(buf, ')');
+        int ppid, pgrp, session, tty_nr, tpgid;
+        char state;
+        if (after && sscanf(after + 1, " %c %d %d %d %d %d", &state, &ppid, &pgrp, &session,
+                            &tty_nr, &tpgid) == 6)
+            printf("tty_nr %d\ntpgid %d\n", tty_nr, tpgid);
+    }
+    FILE *cg = fopen("/proc/self/cgroup", "r");
+    if (cg) {
+        while (fgets(buf, sizeof buf, cg))
+            printf("cgroup %s", buf);
+        fclose(cg);
+    }
     fflush(stdout);
     return 0;
 }

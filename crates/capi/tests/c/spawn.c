@@ -5,6 +5,8 @@
 #include "check.h"
 
 #include <pthread.h>
+#include <sys/ptrace.h>
+#include <sys/sysmacros.h>
 
 static void test_args_env_cwd(void)
 {
@@ -324,6 +326,177 @@ static void test_root(void)
     spawnfd_cmd_free(cmd);
 }
 
+/* A new session on a new pseudo-terminal: its controlling terminal, in
+ * the foreground. */
+static void test_terminal(void)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) {
+        printf("skipped: terminal: no pseudo-terminal (%s)\n", strerror(errno));
+        if (master >= 0)
+            close(master);
+        return;
+    }
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    CHECK(slave >= 0);
+    struct stat st;
+    CHECK(fstat(slave, &st) == 0);
+    spawnfd_cmd *cmd = report_cmd();
+    OK(spawnfd_cmd_stdin(cmd, slave));
+    OK(spawnfd_cmd_stderr(cmd, slave));
+    OK(spawnfd_cmd_setsid(cmd, 1));
+    OK(spawnfd_cmd_controlling_terminal(cmd, 0));
+    OK(spawnfd_cmd_foreground(cmd, 0));
+    int status;
+    char *out = run_capture(cmd, &status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char want[32];
+    snprintf(want, sizeof want, "%d", (int)st.st_rdev);
+    CHECK_STR(line_of(out, "tty_nr "), want);
+    /* The foreground group of its terminal is its own. */
+    char pid[32];
+    snprintf(pid, sizeof pid, "%s", line_of(out, "pid "));
+    CHECK_STR(line_of(out, "tpgid "), pid);
+    CHECK_STR(line_of(out, "sid "), pid);
+    free(out);
+    spawnfd_cmd_free(cmd);
+
+    /* Detached from a controlling terminal it would inherit: this
+     * process has none here, so the child has none either way; the
+     * request must still succeed. */
+    cmd = report_cmd();
+    OK(spawnfd_cmd_detach_terminal(cmd, 1));
+    out = run_capture(cmd, &status);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    free(out);
+    spawnfd_cmd_free(cmd);
+    close(slave);
+    close(master);
+    printf("ok controlling terminal, foreground, detach\n");
+}
+
+/* PTRACE_TRACEME: the child stops at its exec for us, its tracer. */
+static void test_ptrace(void)
+{
+    spawnfd_cmd *cmd = report_cmd();
+    OK(spawnfd_cmd_ptrace_traceme(cmd, 1));
+    int p[2];
+    CHECK(pipe2(p, O_CLOEXEC) == 0);
+    OK(spawnfd_cmd_stdout(cmd, p[1]));
+    pid_t pid;
+    int pidfd, r;
+    spawnfd_error err;
+    CALL(r, spawnfd_spawn(cmd, &pid, &pidfd, &err));
+    close(p[1]);
+    if (r != 0) {
+        close(p[0]);
+        spawnfd_cmd_free(cmd);
+        printf("skipped: ptrace: %s\n", err.message);
+        return;
+    }
+    int st;
+    CHECK(waitpid(pid, &st, __WALL) == pid);
+    CHECK(WIFSTOPPED(st) && WSTOPSIG(st) == SIGTRAP);
+    CHECK(ptrace(PTRACE_CONT, pid, NULL, NULL) == 0);
+    char buf[65536];
+    size_t len = 0;
+    ssize_t got;
+    while ((got = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
+        len += (size_t)got;
+    buf[len] = 0;
+    close(p[0]);
+    OK(spawnfd_wait(pidfd, &st, NULL));
+    close(pidfd);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char me[32];
+    snprintf(me, sizeof me, "%d", (int)getpid());
+    CHECK_STR(line_of(buf, "TracerPid "), me);
+    spawnfd_cmd_free(cmd);
+    printf("ok ptrace_traceme\n");
+}
+
+/* A cgroup v2 directory of our own, as root where cgroups are writable. */
+static void test_cgroup(void)
+{
+    /* A cgroup2 mount, and this process's cgroup in it. */
+    char mnt[512] = "", ours[1024] = "", line[1024];
+    FILE *f = fopen("/proc/self/mounts", "r");
+    CHECK(f != NULL);
+    while (fgets(line, sizeof line, f)) {
+        char dev[256], at[512], type[64];
+        if (sscanf(line, "%255s %511s %63s", dev, at, type) == 3 && strcmp(type, "cgroup2") == 0) {
+            snprintf(mnt, sizeof mnt, "%s", at);
+            break;
+        }
+    }
+    fclose(f);
+    f = fopen("/proc/self/cgroup", "r");
+    CHECK(f != NULL);
+    while (fgets(line, sizeof line, f))
+        if (strncmp(line, "0::", 3) == 0) {
+            line[strcspn(line, "\n")] = 0;
+            snprintf(ours, sizeof ours, "%s", strcmp(line + 3, "/") == 0 ? "" : line + 3);
+        }
+    fclose(f);
+    if (!mnt[0]) {
+        printf("skipped: cgroup: no cgroup2 file system is mounted\n");
+        return;
+    }
+    char dir[1700], name[64];
+    snprintf(name, sizeof name, "/spawnfd-capi-test-%d", (int)getpid());
+    snprintf(dir, sizeof dir, "%s%s%s", mnt, ours, name);
+    if (mkdir(dir, 0755) != 0) {
+        printf("skipped: cgroup: cannot make %s (%s)\n", dir, strerror(errno));
+        return;
+    }
+    for (int by_fd = 0; by_fd < 2; by_fd++) {
+        spawnfd_cmd *cmd = report_cmd();
+        int dirfd = -1;
+        if (by_fd) {
+            dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            CHECK(dirfd >= 0);
+            OK(spawnfd_cmd_cgroup_fd(cmd, dirfd));
+        } else {
+            OK(spawnfd_cmd_cgroup(cmd, dir));
+        }
+        int status;
+        spawnfd_error err;
+        int p[2], pidfd, r;
+        CHECK(pipe2(p, O_CLOEXEC) == 0);
+        OK(spawnfd_cmd_stdout(cmd, p[1]));
+        CALL(r, spawnfd_spawn(cmd, NULL, &pidfd, &err));
+        close(p[1]);
+        if (r != 0) {
+            close(p[0]);
+            spawnfd_cmd_free(cmd);
+            if (dirfd >= 0)
+                close(dirfd);
+            rmdir(dir);
+            printf("skipped: cgroup: %s\n", err.message);
+            return;
+        }
+        char buf[65536];
+        size_t len = 0;
+        ssize_t got;
+        while ((got = read(p[0], buf + len, sizeof buf - 1 - len)) > 0)
+            len += (size_t)got;
+        buf[len] = 0;
+        close(p[0]);
+        OK(spawnfd_wait(pidfd, &status, NULL));
+        close(pidfd);
+        const char *in = line_of(buf, "cgroup 0::");
+        CHECK(in != NULL);
+        char want[1200];
+        snprintf(want, sizeof want, "%s%s", ours, name);
+        CHECK_STR(in, want);
+        if (dirfd >= 0)
+            close(dirfd);
+        spawnfd_cmd_free(cmd);
+    }
+    CHECK(rmdir(dir) == 0);
+    printf("ok cgroup, by path and by fd\n");
+}
+
 /* One command spawned from several threads at once. */
 static spawnfd_cmd *shared;
 
@@ -363,6 +536,9 @@ int main(int argc, char **argv)
     test_signals();
     test_limits_and_scheduling();
     test_root();
+    test_terminal();
+    test_ptrace();
+    test_cgroup();
     test_threads();
     CHECK_INT(fds_within(5000, fds), fds);
     CHECK_INT(children_gone_within(5000), 0);
