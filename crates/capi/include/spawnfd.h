@@ -1106,6 +1106,9 @@ int spawnfd_pidfd_getpid(int pidfd, pid_t *pid);
  * no error (0, the fd closed). A process that is not this process's
  * child is not reaped (the fd is just closed).
  *
+ * This is the Rust library's reap-on-drop for C, where the caller owns
+ * the pidfd; its kill-on-drop is `spawnfd_kill(pidfd, SIGKILL)` first.
+ *
  * Thread-safe; safe to call from a cancellation cleanup handler. Not a
  * cancellation point.
  */

@@ -254,6 +254,9 @@ pub unsafe extern "C" fn spawnfd_pidfd_getpid(pidfd: c_int, pid: *mut libc::pid_
 /// no error (0, the fd closed). A process that is not this process's
 /// child is not reaped (the fd is just closed).
 ///
+/// This is the Rust library's reap-on-drop for C, where the caller owns
+/// the pidfd; its kill-on-drop is `spawnfd_kill(pidfd, SIGKILL)` first.
+///
 /// Thread-safe; safe to call from a cancellation cleanup handler. Not a
 /// cancellation point.
 #[unsafe(no_mangle)]
