@@ -173,6 +173,10 @@ pub(crate) struct Watched {
     key: (u64, u64),
     state: Mutex<State>,
     changed: Condvar,
+    /// The thread, joined where nothing may outlive the call: a spawn that
+    /// failed (its pipe's write end and its stack are gone when the error
+    /// is returned). Otherwise it ends on its own, detached.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Watched {
@@ -225,6 +229,7 @@ impl Pending {
                 given_away: false,
             }),
             changed: Condvar::new(),
+            thread: Mutex::new(None),
         });
         let theirs = Arc::clone(&entry);
         // The thread starts with every signal blocked (but the C
@@ -236,7 +241,7 @@ impl Pending {
                 .stack_size(STACK)
                 .spawn(move || theirs.run(write))
         };
-        started?;
+        *entry.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(started?);
         table().insert(key, Arc::clone(&entry));
         Ok(Pending {
             entry: Some(entry),
@@ -263,12 +268,15 @@ impl Pending {
 }
 
 impl Drop for Pending {
-    /// No child was created: the thread ends, the entry goes.
+    /// No child was created: the thread ends (joined, so that its end of
+    /// the pipe is closed when the spawn's error is returned), the entry
+    /// goes.
     fn drop(&mut self) {
         if let Some(entry) = self.entry.take() {
             entry.lock().phase = Phase::Abandoned;
             entry.changed.notify_all();
             table().remove(&entry.key);
+            entry.join();
         }
     }
 }
@@ -291,6 +299,16 @@ impl Watched {
             return Err(no_child());
         }
         Ok(self.lock())
+    }
+
+    /// Waits for the thread to end, if it has not been joined yet: once
+    /// it has reaped the child (or been abandoned), it only writes its byte
+    /// and closes its end of the pipe.
+    fn join(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
     }
 
     /// The watcher thread.
@@ -450,6 +468,18 @@ impl Watched {
 }
 
 impl Watched {
+    /// Lets go of the entry of a child whose spawn failed and that the
+    /// thread has reaped (`wait` returned): the thread is joined, so that
+    /// the failed spawn leaves no fd and no thread behind.
+    pub(crate) fn discard(&self) {
+        let done = self.process == std::process::id()
+            && matches!(self.lock().phase, Phase::Reaped(..) | Phase::Lost(_));
+        if done {
+            self.join();
+        }
+        self.release(false);
+    }
+
     /// The child's pid (0 before it is known).
     pub(crate) fn pid(&self) -> u32 {
         self.lock().pid
