@@ -310,10 +310,21 @@ fn a_waitpid_thread_takes_no_private_child_isolated() {
         // It did take the ordinary child (and, since the kernel resets the
         // exit signal at execve, the private ones too): it was at work, and
         // yet every status above came back exactly, from the pidfd.
-        assert!(
-            taken.len() > 1,
-            "the waitpid thread took only {taken:?} (control {control_pid})"
-        );
+        if watched_by_pid() {
+            // No zombie phase where children are watched by pid: each
+            // watcher reaps its child as it exits, so the waitpid thread
+            // (which went round at least 20 times) rarely finds one to
+            // take; the statuses above are checked all the same.
+            skipped(
+                "a_waitpid_thread_takes_no_private_child",
+                "no zombie phase on this path: the watchers reap before the waitpid thread can",
+            );
+        } else {
+            assert!(
+                taken.len() > 1,
+                "the waitpid thread took only {taken:?} (control {control_pid})"
+            );
+        }
         assert_eq!(control.wait().unwrap().code(), Some(99));
     });
 }
