@@ -163,6 +163,10 @@ struct State {
     /// table, for `Child::from_pidfd` to take back, a few dozen bytes and
     /// (once the child is reaped) no fd, until then or the process ends.
     given_away: bool,
+    /// The thread has written its byte: the exit fd is readable. A wait
+    /// returns the status only then, so that whoever has the status finds
+    /// the fd readable too, as a pidfd is once its process is reaped.
+    announced: bool,
 }
 
 /// One watched child.
@@ -227,6 +231,7 @@ impl Pending {
                 pidfd: None,
                 owners: 0,
                 given_away: false,
+                announced: false,
             }),
             changed: Condvar::new(),
             thread: Mutex::new(None),
@@ -374,9 +379,13 @@ impl Watched {
             state.pidfd = None;
         }
         drop(state);
-        self.changed.notify_all();
+        // The phase first, then the byte: a poller woken by the byte finds
+        // the status at once (an edge-triggered reactor such as tokio's
+        // would not be woken again). Waiters wait for the byte as well.
         os::write_byte(write.as_fd());
         drop(write);
+        self.lock().announced = true;
+        self.changed.notify_all();
         if forget {
             table().remove(&self.key);
         }
@@ -392,6 +401,13 @@ impl Watched {
         let mut state = self.lock_here()?;
         loop {
             match state.phase {
+                // Reaped, and the byte about to be written (the thread
+                // does nothing else in between): wait for it, whatever the
+                // time limit, so the exit fd is readable on return.
+                Phase::Reaped(..) | Phase::Lost(_) if !state.announced => {
+                    state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+                    continue;
+                }
                 Phase::Reaped(status, usage) => return Ok(Some((status, usage))),
                 Phase::Lost(errno) => return Err(io::Error::from_raw_os_error(errno)),
                 Phase::Running | Phase::Starting | Phase::Abandoned => {}
