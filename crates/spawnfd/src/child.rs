@@ -109,7 +109,7 @@ impl Handle {
     /// Lets go of a handle that no `Child` took (a spawn that failed).
     pub(crate) fn discard(self) {
         if let Handle::Watched(entry, _) = self {
-            entry.release(false);
+            entry.discard();
         }
     }
 }
