@@ -552,16 +552,18 @@ fn waits_carry_on_after_a_signal_handler_runs_isolated() {
             0
         );
     }
-    let waitid = [libc::SYS_waitid];
+    // The blocking waits sleep in poll on the pidfd (a ptrace stop must
+    // not end them, and poll wakes only at the exit), then reap.
+    let blocking = poll_calls();
 
     let (mut child, stdin) = spawn_held(&mut until_stdin_closed(21));
-    let status = interrupted_thrice("wait", &waitid, || drop(stdin), || child.wait());
+    let status = interrupted_thrice("wait", &blocking, || drop(stdin), || child.wait());
     assert_eq!(status.unwrap().code(), Some(21));
 
     let (mut child, stdin) = spawn_held(&mut until_stdin_closed(22));
     let result = interrupted_thrice(
         "wait_with_rusage",
-        &waitid,
+        &blocking,
         || drop(stdin),
         || child.wait_with_rusage(),
     );
