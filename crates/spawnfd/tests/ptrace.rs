@@ -23,13 +23,20 @@ use support::{AttrReport, attr_probe, status_field};
 /// `waitid(P_PID, pid, WEXITED | WSTOPPED | WNOWAIT)`: the next stop or the
 /// exit of `child`, without reaping it.
 fn next_event(child: &Child) -> libc::siginfo_t {
+    try_next_event(child).unwrap_or_else(|e| panic!("waitid: {e}"))
+}
+
+/// [`next_event`], or its error: `ECHILD` once the child has been reaped.
+fn try_next_event(child: &Child) -> io::Result<libc::siginfo_t> {
     // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     let flags = libc::WEXITED | libc::WSTOPPED | libc::WNOWAIT;
     // SAFETY: `info` is writable; the child is ours.
     let r = unsafe { libc::waitid(libc::P_PID, child.id(), &mut info, flags) };
-    assert_eq!(r, 0, "waitid: {}", io::Error::last_os_error());
-    info
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(info)
 }
 
 /// `waitid(P_PID, pid, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL)`:
@@ -132,7 +139,14 @@ fn traceme_child_stops_after_exec_and_runs_under_us() {
     let mut signal = 0;
     loop {
         ptrace(libc::PTRACE_CONT, pid, signal);
-        let info = next_event(&child);
+        let info = match try_next_event(&child) {
+            Ok(info) => info,
+            // Exited and reaped already: a child watched by pid (no pidfd,
+            // or no waitid(P_PIDFD)) is reaped by its watcher thread the
+            // moment it exits.
+            Err(e) if e.raw_os_error() == Some(libc::ECHILD) => break,
+            Err(e) => panic!("waitid: {e}"),
+        };
         if info.si_code != libc::CLD_TRAPPED {
             break;
         }
