@@ -571,29 +571,27 @@ fn waits_carry_on_after_a_signal_handler_runs_isolated() {
             0
         );
     }
-    // Where children are watched by pid, the library's waits sleep on
-    // the watcher's condition variable (a futex), not in waitid or poll
-    // (sys::watch); a ChildSet still sleeps in epoll_wait.
+    // The blocking waits sleep in poll on the pidfd (a ptrace stop must
+    // not end them, and poll wakes only at the exit), then reap. Where
+    // children are watched by pid, the library's waits sleep on the
+    // watcher's condition variable (a futex) instead (sys::watch); a
+    // ChildSet still sleeps in epoll_wait.
     let by_pid = watched_by_pid();
-    let waitid = if by_pid {
-        vec![libc::SYS_futex]
-    } else {
-        vec![libc::SYS_waitid]
-    };
-    let poll = if by_pid {
+    let blocking = if by_pid {
         vec![libc::SYS_futex]
     } else {
         poll_calls()
     };
+    let poll = blocking.clone();
 
     let (mut child, stdin) = spawn_held(&mut until_stdin_closed(21));
-    let status = interrupted_thrice("wait", &waitid, || drop(stdin), || child.wait());
+    let status = interrupted_thrice("wait", &blocking, || drop(stdin), || child.wait());
     assert_eq!(status.unwrap().code(), Some(21));
 
     let (mut child, stdin) = spawn_held(&mut until_stdin_closed(22));
     let result = interrupted_thrice(
         "wait_with_rusage",
-        &waitid,
+        &blocking,
         || drop(stdin),
         || child.wait_with_rusage(),
     );
