@@ -12,7 +12,8 @@
 //!
 //! Waiters, each spawning with its own library:
 //!
-//! - `spawnfd-wait`: `spawnfd::Child::wait` (blocking `waitid(P_PIDFD)`);
+//! - `spawnfd-wait`: `spawnfd::Child::wait` (`poll` on the pidfd, then
+//!   `waitid(P_PIDFD)`);
 //! - `childset`: `ChildSet::insert` then `wait_any` (`epoll_wait` on the
 //!   pidfds, then `waitid(P_PIDFD, WNOHANG)`), one set for all samples;
 //! - `std-wait`: `std::process::Child::wait` (blocking `waitpid`);

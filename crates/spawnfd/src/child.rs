@@ -27,8 +27,10 @@ use crate::sys::{os, pidfd};
 /// feature, the `spawnfd::tokio` module does this for you.
 ///
 /// Do not set `O_NONBLOCK` on the pidfd (as async-io's `Async::new` does):
-/// a blocking [`Child::wait`] then fails with `WouldBlock` while the child
-/// runs. Register it as it is (`Async::new_nonblocking`, mio's `SourceFd`).
+/// `waitid` then fails with `EAGAIN` instead of waiting, and a blocking
+/// [`Child::wait`] can fail with `WouldBlock` (once the child has exited,
+/// while a tracer in another process still holds its exit). Register it
+/// as it is (`Async::new_nonblocking`, mio's `SourceFd`).
 ///
 /// # Dropping
 ///
@@ -109,7 +111,7 @@ impl Handle {
     /// Lets go of a handle that no `Child` took (a spawn that failed).
     pub(crate) fn discard(self) {
         if let Handle::Watched(entry, _) = self {
-            entry.release(false);
+            entry.discard();
         }
     }
 }
@@ -313,6 +315,12 @@ impl Child {
     /// closing its stdin first so that a child reading it sees EOF.
     /// Returns the same status on every later call.
     ///
+    /// Only the child's exit ends the wait. A child that this process
+    /// traces ([`Command::ptrace_traceme`], or attached later) sleeps
+    /// through its ptrace stops, which are never taken here: they stay for
+    /// the tracer to take with `waitpid`/`waitid`. The same holds for
+    /// every wait of this type, and for the reaper of a dropped child.
+    ///
     /// If other code reaped the child first (a `waitpid(-1)` elsewhere, or
     /// `SIGCHLD` set to `SIG_IGN`), the status comes from the pidfd, which
     /// keeps it (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`, since Linux
@@ -320,6 +328,8 @@ impl Child {
     /// the zombie; a wait that comes in between waits for it, a second at
     /// most. On older kernels, or for a process that is not our child
     /// (see [`Child::from_pidfd`]), the wait then fails with `ECHILD`.
+    ///
+    /// [`Command::ptrace_traceme`]: crate::Command::ptrace_traceme
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         drop(self.stdin.take());
         if let Some(status) = self.status {
@@ -339,7 +349,8 @@ impl Child {
 
     /// Reaps the child if it has exited, without blocking (but for the
     /// moment it may take the kernel to record the status of a child that
-    /// someone else is reaping: see [`Child::wait`]).
+    /// someone else is reaping: see [`Child::wait`]). `Ok(None)` for a
+    /// child in a ptrace stop, which is left to its tracer.
     pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
         if let Some(status) = self.status {
             return Ok(Some(status));
@@ -570,7 +581,9 @@ impl Drop for Child {
         }
         // Exited already: reaped here and now, no thread needed. Not our
         // child (an adopted pidfd), or reaped by someone else: ECHILD,
-        // nothing to reap (and no status to wait for).
+        // nothing to reap (and no status to wait for). Running, or in a
+        // ptrace stop (left to the tracer, not taken for an exit): the
+        // reaper waits for its exit.
         if let Ok(None) = pidfd::wait_child(fd.as_fd(), false, None, false) {
             reaper::adopt(fd);
         }

@@ -536,6 +536,14 @@ impl Command {
     /// Makes the child a tracee of this process before `execve`
     /// (`PTRACE_TRACEME`), for debuggers and tracers: it stops with
     /// `SIGTRAP` after the exec.
+    ///
+    /// The tracer is the thread that spawns the child. Its ptrace stops
+    /// are the tracer's to take, with `waitpid`/`waitid` on the child's
+    /// pid (the kernel reports them to every thread of this process,
+    /// whatever the flags ask for); the library never takes one:
+    /// [`Child::wait`](crate::Child::wait) and the other waits return only
+    /// on the child's exit (`try_wait` returns `None` for a stopped
+    /// child), and a dropped child is reaped only when it exits.
     pub fn ptrace_traceme(&mut self, on: bool) -> &mut Command {
         self.attrs.traceme = on;
         self

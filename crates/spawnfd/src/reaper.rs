@@ -5,7 +5,10 @@
 //! sleeping in `epoll_wait` on the pidfds it was given. A pidfd becomes
 //! readable when its process exits; the thread then reaps it with
 //! `waitid(P_PIDFD, WNOHANG)` and closes the pidfd. No `SIGCHLD` handler,
-//! no `waitpid(-1)`: other children of the process are never touched.
+//! no `waitpid(-1)`: other children of the process are never touched. A
+//! dropped child that this process traces is reaped at its exit too; its
+//! ptrace stops, which the kernel reports to every thread here, are never
+//! taken for an exit (`pidfd::wait_child` reaps only an exit it has seen).
 //!
 //! # What can go wrong, and what is done about it
 //!
@@ -194,7 +197,8 @@ impl State {
     }
 }
 
-/// Whether the child behind `fd` still runs; reaps it if it has exited.
+/// Whether the child behind `fd` has not exited (it runs, or is in a
+/// ptrace stop, which is its tracer's); reaps it if it has exited.
 fn still_running(fd: &OwnedFd) -> bool {
     matches!(pidfd::wait_child(fd.as_fd(), false, None, false), Ok(None))
 }
@@ -234,7 +238,9 @@ impl Reaper {
                     continue;
                 };
                 let reaped = pidfd::wait_child(pidfd.as_fd(), false, None, false);
-                // Readable but not reapable yet: look again next time.
+                // Readable, but the exit is not ours to see yet (a tracer
+                // in another process holds it), or a kernel whose pidfd
+                // poll does not wait: look again next time.
                 if let Ok(None) = reaped {
                     continue;
                 }

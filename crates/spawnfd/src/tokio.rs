@@ -79,7 +79,7 @@
 //! with `Interest::READABLE`. Leave the pidfd in blocking mode (async-io's
 //! `Async::new` sets `O_NONBLOCK`): on a non-blocking pidfd, `waitid` fails
 //! with `EAGAIN` instead of waiting, so a later blocking
-//! [`crate::Child::wait`] would fail with `WouldBlock`.
+//! [`crate::Child::wait`] could fail with `WouldBlock`.
 //!
 //! [tokio-process]: https://docs.rs/tokio/1/tokio/process/index.html
 //! [async-fd]: https://docs.rs/tokio/1/tokio/io/unix/struct.AsyncFd.html

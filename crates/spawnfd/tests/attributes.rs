@@ -17,7 +17,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio as StdStdio;
 
@@ -25,10 +25,10 @@ use spawnfd::{
     Child, Command, Namespaces, RLIM_INFINITY, Resource, Signal, SignalSet, Stdio, Step,
 };
 use support::{
-    CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT, CAP_SYS_NICE, CAP_SYS_RESOURCE, PROBE, ScratchDir,
-    TestCgroup, assert_isolated_passed, attr_probe, attr_probe_at, expect_step, has_capability,
-    in_isolated_run, isolated_command, probe_for_anyone, refused, run_attrs, run_isolated, sig_bit,
-    status_field, unshare_unavailable,
+    CAP_SETGID, CAP_SETUID, CAP_SYS_CHROOT, CAP_SYS_NICE, CAP_SYS_RESOURCE, PROBE, ProcessWatch,
+    ScratchDir, TestCgroup, assert_isolated_passed, attr_probe, attr_probe_at, expect_step,
+    has_capability, in_isolated_run, isolated_command, probe_for_anyone, refused, run_attrs,
+    run_isolated, sig_bit, status_field, unshare_unavailable,
 };
 
 /// A `sleep` that lasts until the test is done with it: killed and reaped
@@ -618,15 +618,6 @@ fn parent_death_signal_survives_the_change_of_user() {
 
 const INTERMEDIATE: &str = "parent_death_intermediate";
 
-/// `pidfd_open(pid)`.
-fn pidfd_open(pid: i32) -> OwnedFd {
-    // SAFETY: pidfd_open with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    assert!(fd >= 0, "pidfd_open {pid}: {}", io::Error::last_os_error());
-    // SAFETY: a new fd that nobody else owns.
-    unsafe { OwnedFd::from_raw_fd(fd as i32) }
-}
-
 /// The parent pid of process `pid`, from `/proc/PID/stat`.
 fn ppid_of(pid: i32) -> u32 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read the stat");
@@ -664,7 +655,8 @@ fn parent_death_signal_kills_the_child_when_its_parent_dies() {
     // The sleeper is the intermediate's child, not yet reaped: its pid
     // cannot name anyone else.
     assert_eq!(ppid_of(sleeper), intermediate.id());
-    let pidfd = pidfd_open(sleeper);
+    // A pidfd where the path has them, else its pid and start time.
+    let watch = ProcessWatch::open(sleeper);
 
     // Let the intermediate finish: the thread that spawned the sleeper ends.
     drop(intermediate.stdin.take());
@@ -681,15 +673,8 @@ fn parent_death_signal_kills_the_child_when_its_parent_dies() {
 
     // `sleep 1000` does not end by itself: only the signal ends it. The
     // bound only keeps a broken library from hanging the test.
-    let mut pfd = libc::pollfd {
-        fd: pidfd.as_fd().as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut pfd, 1, 60_000) };
-    assert_eq!(
-        n, 1,
+    assert!(
+        watch.exited_within(60_000),
         "the child of the dead intermediate is still alive after 60 s"
     );
 }

@@ -1,11 +1,14 @@
 //! `Child`: waiting, exit statuses, signals through the pidfd, and the
 //! pidfd itself.
 
+mod support;
+
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::ExitStatusExt;
 
 use spawnfd::{Child, Command, Signal, Stdio};
+use support::{ProcessWatch, is_pipe, no_pidfds, skipped, watched_by_pid};
 
 /// A child that runs until its stdin is closed: it cannot exit before the
 /// test says so, whatever the machine's load.
@@ -165,12 +168,22 @@ fn pidfd_is_a_pidfd_for_the_child() {
     let mut child = sleeper();
     let fd = child.pidfd();
     let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
-    assert!(
-        target.to_string_lossy().contains("anon_inode:[pidfd]"),
-        "fd {} is {target:?}",
-        fd.as_raw_fd()
-    );
-    assert_eq!(fdinfo_pid(fd), Some(i64::from(child.id())));
+    if watched_by_pid() {
+        // Watched by pid (sys::watch): the child's fd is its exit fd, a
+        // pipe, which names no process.
+        skipped(
+            "pidfd_is_a_pidfd_for_the_child",
+            "the fd is an exit fd (a pipe) on this path, not a pidfd",
+        );
+        assert!(is_pipe(fd), "fd {} is {target:?}", fd.as_raw_fd());
+    } else {
+        assert!(
+            target.to_string_lossy().contains("anon_inode:[pidfd]"),
+            "fd {} is {target:?}",
+            fd.as_raw_fd()
+        );
+        assert_eq!(fdinfo_pid(fd), Some(i64::from(child.id())));
+    }
     // The Child is its pidfd as AsFd and AsRawFd too.
     assert_eq!(child.as_fd().as_raw_fd(), fd.as_raw_fd());
     assert_eq!(child.as_raw_fd(), fd.as_raw_fd());
@@ -212,25 +225,11 @@ fn id_is_the_childs_own_pid() {
     assert!(child.wait().unwrap().success());
 }
 
-/// `pidfd_open(pid)`: a handle on a process that is not our child (a
-/// grandchild), which no later process with the same pid can take over.
-fn pidfd_open(pid: i32) -> std::os::fd::OwnedFd {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open with integer arguments.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    assert!(
-        fd >= 0,
-        "pidfd_open({pid}): {}",
-        std::io::Error::last_os_error()
-    );
-    // SAFETY: a new fd that nothing else owns.
-    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }
-}
-
 /// A group leader (`sh`) with a child of its own (`sleep`), both in the
-/// group; returns the leader and a pidfd of the grandchild. `then` is what
+/// group; returns the leader and a watch on the grandchild (a pidfd, or its
+/// pid and start time where there are no pidfds). `then` is what
 /// the shell does after starting it.
-fn leader_with_grandchild(then: &str) -> (Child, std::os::fd::OwnedFd) {
+fn leader_with_grandchild(then: &str) -> (Child, ProcessWatch) {
     let mut child = Command::new("sh")
         .args(["-c", &format!("sleep 100 & echo $!; {then}")])
         .process_group(0)
@@ -243,7 +242,7 @@ fn leader_with_grandchild(then: &str) -> (Child, std::os::fd::OwnedFd) {
     while stdout.read(&mut byte).unwrap() == 1 && byte[0] != b'\n' {
         line.push(byte[0] as char);
     }
-    let grandchild = pidfd_open(line.trim().parse().expect("the grandchild's pid"));
+    let grandchild = ProcessWatch::open(line.trim().parse().expect("the grandchild's pid"));
     (child, grandchild)
 }
 
@@ -253,9 +252,8 @@ fn send_signal_to_group_reaches_the_childs_children() {
     child.send_signal_to_group(Signal::TERM).unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
     // The grandchild got TERM too: it exits (it is not ours to reap).
-    assert_ne!(
-        poll_in(grandchild.as_fd(), EXIT_BOUND_MS) & libc::POLLIN,
-        0,
+    assert!(
+        grandchild.exited_within(EXIT_BOUND_MS),
         "the grandchild did not exit"
     );
 }
@@ -289,13 +287,14 @@ fn send_signal_to_group_after_the_leader_is_reaped() {
     let (mut child, grandchild) = leader_with_grandchild("exit 0");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let result = child.send_signal_to_group(Signal::TERM);
-    if kernel_at_least(6, 9) {
+    // Where there are no pidfds (a child watched by pid without one), the
+    // group is signalled with kill(-pid), as before 6.9.
+    if kernel_at_least(6, 9) && !no_pidfds() {
         // Through the pidfd the group is still the same group: the
         // grandchild, still in it, gets the signal.
         result.unwrap();
-        assert_ne!(
-            poll_in(grandchild.as_fd(), EXIT_BOUND_MS) & libc::POLLIN,
-            0,
+        assert!(
+            grandchild.exited_within(EXIT_BOUND_MS),
             "the grandchild did not exit"
         );
     } else {
@@ -304,17 +303,8 @@ fn send_signal_to_group_after_the_leader_is_reaped() {
         assert_eq!(result.unwrap_err().raw_os_error(), Some(libc::ESRCH));
         eprintln!(
             "skipped: send_signal_to_group_after_the_leader_is_reaped: the group part needs \
-             PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9)"
+             PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9) and a pidfd"
         );
-        // SAFETY: pidfd_send_signal on our own pidfd of the grandchild.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                grandchild.as_raw_fd(),
-                libc::SIGKILL,
-                0,
-                0,
-            )
-        };
+        grandchild.kill();
     }
 }

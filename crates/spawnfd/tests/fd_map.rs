@@ -397,10 +397,15 @@ fn invalid_child_fds_are_refused_isolated() {
         assert!(!has_children(), "{what}: a child was created");
     }
 
-    // The check sees a child when there is one.
-    let run = spawn_probe(probe().fd(3, pipe_end()));
+    // The check sees a child when there is one: one that runs until it is
+    // killed (where children are watched by pid, one that exits at once
+    // may be reaped by its watcher before the check looks).
+    let mut sleeper = Command::new("sleep");
+    sleeper.arg("1000").fd(3, pipe_end());
+    let mut child = sleeper.spawn().expect("spawn sleep");
     assert!(has_children());
-    run.report();
+    child.kill().unwrap();
+    child.wait().unwrap();
     assert!(!has_children());
 }
 

@@ -16,11 +16,46 @@ use std::os::unix::process::ExitStatusExt;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use spawnfd::{Child, Command, Stdio, pidfd_getpid, reaper_pending};
+use spawnfd::{Child, Command, Stdio, pidfd_getpid, reaper_pending, watch_entries};
 use support::{
-    HANG_GUARD, children_of_self, poll_readable, sig_bit, spawn_held, status_field,
-    until_stdin_closed, wait_for,
+    HANG_GUARD, ProcessWatch, children_of_self, poll_readable, sig_bit, skipped, spawn_held,
+    status_field, until_stdin_closed, wait_for, watched_by_pid,
 };
+
+/// The dropped children still to be reaped: the reaper's count, or where
+/// children are watched by pid (sys::watch: no background reaper, each
+/// child's own thread reaps it, dropped or not) the watch entries left,
+/// which go once their children are reaped.
+fn pending() -> usize {
+    if watched_by_pid() {
+        watch_entries()
+    } else {
+        reaper_pending()
+    }
+}
+
+/// Says why a test of the background reaper's own machinery does not
+/// apply where children are watched by pid: the reaper is never used there.
+fn no_reaper_here(test: &str) -> bool {
+    if watched_by_pid() {
+        skipped(
+            test,
+            "no background reaper where children are watched by pid: each child's \
+             watcher thread reaps it (tests/no_pidfd.rs covers the watchers)",
+        );
+        return true;
+    }
+    false
+}
+
+/// The name of the threads that reap dropped children on this path.
+fn reaping_threads() -> usize {
+    if watched_by_pid() {
+        threads_named("spawnfd-watch")
+    } else {
+        threads_named("spawnfd-reaper")
+    }
+}
 
 /// Serializes the tests of this binary (see the module documentation). A
 /// test that panics while holding it does not poison it.
@@ -28,9 +63,7 @@ fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     let guard = LOCK.lock().unwrap_or_else(PoisonError::into_inner);
     // Whatever a failed test before left to the reaper is gone first.
-    wait_for("the reaper to finish earlier work", || {
-        reaper_pending() == 0
-    });
+    wait_for("the reaper to finish earlier work", || pending() == 0);
     guard
 }
 
@@ -40,8 +73,13 @@ fn pidfd_copy(child: &Child) -> OwnedFd {
     child.pidfd().try_clone_to_owned().expect("dup the pidfd")
 }
 
-/// Whether the process behind `pidfd` has been reaped (by anyone).
+/// Whether the process behind `pidfd` has been reaped (by anyone). Where
+/// children are watched by pid the copy is of the exit fd, which its
+/// watcher makes readable once it has reaped the child.
 fn reaped(pidfd: &OwnedFd) -> bool {
+    if watched_by_pid() {
+        return poll_readable(pidfd, Duration::ZERO);
+    }
     match pidfd_getpid(pidfd.as_fd()) {
         Ok(_) => false,
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => true,
@@ -112,16 +150,19 @@ fn a_thousand_dropped_children_leave_no_zombie() {
         }
         drop(child);
     }
-    wait_for("the reaper to reap every dropped child", || {
-        reaper_pending() == 0
-    });
+    wait_for("the reaper to reap every dropped child", || pending() == 0);
     assert_eq!(zombies(), Vec::<u32>::new(), "zombie children left");
     assert_eq!(children_of_self(), [], "children left");
     assert!(watched.iter().all(reaped));
 
-    // One reaper thread for all of them, and no SIGCHLD handler: the
-    // dispositions are untouched.
-    assert_eq!(threads_named("spawnfd-reaper"), 1);
+    // One reaper thread for all of them (where children are watched by
+    // pid: none, each watcher having ended with its child), and no SIGCHLD
+    // handler: the dispositions are untouched.
+    if watched_by_pid() {
+        wait_for("the watcher threads to end", || reaping_threads() == 0);
+    } else {
+        assert_eq!(reaping_threads(), 1);
+    }
     let caught = status_field("/proc/self/status", "SigCgt:");
     let ignored = status_field("/proc/self/status", "SigIgn:");
     assert_eq!(caught & sig_bit(libc::SIGCHLD), 0, "a SIGCHLD handler");
@@ -133,12 +174,20 @@ fn an_exited_child_is_reaped_by_the_drop_itself() {
     let _serial = serial();
     let child = Command::new("true").spawn().unwrap();
     assert!(poll_readable(child.pidfd(), HANG_GUARD));
+    if watched_by_pid() {
+        // No zombie phase: its watcher reaped it before the exit fd became
+        // readable; the drop only lets go of the entry.
+        assert_eq!(zombies(), Vec::<u32>::new());
+        drop(child);
+        assert_eq!(pending(), 0);
+        return;
+    }
     assert_eq!(zombies(), [child.id()]);
     let pidfd = pidfd_copy(&child);
     drop(child);
     // At once, not by the reaper thread some time later.
     assert!(reaped(&pidfd), "still unreaped after the drop");
-    assert_eq!(reaper_pending(), 0);
+    assert_eq!(pending(), 0);
     assert_eq!(zombies(), Vec::<u32>::new());
 }
 
@@ -152,14 +201,14 @@ fn a_running_child_is_reaped_by_the_reaper_when_it_exits() {
         pidfds.push(pidfd_copy(&child));
         stdins.push(stdin);
         drop(child);
-        assert_eq!(reaper_pending(), n, "the reaper took every running child");
+        assert_eq!(pending(), n, "the reaper took every running child");
     }
     // Still running: nothing to reap yet, and nothing was killed.
     assert!(pidfds.iter().all(|p| !poll_readable(p, Duration::ZERO)));
     assert!(!pidfds.iter().any(reaped));
 
     drop(stdins);
-    wait_for("the reaper to reap 20 children", || reaper_pending() == 0);
+    wait_for("the reaper to reap 20 children", || pending() == 0);
     assert!(pidfds.iter().all(reaped));
     assert_eq!(children_of_self(), []);
 }
@@ -167,6 +216,10 @@ fn a_running_child_is_reaped_by_the_reaper_when_it_exits() {
 #[test]
 fn reap_on_drop_false_leaves_a_zombie() {
     let _serial = serial();
+    if watched_by_pid() {
+        reap_on_drop_false_keeps_no_zombie_when_watched();
+        return;
+    }
 
     // Dropped after its exit.
     let child = Command::new("sh")
@@ -183,16 +236,16 @@ fn reap_on_drop_false_leaves_a_zombie() {
     let running_pid = child.id();
     let pidfd = pidfd_copy(&child);
     drop(child);
-    assert_eq!(reaper_pending(), 0);
+    assert_eq!(pending(), 0);
     drop(stdin);
     assert!(poll_readable(&pidfd, HANG_GUARD));
 
     // Give the reaper work of its own meanwhile: it must leave both alone.
     let (busy, busy_stdin) = spawn_held(&mut until_stdin_closed(0));
     drop(busy);
-    assert_eq!(reaper_pending(), 1);
+    assert_eq!(pending(), 1);
     drop(busy_stdin);
-    wait_for("the reaper to reap its own child", || reaper_pending() == 0);
+    wait_for("the reaper to reap its own child", || pending() == 0);
 
     let mut left = zombies();
     left.sort_unstable();
@@ -203,6 +256,31 @@ fn reap_on_drop_false_leaves_a_zombie() {
     // Whoever holds the pid reaps them, as with std.
     assert_eq!(libc::WEXITSTATUS(waitpid(exited_pid)), 7);
     assert_eq!(libc::WEXITSTATUS(waitpid(running_pid)), 8);
+    assert_eq!(children_of_self(), []);
+}
+
+/// `reap_on_drop(false)` where children are watched by pid: there is no
+/// zombie phase, the watcher reaps the child whatever the drop asks, so no
+/// zombie is left (documented).
+fn reap_on_drop_false_keeps_no_zombie_when_watched() {
+    skipped(
+        "reap_on_drop_false_leaves_a_zombie",
+        "no zombie phase where children are watched by pid: reap_on_drop(false) keeps none",
+    );
+    let child = Command::new("sh")
+        .args(["-c", "exit 7"])
+        .reap_on_drop(false)
+        .spawn()
+        .unwrap();
+    assert!(poll_readable(child.pidfd(), HANG_GUARD));
+    drop(child);
+    let (child, stdin) = spawn_held(until_stdin_closed(8).reap_on_drop(false));
+    let pidfd = pidfd_copy(&child);
+    drop(child);
+    drop(stdin);
+    assert!(poll_readable(&pidfd, HANG_GUARD));
+    wait_for("the watchers to let go", || pending() == 0);
+    assert_eq!(zombies(), Vec::<u32>::new(), "a zombie where none is kept");
     assert_eq!(children_of_self(), []);
 }
 
@@ -220,8 +298,17 @@ fn kill_on_drop_kills_a_running_child() {
     drop(child);
     assert!(poll_readable(&pidfd, HANG_GUARD), "`sleep 1000` still runs");
     wait_for("the reaper to reap the killed child", || reaped(&pidfd));
-    wait_for("the reaper's count to drop", || reaper_pending() == 0);
+    wait_for("the reaper's count to drop", || pending() == 0);
 
+    if watched_by_pid() {
+        // No zombie to show how it died (no zombie phase on this path):
+        // the first part showed that the kill ended it.
+        skipped(
+            "kill_on_drop_kills_a_running_child",
+            "no zombie phase where children are watched by pid: reap_on_drop(false) keeps none",
+        );
+        return;
+    }
     // With reap_on_drop(false), the zombie shows how it died.
     let child = Command::new("sleep")
         .arg("1000")
@@ -244,16 +331,24 @@ fn kill_on_drop_kills_a_running_child() {
 #[test]
 fn without_kill_on_drop_a_dropped_child_runs_on() {
     let _serial = serial();
-    // Left a zombie, so that its status shows it ended by itself.
-    let (child, stdin) = spawn_held(until_stdin_closed(6).reap_on_drop(false));
-    let pid = child.id();
-    let pidfd = pidfd_copy(&child);
-    drop(child);
-    drop(stdin);
-    assert!(poll_readable(&pidfd, HANG_GUARD));
-    let raw = waitpid(pid);
-    assert!(libc::WIFEXITED(raw), "killed: {raw:#x}");
-    assert_eq!(libc::WEXITSTATUS(raw), 6);
+    if watched_by_pid() {
+        // No zombie phase: a status is shown by the running check below.
+        skipped(
+            "without_kill_on_drop_a_dropped_child_runs_on",
+            "no zombie phase where children are watched by pid: reap_on_drop(false) keeps none",
+        );
+    } else {
+        // Left a zombie, so that its status shows it ended by itself.
+        let (child, stdin) = spawn_held(until_stdin_closed(6).reap_on_drop(false));
+        let pid = child.id();
+        let pidfd = pidfd_copy(&child);
+        drop(child);
+        drop(stdin);
+        assert!(poll_readable(&pidfd, HANG_GUARD));
+        let raw = waitpid(pid);
+        assert!(libc::WIFEXITED(raw), "killed: {raw:#x}");
+        assert_eq!(libc::WEXITSTATUS(raw), 6);
+    }
 
     // Given to the reaper: still running after the drop.
     let (child, stdin) = spawn_held(&mut until_stdin_closed(0));
@@ -278,15 +373,16 @@ fn the_reaper_leaves_other_children_alone() {
     let (dropped, dropped_stdin) = spawn_held(&mut until_stdin_closed(0));
     let pidfd = pidfd_copy(&dropped);
     drop(dropped);
-    assert_eq!(reaper_pending(), 1);
+    assert_eq!(pending(), 1);
 
     // The other child exits while the reaper waits, then the reaper's own.
     drop(other.stdin.take());
-    let other_pidfd = support::pidfd_open(other.id()).unwrap();
-    assert!(poll_readable(&other_pidfd, HANG_GUARD));
+    // A pidfd where the path has them, else its pid and start time.
+    let other_watch = ProcessWatch::open(other.id() as i32);
+    assert!(other_watch.exited_within(HANG_GUARD.as_millis() as i32));
     drop(dropped_stdin);
     wait_for("the reaper to reap its child", || reaped(&pidfd));
-    wait_for("the reaper's count to drop", || reaper_pending() == 0);
+    wait_for("the reaper's count to drop", || pending() == 0);
 
     assert_eq!(
         zombies(),
@@ -349,14 +445,14 @@ fn a_forked_process_gets_its_own_reaper() {
 #[test]
 #[ignore = "run in a process of its own by a_forked_process_gets_its_own_reaper"]
 fn a_forked_process_gets_its_own_reaper_isolated() {
-    if !support::in_isolated_run(FORKED) {
+    if !support::in_isolated_run(FORKED) || no_reaper_here("a_forked_process_gets_its_own_reaper") {
         return;
     }
     // The reaper of this process runs, with a child to wait for.
     let (ours, ours_stdin) = spawn_held(&mut until_stdin_closed(0));
     let ours_pidfd = pidfd_copy(&ours);
     drop(ours);
-    assert_eq!(reaper_pending(), 1);
+    assert_eq!(pending(), 1);
 
     let (report_read, report_write) = std::io::pipe().unwrap();
     let (done_read, done_write) = std::io::pipe().unwrap();
@@ -444,7 +540,9 @@ fn set_nofile(soft: u64) {
 #[test]
 #[ignore = "run in a process of its own by a_reaper_that_could_not_start_retries_at_the_next_need"]
 fn a_reaper_that_could_not_start_retries_at_the_next_need_isolated() {
-    if !support::in_isolated_run(EMFILE) {
+    if !support::in_isolated_run(EMFILE)
+        || no_reaper_here("a_reaper_that_could_not_start_retries_at_the_next_need")
+    {
         return;
     }
     let (first, first_stdin) = spawn_held(&mut until_stdin_closed(0));
@@ -461,7 +559,7 @@ fn a_reaper_that_could_not_start_retries_at_the_next_need_isolated() {
     drop(first);
     drop(exits_meanwhile);
     // Neither is lost: both wait for the next need.
-    assert_eq!(reaper_pending(), 2);
+    assert_eq!(pending(), 2);
     drop(fillers);
     set_nofile(1024);
     assert_eq!(threads_named("spawnfd-reaper"), 0);
@@ -473,7 +571,7 @@ fn a_reaper_that_could_not_start_retries_at_the_next_need_isolated() {
     let second_pidfd = pidfd_copy(&second);
     drop(second);
     assert!(reaped(&exits_pidfd), "reaped at the next need");
-    assert_eq!(reaper_pending(), 2);
+    assert_eq!(pending(), 2);
     drop((first_stdin, second_stdin));
     assert!(
         reaped_within_guard(&first_pidfd),
@@ -508,7 +606,9 @@ fn epoll_fds() -> Vec<i32> {
 #[test]
 #[ignore = "run in a process of its own by a_reaper_whose_epoll_fd_was_closed_goes_on"]
 fn a_reaper_whose_epoll_fd_was_closed_goes_on_isolated() {
-    if !support::in_isolated_run(CLOSED) {
+    if !support::in_isolated_run(CLOSED)
+        || no_reaper_here("a_reaper_whose_epoll_fd_was_closed_goes_on")
+    {
         return;
     }
     let (first, first_stdin) = spawn_held(&mut until_stdin_closed(0));

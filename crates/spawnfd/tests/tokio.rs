@@ -4,12 +4,15 @@
 
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
 use spawnfd::tokio::{Child, Command};
 use spawnfd::{Signal, Stdio, pidfd_getpid};
+use support::{is_pipe, poll_readable, watched_by_pid};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::task::JoinSet;
 
@@ -41,15 +44,28 @@ async fn wait(child: &mut Child) -> std::process::ExitStatus {
         .expect("wait")
 }
 
+/// Whether the process behind `pidfd` has been reaped: `pidfd_getpid`
+/// then fails with `ESRCH`. Where children are watched by pid the fd is
+/// an exit fd (a pipe), which its watcher makes readable once it has
+/// reaped the child.
+fn reaped(pidfd: &OwnedFd) -> bool {
+    if watched_by_pid() {
+        return poll_readable(pidfd, Duration::ZERO);
+    }
+    match pidfd_getpid(pidfd.as_fd()) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => true,
+        Err(e) => panic!("pidfd_getpid: {e}"),
+        Ok(_) => false,
+    }
+}
+
 /// Waits until the process behind `pidfd` has exited *and* been reaped
-/// (`pidfd_getpid` then fails with `ESRCH`), within [`EXIT_BOUND`].
+/// ([`reaped`]), within [`EXIT_BOUND`].
 async fn until_reaped(pidfd: &OwnedFd) {
     let deadline = tokio::time::Instant::now() + EXIT_BOUND;
     loop {
-        match pidfd_getpid(pidfd.as_fd()) {
-            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return,
-            Err(e) => panic!("pidfd_getpid: {e}"),
-            Ok(_) => {}
+        if reaped(pidfd) {
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -192,7 +208,12 @@ async fn send_signal_goes_through_the_pidfd() {
 async fn try_wait_none_then_some_and_id_until_reaped() {
     let mut child = blocked_child();
     let pid = child.id().expect("a running child has an id");
-    assert_eq!(pidfd_getpid(child.pidfd()).unwrap(), pid);
+    if watched_by_pid() {
+        // The exit fd of a child watched by pid names no process.
+        assert!(is_pipe(child.pidfd()));
+    } else {
+        assert_eq!(pidfd_getpid(child.pidfd()).unwrap(), pid);
+    }
     assert_eq!(child.try_wait().unwrap(), None);
     assert_eq!(child.id(), Some(pid));
 
@@ -265,10 +286,7 @@ async fn drop_without_kill_on_drop_leaves_it_running() {
     let pidfd = child.pidfd().try_clone_to_owned().unwrap();
     drop(child);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(
-        pidfd_getpid(pidfd.as_fd()).is_ok(),
-        "the dropped child died"
-    );
+    assert!(!reaped(&pidfd), "the dropped child died");
     // Kill it through another handle; the background reaper reaps it.
     let other = spawnfd::Child::from_pidfd(pidfd.try_clone().unwrap()).unwrap();
     other.send_signal(Signal::KILL).unwrap();

@@ -24,8 +24,9 @@ use spawnfd::{
     pidfd_getpid,
 };
 use support::{
-    HANG_GUARD, ScratchDir, in_isolated_run, poll_readable, run_isolated_relaying_skips,
-    spawn_held, stat_field, until_stdin_closed, wait_for,
+    HANG_GUARD, ScratchDir, assert_reaped, in_isolated_run, poll_readable,
+    run_isolated_relaying_skips, skipped, spawn_held, stat_field, until_stdin_closed, wait_for,
+    watched_by_pid,
 };
 
 /// `sh -c SCRIPT`, with the standard fds left alone.
@@ -229,11 +230,7 @@ fn try_wait_does_not_block_and_leaves_stdin_open() {
     assert_eq!(child.try_wait().unwrap(), Some(status));
     assert_eq!(child.wait_timeout(Duration::ZERO).unwrap(), Some(status));
     assert_eq!(child.wait().unwrap(), status);
-    assert_eq!(
-        pidfd_getpid(child.pidfd()).unwrap_err().raw_os_error(),
-        Some(libc::ESRCH),
-        "try_wait reaped the child"
-    );
+    assert_reaped(&child, "try_wait");
 }
 
 /// The voluntary context switches of the calling thread so far.
@@ -289,11 +286,7 @@ fn wait_timeout_is_none_while_the_child_runs_then_its_status() {
     assert_eq!(child.wait_timeout(Duration::ZERO).unwrap(), Some(status));
     assert_eq!(child.try_wait().unwrap(), Some(status));
     assert_eq!(child.wait().unwrap(), status);
-    assert_eq!(
-        pidfd_getpid(child.pidfd()).unwrap_err().raw_os_error(),
-        Some(libc::ESRCH),
-        "wait_timeout reaped the child"
-    );
+    assert_reaped(&child, "wait_timeout");
 }
 
 #[test]
@@ -316,14 +309,21 @@ fn wait_timeout_zero_reaps_a_child_that_has_exited() {
         poll_readable(child.pidfd(), HANG_GUARD),
         "the child never exited"
     );
-    // A zombie: its pid is still its own.
-    assert_eq!(pidfd_getpid(child.pidfd()).unwrap(), child.id());
+    if watched_by_pid() {
+        // No zombie phase: its watcher reaped it before the exit fd
+        // became readable, and wait_timeout(0) has its status.
+        skipped(
+            "wait_timeout_zero_reaps_a_child_that_has_exited",
+            "no zombie phase on this path: the child's watcher reaped it",
+        );
+        assert_reaped(&child, "its watcher");
+    } else {
+        // A zombie: its pid is still its own.
+        assert_eq!(pidfd_getpid(child.pidfd()).unwrap(), child.id());
+    }
     let status = child.wait_timeout(Duration::ZERO).unwrap();
     assert_eq!(status.and_then(|s| s.code()), Some(12));
-    assert_eq!(
-        pidfd_getpid(child.pidfd()).unwrap_err().raw_os_error(),
-        Some(libc::ESRCH)
-    );
+    assert_reaped(&child, "wait_timeout(0)");
 }
 
 // --- Resource usage --------------------------------------------------------
@@ -425,6 +425,25 @@ fn wait_with_rusage_after_a_foreign_reap_has_no_usage() {
     let mut child = sh("exit 6").spawn().unwrap();
     let pid = child.id();
     assert!(poll_readable(child.pidfd(), HANG_GUARD));
+    if watched_by_pid() {
+        // No zombie phase: the exit fd is readable once its watcher has
+        // reaped the child, so no other reaper can take it first; the
+        // watcher's reap has the usage.
+        skipped(
+            "wait_with_rusage_after_a_foreign_reap_has_no_usage",
+            "no zombie phase on this path: the child's watcher reaped it, with its usage",
+        );
+        let mut raw = 0;
+        // SAFETY: waitpid on a pid that is no longer our child: ECHILD,
+        // nothing reaped; `raw` is writable.
+        let r =
+            unsafe { libc::waitpid(pid as libc::pid_t, &mut raw, libc::__WALL | libc::WNOHANG) };
+        assert_eq!(r, -1, "the watcher left the child unreaped");
+        let (status, usage) = child.wait_with_rusage().unwrap();
+        assert_eq!(status.code(), Some(6));
+        assert!(usage.is_some(), "the watcher reaped it: the usage is known");
+        return;
+    }
     let mut raw = 0;
     // SAFETY: our unreaped child, so the pid is its own; `raw` is writable.
     let r = unsafe { libc::waitpid(pid as libc::pid_t, &mut raw, libc::__WALL) };
@@ -552,16 +571,27 @@ fn waits_carry_on_after_a_signal_handler_runs_isolated() {
             0
         );
     }
-    let waitid = [libc::SYS_waitid];
+    // The blocking waits sleep in poll on the pidfd (a ptrace stop must
+    // not end them, and poll wakes only at the exit), then reap. Where
+    // children are watched by pid, the library's waits sleep on the
+    // watcher's condition variable (a futex) instead (sys::watch); a
+    // ChildSet still sleeps in epoll_wait.
+    let by_pid = watched_by_pid();
+    let blocking = if by_pid {
+        vec![libc::SYS_futex]
+    } else {
+        poll_calls()
+    };
+    let poll = blocking.clone();
 
     let (mut child, stdin) = spawn_held(&mut until_stdin_closed(21));
-    let status = interrupted_thrice("wait", &waitid, || drop(stdin), || child.wait());
+    let status = interrupted_thrice("wait", &blocking, || drop(stdin), || child.wait());
     assert_eq!(status.unwrap().code(), Some(21));
 
     let (mut child, stdin) = spawn_held(&mut until_stdin_closed(22));
     let result = interrupted_thrice(
         "wait_with_rusage",
-        &waitid,
+        &blocking,
         || drop(stdin),
         || child.wait_with_rusage(),
     );
@@ -570,7 +600,7 @@ fn waits_carry_on_after_a_signal_handler_runs_isolated() {
     let (mut child, stdin) = spawn_held(&mut until_stdin_closed(23));
     let status = interrupted_thrice(
         "wait_timeout",
-        &poll_calls(),
+        &poll,
         || drop(stdin),
         || child.wait_timeout(HANG_GUARD),
     );

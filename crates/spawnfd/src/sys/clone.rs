@@ -500,11 +500,14 @@ impl Drop for Attended<'_> {
             // (Unreaped until the wait below: a pid target is exact.)
             let _ = super::pidfd::signal_target(self.target, libc::SIGKILL);
             wait_until_cleared(self.running);
+            // Until its exit: a ptrace stop (reported whatever the flags
+            // say) is no reap. None should come after SIGKILL and the
+            // cleared word, but one taken would leave a zombie.
             loop {
-                let reaped =
-                    super::pidfd::waitid_on(self.target, libc::WEXITED | libc::__WALL, None);
-                if !matches!(&reaped, Err(e) if e.raw_os_error() == Some(libc::EINTR)) {
-                    break;
+                match super::pidfd::waitid_on(self.target, libc::WEXITED | libc::__WALL, None) {
+                    Ok(Some(event)) if !event.is_exit() => {}
+                    Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+                    _ => break,
                 }
             }
         }

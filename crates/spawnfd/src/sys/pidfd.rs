@@ -19,8 +19,9 @@ pub(crate) enum Reaped {
     /// Reaped by this call: the `rusage` given to [`wait`] was filled in.
     Here(ExitStatus),
     /// Reaped by someone else (a `waitpid(-1)` elsewhere, or the kernel
-    /// under `SIGCHLD = SIG_IGN`); the status is the one the kernel kept
-    /// for the pidfd, and the resource usage went with the zombie.
+    /// under `SIGCHLD = SIG_IGN`); the status is the one our look saw just
+    /// before, or the one the kernel kept for the pidfd, and the resource
+    /// usage went with the zombie.
     Elsewhere(ExitStatus),
 }
 
@@ -42,30 +43,68 @@ pub(crate) fn wait(
     Ok(wait_child(pidfd, block, rusage, true)?.map(Reaped::status))
 }
 
-/// `waitid(P_PIDFD, fd, WEXITED | __WALL)`: reaps the child, filling in
-/// `rusage` if given (the raw system call takes one; libc's wrapper does
-/// not). With `block`, waits (retrying on `EINTR`); without, returns `None`
-/// while the child runs. `__WALL` makes it work for a child created without
-/// an exit signal too.
+/// `waitid(P_PIDFD, fd, WEXITED | __WALL)`: reaps the child once it has
+/// exited, filling in `rusage` if given (the raw system call takes one;
+/// libc's wrapper does not). With `block`, waits for the exit (retrying on
+/// `EINTR`); without, returns `None` while the child has not exited.
+/// `__WALL` makes it work for a child created without an exit signal too.
 ///
 /// On `ECHILD` (someone else reaped the child) and with `kept`, returns the
 /// status the kernel keeps for the pidfd ([`kept_status`], since Linux
 /// 6.15). Pass `kept` only for a child of this process: the kernel keeps
 /// the status of any process a pidfd names, and a stranger's is not ours
 /// to report.
+///
+/// # Exits only: a ptrace stop is the tracer's
+///
+/// A child that this process traces (`PTRACE_TRACEME`, or attached later)
+/// has its ptrace stops reported to every thread of this process whatever
+/// the flags ask for (`wait_task_stopped`: "Traditionally we see ptrace'd
+/// stopped tasks regardless of options"), so a bare `WEXITED` wait would
+/// take a stop away from the tracer and return it as the child's end. So
+/// nothing here takes an event it has not first seen to be an exit:
+///
+/// 1. The look has `WNOWAIT`, which leaves what it reports in place. A stop
+///    it sees is left to the tracer (`None` without `block`). The first
+///    look does not block either (`WNOHANG`): a stranger's pidfd fails at
+///    once with `ECHILD`, and an exit already there is taken at once.
+/// 2. Only an exit seen by the look is reaped, with `WNOHANG`: the child is
+///    a zombie then, which can report nothing but that exit; if another
+///    reaper takes it in between (`ECHILD`), the look's status is exact.
+/// 3. With `block`, the wait sleeps in `poll` on the pidfd, which becomes
+///    readable only once the process has exited, so a stop does not wake
+///    it; the blocking look after it can only see the exit. (It still
+///    blocks while the exit is not ours to see yet: a tracer in another
+///    process sees the zombie first, and hands it on when it lets go.)
+///    Where a kernel reports the pidfd readable at once (some RHEL 8
+///    kernels, 4.18 with pidfds backported) that look may still see a
+///    stop: it is left there and looked at again after a pause (100 µs,
+///    doubling to 10 ms, as the watched path does), until the tracer takes
+///    it or resumes the child.
 pub(crate) fn wait_child(
     pidfd: BorrowedFd<'_>,
     block: bool,
-    mut rusage: Option<&mut libc::rusage>,
+    rusage: Option<&mut libc::rusage>,
     kept: bool,
 ) -> io::Result<Option<Reaped>> {
-    let flags = libc::WEXITED | libc::__WALL | if block { 0 } else { libc::WNOHANG };
-    loop {
-        let r = waitid(pidfd, flags, rusage.as_deref_mut());
-        let err = match r {
-            Ok(None) => return Ok(None),
-            Ok(Some(Event { code, status, .. })) => {
-                return Ok(Some(Reaped::Here(wait_status(code, status))));
+    let look = libc::WEXITED | libc::__WALL | libc::WNOWAIT;
+    let mut flags = look | libc::WNOHANG;
+    let mut pause = Duration::from_micros(100);
+    let seen = loop {
+        let err = match waitid(pidfd, flags, None) {
+            Ok(Some(event)) if event.is_exit() => break event.exit_status(),
+            // Running, or in a ptrace stop: not exited.
+            Ok(_) if !block => return Ok(None),
+            Ok(event) => {
+                if event.is_some() && flags & libc::WNOHANG == 0 {
+                    // A stop after a readable pidfd: a kernel whose pidfd
+                    // poll does not wait (see above).
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                wait_readable(pidfd, None)?;
+                flags = look;
+                continue;
             }
             Err(err) => err,
         };
@@ -77,6 +116,15 @@ pub(crate) fn wait_child(
             },
             _ => return Err(err),
         }
+    };
+    let reap = libc::WEXITED | libc::__WALL | libc::WNOHANG;
+    match waitid(pidfd, reap, rusage) {
+        Ok(Some(event)) if event.is_exit() => Ok(Some(Reaped::Here(event.exit_status()))),
+        // Taken by another reaper since the look (ECHILD); nothing else
+        // can come from a zombie.
+        Ok(_) => Ok(Some(Reaped::Elsewhere(seen))),
+        Err(e) if e.raw_os_error() == Some(libc::ECHILD) => Ok(Some(Reaped::Elsewhere(seen))),
+        Err(e) => Err(e),
     }
 }
 

@@ -163,6 +163,10 @@ struct State {
     /// table, for `Child::from_pidfd` to take back, a few dozen bytes and
     /// (once the child is reaped) no fd, until then or the process ends.
     given_away: bool,
+    /// The thread has written its byte: the exit fd is readable. A wait
+    /// returns the status only then, so that whoever has the status finds
+    /// the fd readable too, as a pidfd is once its process is reaped.
+    announced: bool,
 }
 
 /// One watched child.
@@ -173,6 +177,10 @@ pub(crate) struct Watched {
     key: (u64, u64),
     state: Mutex<State>,
     changed: Condvar,
+    /// The thread, joined where nothing may outlive the call: a spawn that
+    /// failed (its pipe's write end and its stack are gone when the error
+    /// is returned). Otherwise it ends on its own, detached.
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Watched {
@@ -223,8 +231,10 @@ impl Pending {
                 pidfd: None,
                 owners: 0,
                 given_away: false,
+                announced: false,
             }),
             changed: Condvar::new(),
+            thread: Mutex::new(None),
         });
         let theirs = Arc::clone(&entry);
         // The thread starts with every signal blocked (but the C
@@ -236,7 +246,7 @@ impl Pending {
                 .stack_size(STACK)
                 .spawn(move || theirs.run(write))
         };
-        started?;
+        *entry.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(started?);
         table().insert(key, Arc::clone(&entry));
         Ok(Pending {
             entry: Some(entry),
@@ -263,12 +273,15 @@ impl Pending {
 }
 
 impl Drop for Pending {
-    /// No child was created: the thread ends, the entry goes.
+    /// No child was created: the thread ends (joined, so that its end of
+    /// the pipe is closed when the spawn's error is returned), the entry
+    /// goes.
     fn drop(&mut self) {
         if let Some(entry) = self.entry.take() {
             entry.lock().phase = Phase::Abandoned;
             entry.changed.notify_all();
             table().remove(&entry.key);
+            entry.join();
         }
     }
 }
@@ -291,6 +304,16 @@ impl Watched {
             return Err(no_child());
         }
         Ok(self.lock())
+    }
+
+    /// Waits for the thread to end, if it has not been joined yet: once
+    /// it has reaped the child (or been abandoned), it only writes its byte
+    /// and closes its end of the pipe.
+    fn join(&self) {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
     }
 
     /// The watcher thread.
@@ -356,9 +379,13 @@ impl Watched {
             state.pidfd = None;
         }
         drop(state);
-        self.changed.notify_all();
+        // The phase first, then the byte: a poller woken by the byte finds
+        // the status at once (an edge-triggered reactor such as tokio's
+        // would not be woken again). Waiters wait for the byte as well.
         os::write_byte(write.as_fd());
         drop(write);
+        self.lock().announced = true;
+        self.changed.notify_all();
         if forget {
             table().remove(&self.key);
         }
@@ -374,6 +401,13 @@ impl Watched {
         let mut state = self.lock_here()?;
         loop {
             match state.phase {
+                // Reaped, and the byte about to be written (the thread
+                // does nothing else in between): wait for it, whatever the
+                // time limit, so the exit fd is readable on return.
+                Phase::Reaped(..) | Phase::Lost(_) if !state.announced => {
+                    state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+                    continue;
+                }
                 Phase::Reaped(status, usage) => return Ok(Some((status, usage))),
                 Phase::Lost(errno) => return Err(io::Error::from_raw_os_error(errno)),
                 Phase::Running | Phase::Starting | Phase::Abandoned => {}
@@ -450,6 +484,18 @@ impl Watched {
 }
 
 impl Watched {
+    /// Lets go of the entry of a child whose spawn failed and that the
+    /// thread has reaped (`wait` returned): the thread is joined, so that
+    /// the failed spawn leaves no fd and no thread behind.
+    pub(crate) fn discard(&self) {
+        let done = self.process == std::process::id()
+            && matches!(self.lock().phase, Phase::Reaped(..) | Phase::Lost(_));
+        if done {
+            self.join();
+        }
+        self.release(false);
+    }
+
     /// The child's pid (0 before it is known).
     pub(crate) fn pid(&self) -> u32 {
         self.lock().pid

@@ -11,7 +11,7 @@ pub mod seccomp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -869,4 +869,167 @@ impl Drop for TestCgroup {
 /// (`SPAWNFD_FORCED_PATH`), if any.
 pub fn forced_path() -> Option<String> {
     std::env::var("SPAWNFD_FORCED_PATH").ok()
+}
+
+/// Whether the forced path has children watched by pid (`sys::watch`):
+/// no `CLONE_PIDFD` (`no-pidfd`, `kernel-4x`) or no `waitid(P_PIDFD)`
+/// (`no-waitid-pidfd`). There the child's fd is an exit fd (a pipe that
+/// becomes readable when the child has exited), not a pidfd, and a child
+/// has no zombie phase: its watcher reaps it when it exits, after which
+/// `send_signal` is `ESRCH`.
+pub fn watched_by_pid() -> bool {
+    matches!(
+        forced_path().as_deref(),
+        Some("no-pidfd" | "no-waitid-pidfd" | "kernel-4x")
+    )
+}
+
+/// Whether the forced path has no pidfds at all (`pidfd_open` is `ENOSYS`,
+/// `clone` refuses `CLONE_PIDFD`): a status another reaper took is lost
+/// (`ECHILD`), none being kept for a pidfd.
+pub fn no_pidfds() -> bool {
+    matches!(forced_path().as_deref(), Some("no-pidfd" | "kernel-4x"))
+}
+
+/// Says that (part of) `test` does not apply on this path, and why.
+pub fn skipped(test: &str, why: &str) {
+    println!("skipped: {test}: {why}");
+}
+
+/// Whether `fd` is a pipe (the exit fd of a child watched by pid).
+pub fn is_pipe(fd: BorrowedFd<'_>) -> bool {
+    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .is_ok_and(|t| t.to_string_lossy().starts_with("pipe:["))
+}
+
+/// A process that is not our child (a grandchild, an orphan), watched for
+/// its end: through a pidfd (`pidfd_open`) where the kernel has them, else
+/// (the `no-pidfd` paths, `pidfd_open` refused with `ENOSYS`) by its pid
+/// and its start time (`/proc/PID/stat`), so that a process that took over
+/// the pid is not taken for it.
+pub enum ProcessWatch {
+    Pidfd(OwnedFd),
+    Pid { pid: i32, start: u64 },
+}
+
+/// Field 22 of `/proc/PID/stat` (the start time) and field 3 (the state).
+fn stat_start_and_state(pid: i32) -> Option<(u64, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    // Fields from 3 on: field N is fields[N - 3].
+    let start = fields.get(22 - 3)?.parse().ok()?;
+    Some((start, state))
+}
+
+impl ProcessWatch {
+    /// Starts watching process `pid`, which must exist.
+    #[track_caller]
+    pub fn open(pid: i32) -> ProcessWatch {
+        // SAFETY: pidfd_open with integer arguments.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        if fd >= 0 {
+            // SAFETY: a new fd that nothing else owns.
+            return ProcessWatch::Pidfd(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        }
+        let err = io::Error::last_os_error();
+        assert_eq!(
+            err.raw_os_error(),
+            Some(libc::ENOSYS),
+            "pidfd_open({pid}): {err}"
+        );
+        let (start, _) =
+            stat_start_and_state(pid).unwrap_or_else(|| panic!("process {pid} does not exist"));
+        ProcessWatch::Pid { pid, start }
+    }
+
+    /// Whether the process has exited (a zombie or gone) within `ms`
+    /// milliseconds.
+    pub fn exited_within(&self, ms: i32) -> bool {
+        match self {
+            ProcessWatch::Pidfd(fd) => {
+                let mut pfd = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+                n == 1 && pfd.revents & libc::POLLIN != 0
+            }
+            &ProcessWatch::Pid { pid, start } => {
+                let deadline =
+                    std::time::Instant::now() + std::time::Duration::from_millis(ms.max(0) as u64);
+                loop {
+                    match stat_start_and_state(pid) {
+                        Some((now, state)) if now == start && !matches!(state, 'Z' | 'X') => {}
+                        _ => return true,
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return false;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(2));
+                }
+            }
+        }
+    }
+}
+
+impl ProcessWatch {
+    /// Sends `SIGKILL` to the process (by pid only while its start time
+    /// says it is still the same process).
+    pub fn kill(&self) {
+        match self {
+            ProcessWatch::Pidfd(fd) => {
+                // SAFETY: pidfd_send_signal on a pidfd we hold.
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        libc::SIGKILL,
+                        0,
+                        0,
+                    )
+                };
+            }
+            &ProcessWatch::Pid { pid, start } => {
+                if stat_start_and_state(pid).is_some_and(|(now, _)| now == start) {
+                    // SAFETY: kill with integer arguments.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+    }
+}
+
+/// Asserts that `child` has been reaped (`what` says by what): its pidfd
+/// names no process any more (`pidfd_getpid` is `ESRCH`). Where children
+/// are watched by pid its fd is an exit fd (a pipe), which names no
+/// process at all: there the fd is readable (its watcher wrote its byte
+/// after the reap) and a signal reaches nobody (`ESRCH`, never a process
+/// that took over the pid).
+#[track_caller]
+pub fn assert_reaped(child: &Child, what: &str) {
+    if watched_by_pid() {
+        assert!(is_pipe(child.pidfd()), "{what}: the exit fd is no pipe");
+        assert!(
+            poll_readable(child.pidfd(), std::time::Duration::ZERO),
+            "{what}: the exit fd is not readable"
+        );
+        let cont = spawnfd::Signal::new(libc::SIGCONT).expect("SIGCONT");
+        assert_eq!(
+            child.send_signal(cont).unwrap_err().raw_os_error(),
+            Some(libc::ESRCH),
+            "{what}: the child was not reaped"
+        );
+    } else {
+        assert_eq!(
+            spawnfd::pidfd_getpid(child.pidfd())
+                .unwrap_err()
+                .raw_os_error(),
+            Some(libc::ESRCH),
+            "{what}: the child was not reaped"
+        );
+    }
 }
