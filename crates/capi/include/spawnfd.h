@@ -560,7 +560,7 @@ int spawnfd_cmd_fd(struct spawnfd_cmd *cmd, int child, int parent_fd);
  *
  * As `spawnfd_cmd_arg`.
  */
-int spawnfd_cmd_setsid(struct spawnfd_cmd *cmd, int on_);
+int spawnfd_cmd_setsid(struct spawnfd_cmd *cmd, int on);
 
 /**
  * Puts the child in process group `pgid` (`setpgid(0, pgid)`); 0 makes a
@@ -598,7 +598,7 @@ int spawnfd_cmd_controlling_terminal(struct spawnfd_cmd *cmd, int fd);
  *
  * As `spawnfd_cmd_arg`.
  */
-int spawnfd_cmd_detach_terminal(struct spawnfd_cmd *cmd, int on_);
+int spawnfd_cmd_detach_terminal(struct spawnfd_cmd *cmd, int on);
 
 /**
  * Puts the child's process group in the foreground of the terminal at
@@ -735,7 +735,7 @@ int spawnfd_cmd_parent_death_signal(struct spawnfd_cmd *cmd, int sig);
  *
  * As `spawnfd_cmd_arg`.
  */
-int spawnfd_cmd_no_new_privs(struct spawnfd_cmd *cmd, int on_);
+int spawnfd_cmd_no_new_privs(struct spawnfd_cmd *cmd, int on);
 
 /**
  * Starts the child in the cgroup v2 directory `dir` (`CLONE_INTO_CGROUP`
@@ -787,7 +787,7 @@ int spawnfd_cmd_unshare(struct spawnfd_cmd *cmd, uint64_t namespaces);
  *
  * As `spawnfd_cmd_arg`.
  */
-int spawnfd_cmd_mount_proc(struct spawnfd_cmd *cmd, int on_);
+int spawnfd_cmd_mount_proc(struct spawnfd_cmd *cmd, int on);
 
 /**
  * The `uid_map` of the child's new user namespace: `n` lines (up to 340),
@@ -823,7 +823,7 @@ int spawnfd_cmd_gid_map(struct spawnfd_cmd *cmd, const struct spawnfd_id_map *ma
  *
  * As `spawnfd_cmd_arg`.
  */
-int spawnfd_cmd_ptrace_traceme(struct spawnfd_cmd *cmd, int on_);
+int spawnfd_cmd_ptrace_traceme(struct spawnfd_cmd *cmd, int on);
 
 /**
  * Sets the signals in `set` to `SIG_IGN` in the child (after the reset of
@@ -863,7 +863,7 @@ int spawnfd_cmd_signal_mask(struct spawnfd_cmd *cmd, const sigset_t *set);
  *
  * As `spawnfd_cmd_arg`.
  */
-int spawnfd_cmd_inherit_signal_mask(struct spawnfd_cmd *cmd, int on_);
+int spawnfd_cmd_inherit_signal_mask(struct spawnfd_cmd *cmd, int on);
 
 /**
  * Whether signals the parent ignores are reset to `SIG_DFL` in the child
@@ -875,7 +875,7 @@ int spawnfd_cmd_inherit_signal_mask(struct spawnfd_cmd *cmd, int on_);
  *
  * As `spawnfd_cmd_arg`.
  */
-int spawnfd_cmd_reset_ignored_signals(struct spawnfd_cmd *cmd, int on_);
+int spawnfd_cmd_reset_ignored_signals(struct spawnfd_cmd *cmd, int on);
 
 /**
  * The signal this process gets when the child exits: `SIGCHLD` by

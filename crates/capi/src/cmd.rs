@@ -234,7 +234,7 @@ fn child_fd(fd: c_int) -> Result<RawFd, c_int> {
 }
 
 /// A `0`/non-zero flag.
-fn on(flag: c_int) -> bool {
+fn is_set(flag: c_int) -> bool {
     flag != 0
 }
 
@@ -625,11 +625,11 @@ pub unsafe extern "C" fn spawnfd_cmd_fd(
 ///
 /// As `spawnfd_cmd_arg`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn spawnfd_cmd_setsid(cmd: *mut spawnfd_cmd, on_: c_int) -> c_int {
+pub unsafe extern "C" fn spawnfd_cmd_setsid(cmd: *mut spawnfd_cmd, on: c_int) -> c_int {
     // SAFETY: the setter contract is the caller's.
     unsafe {
         setter(cmd, |r| {
-            r.setsid = on(on_);
+            r.setsid = is_set(on);
             Ok(())
         })
     }
@@ -693,11 +693,11 @@ pub unsafe extern "C" fn spawnfd_cmd_controlling_terminal(
 ///
 /// As `spawnfd_cmd_arg`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn spawnfd_cmd_detach_terminal(cmd: *mut spawnfd_cmd, on_: c_int) -> c_int {
+pub unsafe extern "C" fn spawnfd_cmd_detach_terminal(cmd: *mut spawnfd_cmd, on: c_int) -> c_int {
     // SAFETY: the setter contract is the caller's.
     unsafe {
         setter(cmd, |r| {
-            r.noctty = on(on_);
+            r.noctty = is_set(on);
             Ok(())
         })
     }
@@ -955,11 +955,11 @@ pub unsafe extern "C" fn spawnfd_cmd_parent_death_signal(
 ///
 /// As `spawnfd_cmd_arg`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn spawnfd_cmd_no_new_privs(cmd: *mut spawnfd_cmd, on_: c_int) -> c_int {
+pub unsafe extern "C" fn spawnfd_cmd_no_new_privs(cmd: *mut spawnfd_cmd, on: c_int) -> c_int {
     // SAFETY: the setter contract is the caller's.
     unsafe {
         setter(cmd, |r| {
-            r.no_new_privs = on(on_);
+            r.no_new_privs = is_set(on);
             Ok(())
         })
     }
@@ -1061,11 +1061,11 @@ pub unsafe extern "C" fn spawnfd_cmd_unshare(cmd: *mut spawnfd_cmd, namespaces: 
 ///
 /// As `spawnfd_cmd_arg`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn spawnfd_cmd_mount_proc(cmd: *mut spawnfd_cmd, on_: c_int) -> c_int {
+pub unsafe extern "C" fn spawnfd_cmd_mount_proc(cmd: *mut spawnfd_cmd, on: c_int) -> c_int {
     // SAFETY: the setter contract is the caller's.
     unsafe {
         setter(cmd, |r| {
-            r.mount_proc = on(on_);
+            r.mount_proc = is_set(on);
             Ok(())
         })
     }
@@ -1128,11 +1128,11 @@ pub unsafe extern "C" fn spawnfd_cmd_gid_map(
 ///
 /// As `spawnfd_cmd_arg`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn spawnfd_cmd_ptrace_traceme(cmd: *mut spawnfd_cmd, on_: c_int) -> c_int {
+pub unsafe extern "C" fn spawnfd_cmd_ptrace_traceme(cmd: *mut spawnfd_cmd, on: c_int) -> c_int {
     // SAFETY: the setter contract is the caller's.
     unsafe {
         setter(cmd, |r| {
-            r.traceme = on(on_);
+            r.traceme = is_set(on);
             Ok(())
         })
     }
@@ -1203,12 +1203,16 @@ pub unsafe extern "C" fn spawnfd_cmd_signal_mask(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn spawnfd_cmd_inherit_signal_mask(
     cmd: *mut spawnfd_cmd,
-    on_: c_int,
+    on: c_int,
 ) -> c_int {
     // SAFETY: the setter contract is the caller's.
     unsafe {
         setter(cmd, |r| {
-            r.mask = if on(on_) { Mask::Inherit } else { Mask::Empty };
+            r.mask = if is_set(on) {
+                Mask::Inherit
+            } else {
+                Mask::Empty
+            };
             Ok(())
         })
     }
@@ -1225,12 +1229,12 @@ pub unsafe extern "C" fn spawnfd_cmd_inherit_signal_mask(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn spawnfd_cmd_reset_ignored_signals(
     cmd: *mut spawnfd_cmd,
-    on_: c_int,
+    on: c_int,
 ) -> c_int {
     // SAFETY: the setter contract is the caller's.
     unsafe {
         setter(cmd, |r| {
-            r.reset_ignored = on(on_);
+            r.reset_ignored = is_set(on);
             Ok(())
         })
     }
