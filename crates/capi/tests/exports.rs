@@ -1,0 +1,82 @@
+//! The shared library exports the C API and nothing else: no Rust std
+//! symbol, no symbol of the C shim, no `spawnfd::` item. Every function
+//! the header declares is exported, and every export is declared.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+/// The prefixes a symbol of the C API has. The forkfd-compatible names
+/// (`forkfd`, `vforkfd`, `forkfd_wait4`, `forkfd_close`) join when they
+/// are added.
+const ALLOWED: &[&str] = &["spawnfd_"];
+
+fn exported() -> BTreeSet<String> {
+    let lib = common::built_dir().join("libspawnfd.so");
+    let out = Command::new("nm")
+        .args(["-D", "--defined-only"])
+        .arg(&lib)
+        .output()
+        .expect("nm (binutils)");
+    assert!(out.status.success(), "nm failed");
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every function `include/spawnfd.h` declares (the name before the `(`
+/// of a declaration that starts a line), whatever its prefix.
+fn declared() -> BTreeSet<String> {
+    let header = include_str!("../include/spawnfd.h");
+    header
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
+        .filter(|l| !l.starts_with("typedef") && !l.starts_with("extern \"C\""))
+        .filter_map(|l| {
+            let open = l.find('(')?;
+            let name = l[..open].rsplit([' ', '*']).next()?;
+            Some(name.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_c_api_is_exported() {
+    let exported = exported();
+    let foreign: Vec<&String> = exported
+        .iter()
+        .filter(|s| !ALLOWED.iter().any(|p| s.starts_with(p)))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "libspawnfd.so exports symbols outside the C API: {foreign:?}"
+    );
+    assert!(exported.contains("spawnfd_spawn"));
+}
+
+#[test]
+fn exports_are_the_headers_functions() {
+    let exported = exported();
+    let declared = declared();
+    assert!(declared.len() > 40, "the header parser found {declared:?}");
+    assert_eq!(
+        exported, declared,
+        "exported (left) and declared in include/spawnfd.h (right) differ"
+    );
+}
+
+#[test]
+fn soname_is_libspawnfd_so_0() {
+    let lib = common::built_dir().join("libspawnfd.so");
+    let out = Command::new("readelf").arg("-d").arg(&lib).output();
+    let Ok(out) = out else {
+        println!("skipped: no readelf");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Library soname: [libspawnfd.so.0]"), "{text}");
+}
