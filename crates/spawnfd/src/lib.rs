@@ -110,6 +110,7 @@ mod command;
 mod error;
 mod exec;
 mod fdmap;
+mod fork;
 mod in_child;
 mod reaper;
 mod signal;
@@ -126,6 +127,7 @@ pub use child::{Child, ResourceUsage};
 pub use childset::{ChildId, ChildSet, Exited, Exits};
 pub use command::{Command, CommandArgs, CommandEnvs, Stdio};
 pub use error::{SpawnError, Step};
+pub use fork::{Forked, fork_with_pidfd};
 pub use signal::{Signal, SignalSet};
 pub use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 
