@@ -613,7 +613,7 @@ impl Command {
     ///   guard page below it faults on overflow), rather than the 64 KiB a
     ///   spawn without hooks uses;
     /// - it must not panic. A panic does not unwind out of the child: the
-    ///   child catches it, reports it ([`SpawnError::hook_panicked`]) and
+    ///   child catches it, reports it ([`SpawnError::hook_panicked`](crate::SpawnError::hook_panicked)) and
     ///   exits, and the spawning thread's panic count is left as it was;
     ///   but the panic machinery has by then printed its message and
     ///   allocated its payload in the parent's memory, which leaks.
@@ -783,7 +783,8 @@ impl Command {
 
     /// Starts the child and returns a handle to it.
     ///
-    /// Standard fds are inherited unless set.
+    /// Standard fds are inherited unless set. The calling thread's `errno`
+    /// is the same after the call as before it, whatever happened inside.
     ///
     /// # Errors
     ///
@@ -791,7 +792,9 @@ impl Command {
     ///   carried out, before any process is created: a NUL byte in the
     ///   program, an argument, an environment key or value or the working
     ///   directory; an environment key that is empty or holds `=`; a negative
-    ///   or repeated child fd.
+    ///   or repeated child fd; what the chosen path cannot do (see
+    ///   [`use_fork`](Command::use_fork) and
+    ///   [`pre_exec`](Command::pre_exec)).
     /// - For a failure in creating or preparing the child, an error whose
     ///   kind is that of the errno and whose payload is a
     ///   [`SpawnError`](crate::SpawnError) naming the step, the errno and the
@@ -809,8 +812,10 @@ impl Command {
     /// child), so before that only `SIGKILL` can do this.
     ///
     /// A child that dies of a fault of its own before exec (`SIGSEGV`,
-    /// `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGSYS`, `SIGTRAP`: a seccomp filter
-    /// killing one of its system calls, say) failed to spawn: that is a
+    /// `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGSYS`, `SIGTRAP`, `SIGABRT`: a
+    /// seccomp filter killing one of its system calls, say, or a
+    /// [`pre_exec`](Command::pre_exec) hook calling `abort`) failed to
+    /// spawn: that is a
     /// [`SpawnError`](crate::SpawnError) naming the step it was at, with
     /// [`died_by_signal`](crate::SpawnError::died_by_signal) set.
     pub fn spawn(&mut self) -> io::Result<Child> {

@@ -20,6 +20,13 @@
 //!   pointer;
 //! - **a small fixed stack**: no large buffers, no recursion.
 //!
+//! The one exception is user code: the `pre_exec` hooks and the function
+//! of `spawn_fn`, called last (steps 15 and 16). Their rules are the
+//! caller's (`Command::pre_exec` documents them); this module only makes
+//! sure that what they hand back is never dropped here and that a panic
+//! in them stops in the child ([`run_hooks`]), and gives them a larger
+//! stack (256 KiB, see `sys::clone`).
+//!
 //! [`crate::exec`] runs the same steps in the calling thread of the
 //! calling process, before its own `execve`; the rules hold there too,
 //! for the same reasons (other threads may hold the allocator's lock, and
