@@ -13,7 +13,8 @@
 //! after the exec stage means the child exec'd, end of file before it that
 //! the child died at the stage last seen, exactly what the shared `Report`
 //! says on the default path. The pidfd is held before the child runs its
-//! first step ([`crate::sys::fork`]).
+//! first step, and the pipe is made by the child, so that no other fork
+//! can copy its write end ([`crate::sys::fork`]).
 
 // The parent's reading of the report and the child's entry are raw calls;
 // `fork_with_pidfd` is an `unsafe fn`.
@@ -65,18 +66,12 @@ pub(crate) fn spawn_forked(
     if join_cgroup.is_some_and(|join| join.new_namespace) {
         unshare &= !(libc::CLONE_NEWCGROUP as u64);
     }
-    // The report pipe. The child's end is numbered above every child fd:
-    // placing the fds must not overwrite it (musl's posix_spawn moves its
-    // pipe for the same reason).
+    // The report pipe is made by the child (sys::fork says why), its
+    // write end numbered above every child fd: placing the fds must not
+    // overwrite it (musl's posix_spawn moves its pipe for the same reason).
     let top = prep.slots.iter().map(|s| s.target).max().unwrap_or(2);
-    let (report_read, report_write) = os::pipe().map_err(|e| clone_error(&prep, e))?;
-    let report_write = os::dup_at_least(report_write, top.saturating_add(1).max(3))
-        .map_err(|e| clone_error(&prep, e))?;
-
-    let report = Report {
-        pipe: Some(report_write.as_raw_fd()),
-        ..Report::default()
-    };
+    let report_min = top.saturating_add(1).max(3);
+    let report = Report::default();
     let blocked = BlockAllSignals::new()?;
     let mask = match cmd.signals.mask {
         MaskPlan::Empty => 0,
@@ -107,26 +102,51 @@ pub(crate) fn spawn_forked(
     // SAFETY: the child runs only `child_main` (the in_child steps, which
     // are safe after fork) and never returns here; signals are blocked by
     // `blocked`.
-    let forked = unsafe { sysfork::fork(!no_pidfd, &[report_read.as_raw_fd()], &blocked) };
-    let (pid, pidfd) = match forked {
-        Ok(SysForked::Parent { pid, pidfd }) => (pid, pidfd),
-        Ok(SysForked::Child) => {
+    let forked = unsafe { sysfork::fork(!no_pidfd, &blocked) };
+    let (pid, pidfd, channel) = match forked {
+        Ok(SysForked::Parent {
+            pid,
+            pidfd,
+            channel,
+        }) => (pid, pidfd, channel),
+        Ok(SysForked::Child { channel }) => {
+            let Ok(pipe) = sysfork::child_report_pipe(channel, report_min) else {
+                // The parent has the errno; nothing has run.
+                child_exit(127)
+            };
+            let child_report = Report {
+                pipe: Some(pipe),
+                ..Report::default()
+            };
+            ctx.report = &child_report;
             // SAFETY: `ctx` is a live ChildCtx in this (copied) memory,
             // whose buffers nobody frees here: child_main never returns.
             unsafe { child_main((&raw mut ctx).cast()) }
         }
         Err(e) => return Err(prep.error(Step::Clone, e.raw_os_error(), Detail::None)),
     };
-    // Our copy of the child's end: end of file comes when the child's
-    // closes (exec, exit).
-    drop(report_write);
-    let traced = cmd.attrs.traceme.then(|| match (&pidfd, &watcher) {
-        (Some(fd), None) => Target::Pidfd(fd.as_fd()),
-        // Unreaped until the caller or the watcher reaps it.
-        _ => Target::Pid(pid),
-    });
-    read_report(&report_read, &report, traced, pid);
-    drop(report_read);
+    match sysfork::receive_report_pipe(&channel) {
+        Ok(Some(report_read)) => {
+            drop(channel);
+            let traced = cmd.attrs.traceme.then(|| match (&pidfd, &watcher) {
+                (Some(fd), None) => Target::Pidfd(fd.as_fd()),
+                // Unreaped until the caller or the watcher reaps it.
+                _ => Target::Pid(pid),
+            });
+            read_report(&report_read, &report, traced, pid);
+        }
+        // The child died before it could make the pipe: `finish` blames
+        // stage 0 (the clone) and looks at how it died.
+        Ok(None) => {}
+        // It could not make it (EMFILE): a failure to create the child.
+        Err(e) => {
+            use std::sync::atomic::Ordering::Relaxed;
+            report
+                .errno
+                .store(e.raw_os_error().unwrap_or(libc::EIO), Relaxed);
+            report.failed.store(Step::Clone.code(), Relaxed);
+        }
+    }
     drop(blocked);
     prep.finish(Created { pid, pidfd }, watcher, &report)
 }
@@ -195,6 +215,14 @@ fn read_report(pipe: &OwnedFd, report: &Report, traced: Option<Target<'_>>, pid:
     }
 }
 
+/// Ends a child that has run nothing yet.
+fn child_exit(code: i32) -> ! {
+    loop {
+        // SAFETY: exit_group takes an integer and does not return.
+        unsafe { libc::syscall(libc::SYS_exit_group, code) };
+    }
+}
+
 /// What [`fork_with_pidfd`] returns on each side.
 #[derive(Debug)]
 pub enum Forked {
@@ -260,9 +288,11 @@ pub unsafe fn fork_with_pidfd() -> io::Result<Forked> {
     };
     let blocked = BlockAllSignals::new()?;
     // SAFETY: the caller's contract; signals are blocked by `blocked`.
-    let forked = unsafe { sysfork::fork(!no_pidfd, &[], &blocked) }?;
+    let forked = unsafe { sysfork::fork(!no_pidfd, &blocked) }?;
     match forked {
-        SysForked::Child => {
+        SysForked::Child { channel } => {
+            // SAFETY: the child's end of the go channel, ours to close.
+            drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(channel) });
             // The watcher's entry belongs to the parent's thread, and its
             // locks may have been held at the fork: leave it untouched.
             std::mem::forget(watcher);
@@ -270,7 +300,7 @@ pub unsafe fn fork_with_pidfd() -> io::Result<Forked> {
             drop(blocked);
             Ok(Forked::Child)
         }
-        SysForked::Parent { pid, pidfd } => {
+        SysForked::Parent { pid, pidfd, .. } => {
             drop(blocked);
             let handle = match (watcher, pidfd) {
                 (Some(watcher), pidfd) => {

@@ -217,6 +217,11 @@ fn what_fork_cannot_do_is_refused_up_front() {
 
 #[test]
 fn a_traced_child_on_the_fork_path_stops_after_exec_for_us() {
+    if support::status_field("/proc/self/status", "TracerPid:") != 0 {
+        // TracerPid is decimal, but any non-zero value means traced.
+        eprintln!("skipped: this test is itself traced (strace -f), and its child is too");
+        return;
+    }
     let mut child = Command::new("true")
         .use_fork(true)
         .ptrace_traceme(true)
@@ -539,4 +544,57 @@ fn fd_set() -> std::collections::BTreeSet<i32> {
         .into_iter()
         .filter(|&fd| support::is_open(fd))
         .collect()
+}
+
+#[test]
+fn forked_children_that_live_on_do_not_hold_other_spawns_channels() {
+    run_isolated("in_flight_channels_isolated");
+}
+
+/// Fork-path spawns in one thread, long-lived `fork_with_pidfd` children
+/// made in another meanwhile: a child forked while a spawn's report pipe
+/// is open must not keep a copy of it, or that spawn waits for end of
+/// file until the child exits.
+#[test]
+#[ignore = "run by forked_children_that_live_on_do_not_hold_other_spawns_channels"]
+fn in_flight_channels_isolated() {
+    if !in_isolated_run("in_flight_channels_isolated") {
+        return;
+    }
+    use std::sync::atomic::AtomicBool;
+    static DONE: AtomicBool = AtomicBool::new(false);
+    const CHILD_LIFE: libc::c_uint = 4;
+    let forker = std::thread::spawn(|| {
+        let mut children = Vec::new();
+        for _ in 0..60 {
+            // SAFETY: the child only sleeps and _exits.
+            match unsafe { fork_with_pidfd() }.unwrap() {
+                Forked::Child => unsafe {
+                    libc::sleep(CHILD_LIFE);
+                    libc::_exit(0);
+                },
+                Forked::Parent(child) => children.push(child),
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        DONE.store(true, Ordering::SeqCst);
+        children
+    });
+    let mut slowest = Duration::ZERO;
+    let mut spawns = 0;
+    while !DONE.load(Ordering::SeqCst) {
+        let start = Instant::now();
+        let status = Command::new("true").use_fork(true).status().unwrap();
+        assert!(status.success());
+        slowest = slowest.max(start.elapsed());
+        spawns += 1;
+    }
+    for mut child in forker.join().unwrap() {
+        assert!(child.wait().unwrap().success());
+    }
+    eprintln!("{spawns} spawns, the slowest took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(2),
+        "a spawn waited {slowest:?}: a forked child held its report pipe"
+    );
 }

@@ -18,6 +18,20 @@
 //! that dies (or gives up) meanwhile gives it end of file, and it exits
 //! with status 127 without running anything. The byte is sent with
 //! `MSG_NOSIGNAL`: a child that is gone raises no `SIGPIPE` in the parent.
+//!
+//! # The report pipe is made by the child
+//!
+//! A fork copies every fd of the parent, also those of another thread's
+//! spawn that happen to be open at that moment; a copy of a spawn's report
+//! pipe's write end in a child that lives on (a `fork_with_pidfd` child, a
+//! `spawn_fn` child, another library's `fork`) would keep that spawn
+//! waiting for end of file until the copy closed. So the write end never
+//! exists in the parent: the child makes the pipe after the hand-shake
+//! ([`child_report_pipe`]) and hands the read end over the go channel
+//! (`SCM_RIGHTS`, [`receive_report_pipe`]). A list of the fds in flight,
+//! closed by each child, cannot replace this: `fork` copies the fd table
+//! and the memory at different moments, so a child can hold an fd that
+//! its copy of the list does not show yet (measured).
 
 #![allow(unsafe_code)]
 
@@ -67,18 +81,23 @@ pub(crate) fn pidfd_open_missing() -> bool {
 
 /// Which side of a [`fork`] this is.
 pub(crate) enum Forked {
-    /// The new process, once the parent holds its pidfd.
-    Child,
+    /// The new process, once the parent holds its pidfd, with its end of
+    /// the go channel (for [`child_report_pipe`]; it closes it).
+    Child { channel: RawFd },
     /// The parent, with the child's pid and, unless none was asked for or
-    /// the kernel has none, its pidfd.
-    Parent { pid: u32, pidfd: Option<OwnedFd> },
+    /// the kernel has none, its pidfd, and its end of the go channel.
+    Parent {
+        pid: u32,
+        pidfd: Option<OwnedFd>,
+        channel: OwnedFd,
+    },
 }
 
 /// `fork()`, returning in the child only once the parent holds the
 /// child's pidfd (with `want_pidfd`; without, at once after the fork).
 ///
-/// In the child, `close_in_child` are closed first (the parent's ends of
-/// the caller's channels), then it waits for the go byte; if the parent
+/// In the child, the parent's end of the go channel is closed first, then
+/// it waits for the go byte; if the parent
 /// sends none (it died, or could not open the pidfd) the child exits with
 /// status 127.
 ///
@@ -94,11 +113,7 @@ pub(crate) enum Forked {
 /// As `fork()` in a multi-threaded process: until the child execs or
 /// exits, it may run only what is safe after `fork` (async-signal-safe
 /// code; the in_child steps are). The caller holds `_blocked`.
-pub(crate) unsafe fn fork(
-    want_pidfd: bool,
-    close_in_child: &[RawFd],
-    _blocked: &BlockAllSignals,
-) -> io::Result<Forked> {
+pub(crate) unsafe fn fork(want_pidfd: bool, _blocked: &BlockAllSignals) -> io::Result<Forked> {
     let (go_parent, go_child) = os::socketpair()?;
     // SAFETY: the caller's contract.
     let pid = unsafe { libc::fork() };
@@ -112,9 +127,6 @@ pub(crate) unsafe fn fork(
         std::mem::forget(go_parent);
         std::mem::forget(go_child);
         close_raw(parent_end);
-        for &fd in close_in_child {
-            close_raw(fd);
-        }
         let mut byte = 0u8;
         loop {
             // SAFETY: a one-byte read into a live byte.
@@ -129,8 +141,7 @@ pub(crate) unsafe fn fork(
                 },
             }
         }
-        close_raw(child_end);
-        return Ok(Forked::Child);
+        return Ok(Forked::Child { channel: child_end });
     }
     drop(go_child);
     let pid = pid as u32;
@@ -167,7 +178,158 @@ pub(crate) unsafe fn fork(
             break;
         }
     }
-    Ok(Forked::Parent { pid, pidfd })
+    Ok(Forked::Parent {
+        pid,
+        pidfd,
+        channel: go_parent,
+    })
+}
+
+/// In the child, after the hand-shake: makes the report pipe (both ends
+/// close-on-exec, the write end numbered `min` or above, clear of every
+/// child fd), sends the read end to the parent over `channel` with a
+/// 4-byte 0, and closes `channel` and the read end; returns the write end.
+/// A failure is sent as its errno, without an fd. Raw system calls only.
+pub(crate) fn child_report_pipe(channel: RawFd, min: RawFd) -> Result<RawFd, Errno> {
+    let made = make_pipe_above(min);
+    let (errno, read) = match made {
+        Ok((read, _)) => (0, Some(read)),
+        Err(Errno(e)) => (e, None),
+    };
+    let sent = send_with_fd(channel, errno, read);
+    if let Some(read) = read {
+        close_raw(read);
+    }
+    close_raw(channel);
+    match (made, sent) {
+        (Ok((_, write)), Ok(())) => Ok(write),
+        (Ok((_, write)), Err(e)) => {
+            close_raw(write);
+            Err(e)
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// `pipe2(O_CLOEXEC)`, the write end moved to `min` or above.
+fn make_pipe_above(min: RawFd) -> Result<(RawFd, RawFd), Errno> {
+    let mut fds = [-1 as libc::c_int; 2];
+    // SAFETY: `fds` has room for two fds.
+    unsafe { syscall!(libc::SYS_pipe2, fds.as_mut_ptr(), libc::O_CLOEXEC) }?;
+    let [read, write] = fds;
+    if write >= min {
+        return Ok((read, write));
+    }
+    // SAFETY: fcntl with integer arguments.
+    match unsafe { syscall!(libc::SYS_fcntl, write, libc::F_DUPFD_CLOEXEC, min) } {
+        Ok(moved) => {
+            close_raw(write);
+            Ok((read, moved as RawFd))
+        }
+        Err(e) => {
+            close_raw(read);
+            close_raw(write);
+            Err(e)
+        }
+    }
+}
+
+/// The control message buffer for one fd, aligned as `cmsghdr` wants.
+#[repr(C, align(8))]
+struct FdMessage([u8; 24]);
+
+/// `sendmsg(channel, [errno], SCM_RIGHTS fd)`, raw; `MSG_NOSIGNAL`.
+fn send_with_fd(channel: RawFd, errno: i32, fd: Option<RawFd>) -> Result<(), Errno> {
+    let mut payload = errno.to_ne_bytes();
+    let mut iov = libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: payload.len(),
+    };
+    let mut control = FdMessage([0; 24]);
+    // SAFETY: an all-zero msghdr is valid (no name, no control yet).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    if let Some(fd) = fd {
+        // SAFETY: CMSG_SPACE/CMSG_LEN of one int fit the 24-byte buffer
+        // (16-byte header plus 4, aligned to 8); the header is written in
+        // place, then the fd after it.
+        unsafe {
+            msg.msg_control = control.0.as_mut_ptr().cast();
+            msg.msg_controllen = libc::CMSG_SPACE(4) as usize;
+            let cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(4) as usize;
+            libc::CMSG_DATA(cmsg).cast::<RawFd>().write_unaligned(fd);
+        }
+    }
+    loop {
+        // SAFETY: `msg` and what it points to outlive the call.
+        match unsafe {
+            syscall!(
+                libc::SYS_sendmsg,
+                channel,
+                &raw const msg,
+                libc::MSG_NOSIGNAL
+            )
+        } {
+            Err(Errno(libc::EINTR)) => {}
+            r => return r.map(drop),
+        }
+    }
+}
+
+/// In the parent: the child's report pipe, from [`child_report_pipe`].
+/// `Ok(None)` when the child died before sending it (end of file); an
+/// `Err` with the errno the child could not make the pipe with.
+pub(crate) fn receive_report_pipe(channel: &OwnedFd) -> io::Result<Option<OwnedFd>> {
+    let mut payload = [0u8; 4];
+    let mut iov = libc::iovec {
+        iov_base: payload.as_mut_ptr().cast(),
+        iov_len: payload.len(),
+    };
+    let mut control = FdMessage([0; 24]);
+    // SAFETY: an all-zero msghdr is valid before it is filled in.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.0.as_mut_ptr().cast();
+    msg.msg_controllen = control.0.len();
+    let n = loop {
+        // SAFETY: `msg` and its buffers outlive the call; the fd arrives
+        // close-on-exec (MSG_CMSG_CLOEXEC).
+        let n = unsafe { libc::recvmsg(channel.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break n;
+        }
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel filled in the control buffer `msg` points to; the
+    // first header, if any, is inside it.
+    let received = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&raw const msg);
+        (!cmsg.is_null()
+            && (*cmsg).cmsg_level == libc::SOL_SOCKET
+            && (*cmsg).cmsg_type == libc::SCM_RIGHTS)
+            .then(|| libc::CMSG_DATA(cmsg).cast::<RawFd>().read_unaligned())
+    };
+    // SAFETY: an fd the kernel just installed for us, owned by nobody else.
+    let received = received.map(|fd| os::above_stdio(unsafe { OwnedFd::from_raw_fd(fd) }));
+    if n == 0 {
+        return Ok(None);
+    }
+    let errno = i32::from_ne_bytes(payload);
+    match received {
+        Some(fd) if errno == 0 => Ok(Some(fd)),
+        _ => Err(io::Error::from_raw_os_error(if errno == 0 {
+            libc::EIO
+        } else {
+            errno
+        })),
+    }
 }
 
 /// `pidfd_open(pid)` for a child that cannot have exited, checked to be a

@@ -200,21 +200,6 @@ pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((above_stdio(a), above_stdio(b)))
 }
 
-/// A close-on-exec copy of `fd` numbered `min` or above
-/// (`F_DUPFD_CLOEXEC`); `fd` is closed.
-pub(crate) fn dup_at_least(fd: OwnedFd, min: RawFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() >= min {
-        return Ok(fd);
-    }
-    // SAFETY: F_DUPFD_CLOEXEC on an fd we own returns a new fd or -1.
-    let moved = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
-    if moved < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a new fd owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(moved) })
-}
-
 /// Keeps the process's dumpable flag (`PR_GET_DUMPABLE`) across a spawn
 /// whose child changes credentials.
 ///
