@@ -255,7 +255,9 @@ fn fork_with_pidfd_returns_in_the_child() {
             let mut pid = [0u8; 4];
             read.read_exact(&mut pid).unwrap();
             assert_eq!(u32::from_ne_bytes(pid), child.id());
-            assert_eq!(spawnfd::pidfd_getpid(child.pidfd()).unwrap(), child.id());
+            if is_pidfd(&child) {
+                assert_eq!(spawnfd::pidfd_getpid(child.pidfd()).unwrap(), child.id());
+            }
             assert_eq!(child.wait().unwrap().code(), Some(9));
         }
     }
@@ -385,9 +387,12 @@ fn waitpid_race_isolated() {
                 .unwrap()
         };
         // While it may still run: the pidfd names this child and no other.
-        match spawnfd::pidfd_getpid(child.pidfd()) {
-            Ok(pid) => assert_eq!(pid, child.id()),
-            Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ESRCH), "{e}"),
+        // (Watched by pid, the child's fd is an exit fd, not a pidfd.)
+        if is_pidfd(&child) {
+            match spawnfd::pidfd_getpid(child.pidfd()) {
+                Ok(pid) => assert_eq!(pid, child.id()),
+                Err(e) => assert_eq!(e.raw_os_error(), Some(libc::ESRCH), "{e}"),
+            }
         }
         match child.wait() {
             Ok(status) => {
@@ -405,9 +410,28 @@ fn waitpid_race_isolated() {
         "statuses kept {kept}, lost to the other reaper {lost}, reaped by it {}",
         STOLEN.load(Ordering::Relaxed)
     );
-    if kernel_keeps_statuses() {
+    if kernel_keeps_statuses() && pidfd_open_works() {
         assert_eq!(lost, 0, "this kernel keeps exit statuses for pidfds");
     }
+}
+
+/// Whether the child's fd is a pidfd (not the exit fd of a child watched
+/// by pid, on kernels or sandboxes without pidfds).
+fn is_pidfd(child: &spawnfd::Child) -> bool {
+    support::fd_target(child.pidfd().as_raw_fd()) == "anon_inode:[pidfd]"
+}
+
+/// Whether this process may open pidfds (the fork path's children have
+/// one, and their statuses are kept): not under the no-pidfd paths.
+fn pidfd_open_works() -> bool {
+    // SAFETY: pidfd_open of ourselves; the fd is closed at once.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: the fd just opened.
+    unsafe { libc::close(fd as i32) };
+    true
 }
 
 /// Linux 6.15 keeps the exit status of a reaped process for its pidfds.
@@ -502,32 +526,69 @@ fn hand_shake_fds_isolated() {
         return;
     }
     // The child of fork_with_pidfd has the parent's fds and nothing of the
-    // hand-shake (its socket pair is closed on both sides).
+    // hand-shake (its socket pair is closed on both sides). Where children
+    // are watched by pid, the parent also gains the exit pipe (its read end
+    // is the Child's fd, its write end the watcher's), made before the
+    // fork: the child may hold those too, by design harmless (the watcher
+    // writes a byte, it does not rely on end of file).
     let (mut read, write) = io::pipe().unwrap();
     let write_fd = write.as_raw_fd();
+    // The child stays until this pipe closes, so that the parent's fds
+    // (the watcher's end of the exit pipe among them) are looked at while
+    // it lives.
+    let (done_read, done_write) = io::pipe().unwrap();
+    let (done_fd, done_write_fd) = (done_read.as_raw_fd(), done_write.as_raw_fd());
     let before = fd_set();
-    // SAFETY: the child lists its fds with raw calls into a stack buffer
-    // and _exits.
+    // SAFETY: the child lists its fds with raw calls into a stack buffer,
+    // waits and _exits.
     match unsafe { fork_with_pidfd() }.unwrap() {
         Forked::Child => unsafe {
+            // 1: open, 2: open and a socket.
             let mut listed = [0u8; 512];
             for (fd, slot) in listed.iter_mut().enumerate() {
-                *slot = u8::from(libc::fcntl(fd as i32, libc::F_GETFD) >= 0);
+                let mut st: libc::stat = std::mem::zeroed();
+                if libc::fstat(fd as i32, &mut st) == 0 {
+                    *slot = if st.st_mode & libc::S_IFMT == libc::S_IFSOCK {
+                        2
+                    } else {
+                        1
+                    };
+                }
             }
             libc::write(write_fd, listed.as_ptr().cast(), listed.len());
+            let mut byte = 0u8;
+            libc::close(done_write_fd);
+            libc::read(done_fd, (&raw mut byte).cast(), 1);
             libc::_exit(0);
         },
         Forked::Parent(mut child) => {
             drop(write);
             let mut listed = vec![0u8; 512];
             read.read_exact(&mut listed).unwrap();
+            let after = fd_set();
+            drop(done_write);
+            drop(done_read);
             assert!(child.wait().unwrap().success());
             let open: std::collections::BTreeSet<i32> =
-                (0..512).filter(|&fd| listed[fd as usize] == 1).collect();
-            assert_eq!(
-                open, before,
-                "the child's fds and the parent's before the fork"
+                (0..512).filter(|&fd| listed[fd as usize] != 0).collect();
+            let sockets: Vec<i32> = (0..512)
+                .filter(|&fd| listed[fd as usize] == 2 && !before.contains(&fd))
+                .collect();
+            assert!(
+                sockets.is_empty(),
+                "the hand-shake's sockets in the child: {sockets:?}"
             );
+            let foreign: Vec<_> = open
+                .iter()
+                .filter(|fd| !before.contains(fd) && !after.contains(fd))
+                .collect();
+            assert!(foreign.is_empty(), "fds only the child has: {foreign:?}");
+            if is_pidfd(&child) {
+                assert_eq!(
+                    open, before,
+                    "the child's fds and the parent's before the fork"
+                );
+            }
         }
     }
 }
