@@ -442,6 +442,20 @@ impl SpawnError {
     /// Whether the failing [`pre_exec`](crate::Command::pre_exec) hook
     /// panicked (the child then reported the panic instead of unwinding;
     /// there is no errno).
+    ///
+    /// ```no_run
+    /// use spawnfd::{Command, SpawnError};
+    ///
+    /// let mut cmd = Command::new("true");
+    /// // Hooks must not panic (the rules of Command::pre_exec); when one
+    /// // does all the same, the spawn says so.
+    /// // SAFETY: breaks the rules on purpose, in a program of one thread.
+    /// unsafe { cmd.pre_exec(|| panic!("not ready")) };
+    /// let err = cmd.spawn().unwrap_err();
+    /// let err = SpawnError::from_io(&err).unwrap();
+    /// assert!(err.hook_panicked());
+    /// assert_eq!(err.raw_os_error(), None);
+    /// ```
     pub fn hook_panicked(&self) -> bool {
         matches!(self.detail, Detail::HookPanicked(_))
     }

@@ -224,6 +224,21 @@ fn child_exit(code: i32) -> ! {
 }
 
 /// What [`fork_with_pidfd`] returns on each side.
+///
+/// ```
+/// use spawnfd::{fork_with_pidfd, Forked};
+///
+/// // SAFETY: the child makes one system call and _exits.
+/// let forked = unsafe { fork_with_pidfd() }?;
+/// if let Forked::Parent(mut child) = forked {
+///     // The pidfd was held before the child ran: its status is exact
+///     // whatever other reapers this process has.
+///     assert_eq!(child.wait()?.code(), Some(0));
+/// } else {
+///     unsafe { libc::_exit(0) }
+/// }
+/// # std::io::Result::Ok(())
+/// ```
 #[derive(Debug)]
 pub enum Forked {
     /// In the new process.
