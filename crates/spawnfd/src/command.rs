@@ -9,10 +9,10 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 
-use crate::attrs::{Attrs, Cgroup, IdMap, Namespaces, Resource};
-use crate::child::{Child, OnDrop};
 use crate::signal::{Signal, SignalSet};
+use crate::spawn::attrs::{Attrs, Cgroup, IdMap, Namespaces, Resource};
 use crate::spawn::{self, Defaults};
+use crate::wait::child::{Child, OnDrop};
 
 /// A process builder, a drop-in superset of [`std::process::Command`].
 ///
@@ -964,7 +964,7 @@ impl Command {
     /// std::process::exit(if err.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 });
     /// ```
     pub fn exec(&mut self) -> io::Error {
-        crate::exec::exec(self)
+        crate::spawn::exec::exec(self)
     }
 
     /// The program, as given to [`Command::new`].

@@ -532,7 +532,7 @@ mod tests {
     fn body<'a>(source: &'a str, name: &str) -> &'a str {
         let start = source
             .find(&format!("\nfn {name}("))
-            .unwrap_or_else(|| panic!("no fn {name} in in_child.rs"));
+            .unwrap_or_else(|| panic!("no fn {name} in in_child/mod.rs"));
         let rest = &source[start + 1..];
         let end = rest.find("\n}\n").expect("the end of the function");
         &rest[..end]
@@ -562,7 +562,7 @@ mod tests {
         // The documented order, read from the code that runs in the child:
         // the help of the spawnfd command is built from CHILD_ORDER, so it
         // must not drift from what the child does.
-        let source = include_str!("in_child.rs");
+        let source = include_str!("in_child/mod.rs");
         let code = staged(source, "steps");
         let mut documented: Vec<String> =
             Step::CHILD_ORDER.iter().map(|s| format!("{s:?}")).collect();

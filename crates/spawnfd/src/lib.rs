@@ -112,39 +112,39 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("spawnfd supports Linux only");
 
-mod attrs;
+// The builder and the types every part shares.
 mod capabilities;
-mod child;
-mod childset;
 mod command;
 mod error;
-mod exec;
-mod fdmap;
-mod fork;
-mod in_child;
-mod reaper;
 mod signal;
+// The parent's side of a spawn: validate and lay out the command, create
+// the child (vfork, fork or in place), read its report.
 mod spawn;
+// The only code that runs in the child, between the clone and `execve`.
+mod in_child;
+// The child once it exists: `Child`, `ChildSet`, the reaper, tokio.
+mod wait;
+// Everything that talks to the kernel.
 mod sys;
 // `Command` and `Child` for tokio, as `tokio::process` (feature `tokio`).
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub mod tokio;
+pub use wait::tokio;
 
-pub use attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
 pub use capabilities::{Capabilities, Feature, FeatureReport, Probe, capabilities};
-pub use child::{Child, ResourceUsage};
-pub use childset::{ChildId, ChildSet, Exited, Exits};
 pub use command::{Command, CommandArgs, CommandEnvs, Stdio};
 pub use error::{SpawnError, Step};
-pub use fork::{Forked, fork_with_pidfd};
 pub use signal::{Signal, SignalSet};
+pub use spawn::attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
+pub use spawn::fork::{Forked, fork_with_pidfd};
 pub use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
+pub use wait::child::{Child, ResourceUsage};
+pub use wait::childset::{ChildId, ChildSet, Exited, Exits};
 
 #[doc(hidden)]
-pub use reaper::pending as reaper_pending;
-#[doc(hidden)]
 pub use sys::watch::entries as watch_entries;
+#[doc(hidden)]
+pub use wait::reaper::pending as reaper_pending;
 
 use std::io;
 use std::os::fd::BorrowedFd;

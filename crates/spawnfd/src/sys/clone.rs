@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::arch;
 use super::pidfd::Target;
-use crate::attrs::CLONE_NEWTIME;
+use crate::spawn::attrs::CLONE_NEWTIME;
 
 /// The signature of the function the child runs.
 pub(crate) type ChildFn = unsafe extern "C" fn(*mut c_void) -> !;

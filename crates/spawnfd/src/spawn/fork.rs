@@ -23,17 +23,17 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use crate::attrs::Namespaces;
-use crate::child::{Child, Handle, OnDrop};
 use crate::command::{Command, MaskPlan};
 use crate::error::{Detail, Step};
 use crate::in_child::{ChildCtx, JoinCgroup, Record, Report, child_main};
+use crate::spawn::attrs::Namespaces;
 use crate::spawn::{Function, Prepared};
 use crate::sys::clone::{self, BlockAllSignals, Created};
 use crate::sys::fork::{self as sysfork, Forked as SysForked};
 use crate::sys::os;
 use crate::sys::pidfd::Target;
 use crate::sys::watch::{self, Pending};
+use crate::wait::child::{Child, Handle, OnDrop};
 
 /// A spawn on the fork path. `prep` has been checked for it
 /// (`spawn::check_path`).

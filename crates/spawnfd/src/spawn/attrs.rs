@@ -10,8 +10,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use crate::error::invalid;
-use crate::fdmap::Slot;
 use crate::in_child::ChildAttrs;
+use crate::in_child::fdmap::Slot;
 use crate::signal::{Signal, SignalSet};
 
 /// A resource limit (`RLIMIT_*`), for [`Command::rlimit`](crate::Command::rlimit).

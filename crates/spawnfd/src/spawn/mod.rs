@@ -9,6 +9,10 @@
 
 #![allow(unsafe_code)]
 
+pub(crate) mod attrs;
+pub(crate) mod exec;
+pub(crate) mod fork;
+
 use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -17,17 +21,17 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU32;
 
-use crate::attrs::{AttrPlan, Namespaces};
-use crate::child::{Child, Handle, OnDrop};
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
-use crate::fdmap::Slot;
+use crate::in_child::fdmap::Slot;
 use crate::in_child::{
     ChildCtx, EXISTS_BUT, HOOK_PANICKED, JoinCgroup, MOUNT_PROC_AT, Report, Source, child_main,
 };
+use crate::spawn::attrs::{AttrPlan, Namespaces};
 use crate::sys::clone::{self, BlockAllSignals, Created, Failure, Method, UserNsSetup};
 use crate::sys::watch::{self, Pending};
 use crate::sys::{os, pidfd};
+use crate::wait::child::{Child, Handle, OnDrop};
 
 /// The standard fds a spawn uses when the command leaves them unset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +64,7 @@ pub(crate) fn spawn_with(
     let prep = Prepared::new(cmd, defaults)?;
     check_path(cmd, &prep, function.is_some())?;
     if cmd.use_fork {
-        return crate::fork::spawn_forked(cmd, prep, function);
+        return crate::spawn::fork::spawn_forked(cmd, prep, function);
     }
     spawn_vfork(cmd, prep, function)
 }
@@ -238,7 +242,7 @@ fn write_id_maps(program: &OsStr, pid: u32, attrs: &AttrPlan) -> io::Result<()> 
     Ok(())
 }
 
-/// A command laid out for the child (or, for [`crate::exec`], for the
+/// A command laid out for the child (or, for [`crate::spawn::exec`], for the
 /// calling process).
 pub(crate) struct Prepared<'a> {
     pub(crate) program: &'a OsStr,

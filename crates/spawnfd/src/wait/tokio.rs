@@ -97,9 +97,9 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::{AsyncRead, AsyncReadExt, Interest};
 use ::tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 
-use crate::attrs::{IdMap, Namespaces, Resource};
 use crate::command::{CommandArgs, CommandEnvs, Stdio};
 use crate::signal::{Signal, SignalSet};
+use crate::spawn::attrs::{IdMap, Namespaces, Resource};
 use crate::spawn::{self, Defaults};
 
 /// A process builder, as [`tokio::process::Command`][tokio-command]: a

@@ -27,7 +27,7 @@
 //! in them stops in the child ([`run_hooks`]), and gives them a larger
 //! stack (256 KiB, see `sys::clone`).
 //!
-//! [`crate::exec`] runs the same steps in the calling thread of the
+//! [`crate::spawn::exec`] runs the same steps in the calling thread of the
 //! calling process, before its own `execve`; the rules hold there too,
 //! for the same reasons (other threads may hold the allocator's lock, and
 //! a failure must leave the caller's memory as it was).
@@ -64,7 +64,7 @@
 //! 4. **File descriptors**: check the inherited standard fds (one closed,
 //!    or close-on-exec and so not the parent's stdio, becomes
 //!    `/dev/null`), open `/dev/null` where asked, and
-//!    place every source at its child number ([`crate::fdmap`]). Before a
+//!    place every source at its child number ([`crate::in_child::fdmap`]). Before a
 //!    chroot, which may hide `/dev/null`, and before the limits, since a
 //!    lowered `RLIMIT_NOFILE` would refuse the temporary copies.
 //! 5. **Terminal** (`TIOCNOTTY` through `/dev/tty`, `TIOCSCTTY`,
@@ -140,13 +140,18 @@
     clippy::panic
 )]
 
+// The fd placement algorithm, generic over its system calls (so that it
+// can be tested in the parent). It is child-side code under this
+// module's lints, but needs no `unsafe`.
+pub(crate) mod fdmap;
+
 use core::ffi::{CStr, c_char, c_int, c_long, c_void};
 use core::sync::atomic::AtomicU32;
 use core::sync::atomic::Ordering::{Relaxed, Release};
 use core::sync::atomic::{AtomicI32, AtomicI64};
 
+use self::fdmap::{FdOps, Slot};
 use crate::error::Step;
-use crate::fdmap::{self, FdOps, Slot};
 use crate::sys::raw::{Errno, syscall};
 
 /// Where a child fd's file comes from.
@@ -338,7 +343,7 @@ pub(crate) unsafe extern "C" fn child_main(arg: *mut c_void) -> ! {
 
 /// Runs the steps in the calling process and, as they return only on
 /// failure, writes the failure into the report. The child's entry calls it
-/// in the new process; [`crate::exec`] calls it in the process that asked
+/// in the new process; [`crate::spawn::exec`] calls it in the process that asked
 /// for the exec, under the same rules.
 pub(crate) fn replay(ctx: &mut ChildCtx<'_>) {
     let fail = run(ctx);

@@ -7,9 +7,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
-use crate::child::Child;
 use crate::signal::Signal;
 use crate::sys::epoll::{Epoll, Events};
+use crate::wait::child::Child;
 
 /// The key of a child in a [`ChildSet`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

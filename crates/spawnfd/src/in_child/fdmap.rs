@@ -35,6 +35,7 @@
 //! Everything here runs in the child: no allocation, no panics (no
 //! indexing, no unchecked arithmetic).
 
+#![deny(unsafe_code)]
 #![deny(
     clippy::indexing_slicing,
     clippy::arithmetic_side_effects,

@@ -27,11 +27,11 @@
 use std::ffi::c_int;
 use std::io;
 
-use crate::attrs::Namespaces;
 use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, Step, invalid};
 use crate::in_child::{ChildCtx, JoinCgroup, Report, replay};
 use crate::signal::Signal;
+use crate::spawn::attrs::Namespaces;
 use crate::spawn::{Defaults, Prepared};
 use crate::sys::clone::BlockAllSignals;
 

@@ -6,10 +6,10 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::reaper;
 use crate::signal::Signal;
 use crate::sys::watch::Watched;
 use crate::sys::{os, pidfd};
+use crate::wait::reaper;
 
 /// A child process, as [`std::process::Child`], held by its pidfd.
 ///
