@@ -64,8 +64,9 @@ use crate::spawn::{self, Defaults};
 ///   converts from (`File`, `OwnedFd`, the `Child*` pipes, `io::stdout()`,
 ///   `io::stderr()`, pipe ends) converts into this one.
 /// - The `CommandExt` extras std has on Unix are inherent methods here
-///   ([`Command::arg0`]); `pre_exec` does not exist, because the child runs
-///   only the library's own prepared steps.
+///   ([`Command::arg0`], [`Command::pre_exec`]). A `pre_exec` hook must be
+///   `Fn + Sync` rather than `FnMut`: the child runs it in the parent's
+///   memory (see [`Command::pre_exec`]).
 ///
 /// # Examples
 ///
@@ -93,7 +94,17 @@ pub struct Command {
     pub(crate) on_drop: OnDrop,
     /// `None`: a private child, with no exit signal.
     pub(crate) exit_signal: Option<Signal>,
+    /// The `pre_exec` hooks, in the order they run.
+    pub(crate) hooks: Vec<Hook>,
+    /// Create the child with libc's `fork()` (the fork path).
+    pub(crate) use_fork: bool,
+    /// Leave the inherited fds as they are: no stdio hardening, nothing
+    /// marked close-on-exec.
+    pub(crate) keep_fds: bool,
 }
+
+/// A `pre_exec` hook.
+pub(crate) type Hook = Box<dyn Fn() -> io::Result<()> + Send + Sync>;
 
 /// What the caller changed in the environment, as std keeps it.
 #[derive(Clone, Debug, Default)]
@@ -141,6 +152,9 @@ impl Command {
             attrs: Attrs::default(),
             on_drop: OnDrop::default(),
             exit_signal: Some(Signal::CHLD),
+            hooks: Vec::new(),
+            use_fork: false,
+            keep_fds: false,
         }
     }
 
@@ -557,6 +571,183 @@ impl Command {
         self
     }
 
+    /// Runs `f` in the child after every other set-up step, just before
+    /// `execve`, as std's `CommandExt::pre_exec`. Hooks run in the order
+    /// they were added; the first that returns an error ends the spawn
+    /// with a [`SpawnError`](crate::SpawnError) at
+    /// [`Step::Hook`](crate::Step::Hook), carrying the errno the error
+    /// holds (`EINVAL` if it holds none) and the hook's index
+    /// ([`SpawnError::hook`](crate::SpawnError::hook)).
+    ///
+    /// # Where it runs
+    ///
+    /// Last of the set-up steps (see [`Step::CHILD_ORDER`](crate::Step::CHILD_ORDER)),
+    /// as in std: the child's fds are placed, its credentials, working
+    /// directory, limits and terminal are set, its signal dispositions are
+    /// final and its signal mask is the one it will exec with, and every
+    /// fd it was not given is already marked close-on-exec. So what a hook
+    /// opens or duplicates *without* `O_CLOEXEC` reaches the program (a
+    /// hook can pass an fd of its own making), and what it opens with
+    /// `O_CLOEXEC` is closed by `execve`. The fds the child was not given
+    /// are still open while the hook runs (close-on-exec), so it can use
+    /// them. Signals are unblocked (unless the mask says otherwise) and
+    /// every disposition is the default or ignored: a signal sent to the
+    /// child while its hook runs kills it as it would kill the program
+    /// (the spawn then returns the killed child, as for the other steps
+    /// after the mask; see [`Command::spawn`]).
+    ///
+    /// # Safety
+    ///
+    /// On the default path the child is created with `CLONE_VM |
+    /// CLONE_VFORK`: **it runs in this process's memory**, on the spawning
+    /// thread's thread-local storage, while that thread is suspended and
+    /// every other thread keeps running. So, as for std's `pre_exec` and
+    /// stricter:
+    ///
+    /// - only async-signal-safe work: raw system calls and the libc
+    ///   functions POSIX lists as async-signal-safe; no allocation, no
+    ///   locks (another thread may hold them; a lock held by the spawning
+    ///   thread is held for ever), no `println!`;
+    /// - nothing the hook writes to memory stays private: a changed
+    ///   variable is changed in the parent too;
+    /// - return errors made without allocating
+    ///   (`io::Error::from_raw_os_error`, `io::Error::last_os_error`): the
+    ///   child never drops the error it gets back (that would free the
+    ///   parent's memory), so an error with a message leaks its box;
+    /// - `errno` is the spawning thread's: a libc call in the hook writes
+    ///   it. The spawn saves the caller's `errno` and puts it back before
+    ///   it returns, so the caller sees no change;
+    /// - the hook gets a stack of 256 KiB (the child's own, pooled; the
+    ///   guard page below it faults on overflow), rather than the 64 KiB a
+    ///   spawn without hooks uses;
+    /// - it must not panic. A panic does not unwind out of the child: the
+    ///   child catches it, reports it ([`SpawnError::hook_panicked`](crate::SpawnError::hook_panicked)) and
+    ///   exits, and the spawning thread's panic count is left as it was;
+    ///   but the panic machinery has by then printed its message and
+    ///   allocated its payload in the parent's memory, which leaks.
+    ///
+    /// With [`Command::use_fork(true)`](Command::use_fork) the child is a
+    /// copy made by libc's `fork()`, and only the rules of a forked child
+    /// of a multi-threaded program hold: allocation works (glibc resets its
+    /// allocator in the child), locks that another thread held at the fork
+    /// stay held, and nothing the hook changes reaches the parent. It is
+    /// the same hook type: `Fn`, not `FnMut`.
+    ///
+    /// A hook cannot be combined with
+    /// [`ptrace_traceme`](Command::ptrace_traceme) on the default path
+    /// (the spawning thread must then run beside the child, sharing its
+    /// thread-local state): that spawn is refused with `InvalidInput`;
+    /// take the fork path.
+    ///
+    /// [`Command::exec`] runs the hooks too, in the calling thread, before
+    /// its `execve`.
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// // Give the program an fd of the hook's making: fd 9, a duplicate of
+    /// // its fd 1, without FD_CLOEXEC (dup2 clears it).
+    /// let mut cmd = Command::new("sh");
+    /// cmd.args(["-c", "echo hello >&9"]);
+    /// // SAFETY: dup2 is async-signal-safe, and the error is made without
+    /// // allocating.
+    /// unsafe {
+    ///     cmd.pre_exec(|| {
+    ///         if libc::dup2(1, 9) < 0 {
+    ///             return Err(std::io::Error::last_os_error());
+    ///         }
+    ///         Ok(())
+    ///     });
+    /// }
+    /// let output = cmd.output()?;
+    /// assert_eq!(output.stdout, b"hello\n");
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[allow(unsafe_code)] // The contract above is the caller's to keep.
+    pub unsafe fn pre_exec<F>(&mut self, f: F) -> &mut Command
+    where
+        F: Fn() -> io::Result<()> + Send + Sync + 'static,
+    {
+        self.hooks.push(Box::new(f));
+        self
+    }
+
+    /// Creates the child with the C library's `fork()` instead of
+    /// `clone3(CLONE_VM | CLONE_VFORK)` (default `false`): the fork path.
+    ///
+    /// For a child that must be a real fork as far as the C library is
+    /// concerned: `pthread_atfork` handlers run, the C library resets its
+    /// own state in the child (its allocator, its stdio lists), and the
+    /// child has a copy of this process's memory rather than a share of
+    /// it, so [`pre_exec`](Command::pre_exec) hooks may do what a forked
+    /// child may do, and tools that cannot follow a `CLONE_VM` child
+    /// (address sanitizers) are content. It costs what `fork` costs: the
+    /// page tables are copied, so the spawn takes longer the more memory
+    /// this process maps.
+    ///
+    /// Everything else is the same: the same steps in the same order, the
+    /// same [`SpawnError`](crate::SpawnError)s, the same fd hygiene and
+    /// signal slate (caught signals are reset by the child itself), a
+    /// [`Child`] held by its pidfd. The child reports through a
+    /// close-on-exec pipe instead of shared memory: end of file after the
+    /// exec step means it exec'd. The pidfd is race-free against other
+    /// reapers (a `waitpid(-1)` elsewhere, `SIGCHLD` set to `SIG_IGN`):
+    /// the child waits, before its first step, until the parent holds its
+    /// pidfd (`pidfd_open`, Linux 5.3), and if the parent dies meanwhile
+    /// it exits. Where `pidfd_open` is missing the child is watched by pid,
+    /// as on the other paths without pidfds (see [`Child`]).
+    ///
+    /// What the fork path cannot do is refused with `InvalidInput` before
+    /// any process exists: new user, PID and time namespaces (the child
+    /// enters the others with `unshare`, failing at
+    /// [`Step::Clone`](crate::Step::Clone) as the clone would), and an
+    /// [`exit_signal`](Command::exit_signal) other than `SIGCHLD`.
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    ///
+    /// let status = Command::new("sh").args(["-c", "exit 3"]).use_fork(true).status()?;
+    /// assert_eq!(status.code(), Some(3));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn use_fork(&mut self, on: bool) -> &mut Command {
+        self.use_fork = on;
+        self
+    }
+
+    /// Leaves the fds the child inherits as they are (default `false`):
+    /// no fd is marked close-on-exec, and fds 0, 1 and 2 are not checked
+    /// (a closed or close-on-exec standard fd stays so, rather than
+    /// becoming `/dev/null`). Fds given with [`Command::fd`],
+    /// [`Command::stdin`] and the like are still placed.
+    ///
+    /// This is `fork`'s hygiene, which is weaker: every fd this process
+    /// holds without `O_CLOEXEC`, including those other threads open
+    /// during the spawn, reaches the program. It is meant for a child that
+    /// runs a function ([`Command::spawn_fn`]), which sees the parent's
+    /// fds as a forked child does.
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    /// use std::os::fd::AsRawFd;
+    ///
+    /// let (read, write) = std::io::pipe()?;
+    /// // Inherited as it is: without FD_CLOEXEC, at its own number.
+    /// let fd = write.as_raw_fd();
+    /// unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
+    /// let script = format!("echo hi >&{fd}");
+    /// let status = Command::new("sh").args(["-c", &script]).keep_inherited_fds(true).status()?;
+    /// assert!(status.success());
+    /// drop(write);
+    /// assert_eq!(std::io::read_to_string(read)?, "hi\n");
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn keep_inherited_fds(&mut self, on: bool) -> &mut Command {
+        self.keep_fds = on;
+        self
+    }
+
     /// Whether a [`Child`] dropped before it was reaped is killed
     /// (`SIGKILL` through its pidfd) first, as tokio's `kill_on_drop`.
     /// Default `false`.
@@ -600,7 +791,8 @@ impl Command {
 
     /// Starts the child and returns a handle to it.
     ///
-    /// Standard fds are inherited unless set.
+    /// Standard fds are inherited unless set. The calling thread's `errno`
+    /// is the same after the call as before it, whatever happened inside.
     ///
     /// # Errors
     ///
@@ -608,7 +800,9 @@ impl Command {
     ///   carried out, before any process is created: a NUL byte in the
     ///   program, an argument, an environment key or value or the working
     ///   directory; an environment key that is empty or holds `=`; a negative
-    ///   or repeated child fd.
+    ///   or repeated child fd; what the chosen path cannot do (see
+    ///   [`use_fork`](Command::use_fork) and
+    ///   [`pre_exec`](Command::pre_exec)).
     /// - For a failure in creating or preparing the child, an error whose
     ///   kind is that of the errno and whose payload is a
     ///   [`SpawnError`](crate::SpawnError) naming the step, the errno and the
@@ -626,12 +820,71 @@ impl Command {
     /// child), so before that only `SIGKILL` can do this.
     ///
     /// A child that dies of a fault of its own before exec (`SIGSEGV`,
-    /// `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGSYS`, `SIGTRAP`: a seccomp filter
-    /// killing one of its system calls, say) failed to spawn: that is a
+    /// `SIGBUS`, `SIGILL`, `SIGFPE`, `SIGSYS`, `SIGTRAP`, `SIGABRT`: a
+    /// seccomp filter killing one of its system calls, say, or a
+    /// [`pre_exec`](Command::pre_exec) hook calling `abort`) failed to
+    /// spawn: that is a
     /// [`SpawnError`](crate::SpawnError) naming the step it was at, with
     /// [`died_by_signal`](crate::SpawnError::died_by_signal) set.
     pub fn spawn(&mut self) -> io::Result<Child> {
         spawn::spawn(self, Defaults::Inherit)
+    }
+
+    /// Starts a child that runs `f` instead of a program, and exits with
+    /// the value `f` returns (its low 8 bits, as `_exit`): what forkfd's
+    /// `vforkfd(flags, &pid, fn, arg)` does.
+    ///
+    /// The child goes through every set-up step of the command first
+    /// (fds, attributes, signals, [`pre_exec`](Command::pre_exec) hooks),
+    /// so a failure there is a [`SpawnError`](crate::SpawnError) with its
+    /// step, as for a program; then, where the program would be exec'd,
+    /// it calls `f`. The program given to [`Command::new`] is only a name
+    /// for error messages; arguments and environment are unused.
+    ///
+    /// On the default path this has `vfork` semantics: the child runs in
+    /// this process's memory and the spawning thread is suspended until
+    /// the child exits (or execs, should `f` call `execve`); `spawn_fn`
+    /// then returns the [`Child`], whose wait gives the status. With
+    /// [`use_fork(true)`](Command::use_fork) the child is a forked copy
+    /// and this returns as soon as the child is about to call `f`.
+    ///
+    /// A child that runs a function usually wants what a forked child
+    /// gets: [`keep_inherited_fds(true)`](Command::keep_inherited_fds)
+    /// (every fd as it is), [`reset_ignored_signals(false)`](Command::reset_ignored_signals)
+    /// and [`inherit_signal_mask`](Command::inherit_signal_mask). Caught
+    /// signals are reset to their default in any case: on the default path
+    /// a handler of the parent must not run in the child, whose memory is
+    /// the parent's.
+    ///
+    /// # Safety
+    ///
+    /// `f` runs under the rules of a [`pre_exec`](Command::pre_exec) hook
+    /// (on the default path: async-signal-safe code only, in the parent's
+    /// memory and on the spawning thread's thread-local storage, on a stack
+    /// of 256 KiB). A panic in `f` is caught and the child exits with
+    /// status 101, as a Rust program whose `main` panicked.
+    ///
+    /// # Errors
+    ///
+    /// As [`Command::spawn`].
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    ///
+    /// let mut cmd = Command::new("worker");
+    /// cmd.keep_inherited_fds(true).reset_ignored_signals(false).inherit_signal_mask();
+    /// // SAFETY: the function makes one raw system call.
+    /// let mut child = unsafe { cmd.spawn_fn(|| libc::getpid() % 2 + 40) }?;
+    /// let pid = child.id() as i32;
+    /// assert_eq!(child.wait()?.code(), Some(pid % 2 + 40));
+    /// # std::io::Result::Ok(())
+    /// ```
+    #[allow(unsafe_code)] // The contract above is the caller's to keep.
+    pub unsafe fn spawn_fn<F>(&mut self, f: F) -> io::Result<Child>
+    where
+        F: Fn() -> i32 + Sync,
+    {
+        spawn::spawn_with(self, Defaults::Inherit, Some(&f))
     }
 
     /// Runs the child to completion and collects its output: stdout and

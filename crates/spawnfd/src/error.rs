@@ -82,10 +82,15 @@ pub enum Step {
     /// the mount tree private (before `chroot`; [`SpawnError::path`] is
     /// `/`) or mounting procfs on `/proc` (after it; the path is `/proc`).
     MountProc,
+    /// Child: a [`Command::pre_exec`](crate::Command::pre_exec) hook
+    /// returned an error ([`SpawnError::hook`] is its index, in the order
+    /// the hooks were added; the errno is the one it returned, `EINVAL`
+    /// for an error without one) or panicked (no errno).
+    Hook,
 }
 
 /// Every step, in declaration order: step `code` is `STEPS[code - 1]`.
-const STEPS: [Step; 27] = [
+const STEPS: [Step; 28] = [
     Step::Pipe,
     Step::Clone,
     Step::IdMap,
@@ -113,6 +118,7 @@ const STEPS: [Step; 27] = [
     Step::Exec,
     Step::Unshare,
     Step::MountProc,
+    Step::Hook,
 ];
 
 impl Step {
@@ -128,7 +134,9 @@ impl Step {
     /// before `chroot` (propagation changes only at a mount's root) and
     /// `/proc` is mounted after it, on the new root's `/proc`. The file
     /// mode mask, which cannot fail and so has no step, is set just after
-    /// [`CpuAffinity`](Step::CpuAffinity).
+    /// [`CpuAffinity`](Step::CpuAffinity). The
+    /// [`pre_exec`](crate::Command::pre_exec) hooks ([`Hook`](Step::Hook))
+    /// run last before exec, once everything else is in place.
     /// [`Command::exec`](crate::Command::exec) runs the same steps, after
     /// [`Unshare`](Step::Unshare).
     ///
@@ -167,6 +175,7 @@ impl Step {
         Step::Ptrace,
         Step::SignalMask,
         Step::CloseFds,
+        Step::Hook,
         Step::Exec,
     ];
 
@@ -201,6 +210,7 @@ impl Step {
             Step::Exec => "exec",
             Step::Unshare => "unshare",
             Step::MountProc => "mount proc",
+            Step::Hook => "pre_exec hook",
         }
     }
 
@@ -215,8 +225,8 @@ impl Step {
     /// into its report, and the one `spawnfd exec --status-fd` writes.
     /// 1 is [`Pipe`](Step::Pipe), then each variant in the order they are
     /// declared here, up to 25 for [`Exec`](Step::Exec), 26 for
-    /// [`Unshare`](Step::Unshare) and 27 for
-    /// [`MountProc`](Step::MountProc); a new step gets the next free
+    /// [`Unshare`](Step::Unshare), 27 for [`MountProc`](Step::MountProc)
+    /// and 28 for [`Hook`](Step::Hook); a new step gets the next free
     /// number.
     pub const fn code(self) -> u32 {
         self as u32 + 1
@@ -250,6 +260,10 @@ pub(crate) enum Detail {
     /// The child died before `execve` without reporting (for example,
     /// killed by a signal); the value is the signal number.
     Died(i32),
+    /// The `pre_exec` hook of this index returned an error.
+    Hook(usize),
+    /// The `pre_exec` hook of this index panicked.
+    HookPanicked(usize),
     /// Creating the child failed because the kernel or its sandbox lacks or
     /// refuses a feature: what, and each method's answer ("new user
     /// namespaces are refused here: EPERM from clone3 and clone").
@@ -334,7 +348,8 @@ impl SpawnError {
     /// The errno the failing system call returned.
     ///
     /// `None` only when the child died before `execve` without reporting a
-    /// cause (see [`SpawnError::died_by_signal`]).
+    /// cause (see [`SpawnError::died_by_signal`]) or a `pre_exec` hook
+    /// panicked (see [`SpawnError::hook_panicked`]).
     pub fn raw_os_error(&self) -> Option<i32> {
         self.os.as_ref().and_then(io::Error::raw_os_error)
     }
@@ -400,6 +415,51 @@ impl SpawnError {
         }
     }
 
+    /// The index of the [`pre_exec`](crate::Command::pre_exec) hook that
+    /// failed, for [`Step::Hook`]: 0 for the first one added.
+    ///
+    /// ```
+    /// use spawnfd::{Command, SpawnError, Step};
+    ///
+    /// let mut cmd = Command::new("true");
+    /// // SAFETY: the hooks make no system call and allocate nothing.
+    /// unsafe {
+    ///     cmd.pre_exec(|| Ok(()));
+    ///     cmd.pre_exec(|| Err(std::io::Error::from_raw_os_error(libc::EPERM)));
+    /// }
+    /// let err = cmd.spawn().unwrap_err();
+    /// let err = SpawnError::from_io(&err).unwrap();
+    /// assert_eq!((err.step(), err.hook()), (Step::Hook, Some(1)));
+    /// assert_eq!(err.raw_os_error(), Some(libc::EPERM));
+    /// ```
+    pub fn hook(&self) -> Option<usize> {
+        match self.detail {
+            Detail::Hook(i) | Detail::HookPanicked(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Whether the failing [`pre_exec`](crate::Command::pre_exec) hook
+    /// panicked (the child then reported the panic instead of unwinding;
+    /// there is no errno).
+    ///
+    /// ```no_run
+    /// use spawnfd::{Command, SpawnError};
+    ///
+    /// let mut cmd = Command::new("true");
+    /// // Hooks must not panic (the rules of Command::pre_exec); when one
+    /// // does all the same, the spawn says so.
+    /// // SAFETY: breaks the rules on purpose, in a program of one thread.
+    /// unsafe { cmd.pre_exec(|| panic!("not ready")) };
+    /// let err = cmd.spawn().unwrap_err();
+    /// let err = SpawnError::from_io(&err).unwrap();
+    /// assert!(err.hook_panicked());
+    /// assert_eq!(err.raw_os_error(), None);
+    /// ```
+    pub fn hook_panicked(&self) -> bool {
+        matches!(self.detail, Detail::HookPanicked(_))
+    }
+
     /// The signal that killed the child before it could exec or report,
     /// if that is how the spawn failed.
     pub fn died_by_signal(&self) -> Option<i32> {
@@ -427,6 +487,8 @@ impl fmt::Display for SpawnError {
                 None => write!(f, " {r}")?,
             },
             Detail::Died(sig) => return write!(f, ": child died by signal {sig} before exec"),
+            Detail::Hook(i) => write!(f, " {i}")?,
+            Detail::HookPanicked(i) => return write!(f, " {i} panicked"),
             Detail::Unavailable(why) => return write!(f, ": {why}"),
         }
         match &self.os {

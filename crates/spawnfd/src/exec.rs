@@ -114,6 +114,10 @@ pub(crate) fn exec(cmd: &Command) -> io::Error {
         attrs,
         go: None,
         join_cgroup,
+        unshare: 0,
+        keep_fds: cmd.keep_fds,
+        hooks: &cmd.hooks,
+        function: None,
         report: &report,
     };
     // Returns only if a step failed; the same steps as a child runs, under

@@ -20,6 +20,13 @@
 //!   pointer;
 //! - **a small fixed stack**: no large buffers, no recursion.
 //!
+//! The one exception is user code: the `pre_exec` hooks and the function
+//! of `spawn_fn`, called last (steps 15 and 16). Their rules are the
+//! caller's (`Command::pre_exec` documents them); this module only makes
+//! sure that what they hand back is never dropped here and that a panic
+//! in them stops in the child ([`run_hooks`]), and gives them a larger
+//! stack (256 KiB, see `sys::clone`).
+//!
 //! [`crate::exec`] runs the same steps in the calling thread of the
 //! calling process, before its own `execve`; the rules hold there too,
 //! for the same reasons (other threads may hold the allocator's lock, and
@@ -94,8 +101,35 @@
 //!     so a parent with thousands of open fds is not kept waiting (and an
 //!     exec in place whose execve fails keeps them). Without the flag
 //!     (before 5.11) or `close_range` (before 5.9), each fd listed in
-//!     `/proc/self/fd` is marked with `F_SETFD`.
-//! 15. **Exec**: `execve` each candidate path in order, as `execvp` does.
+//!     `/proc/self/fd` is marked with `F_SETFD`. Skipped with
+//!     `keep_inherited_fds`.
+//! 15. **Hooks** (`Command::pre_exec`), in the order they were added. Last
+//!     of all, after step 14, as std runs its `pre_exec` after its own
+//!     steps: a hook sees the child as the program will (fds placed,
+//!     credentials, directories and limits set, the final signal mask and
+//!     dispositions), an fd it makes without `O_CLOEXEC` reaches the
+//!     program instead of being marked by step 14 behind its back, and the
+//!     fds step 14 marked are still open for it to use. Its signals are
+//!     those of the program (the mask of step 13; every disposition
+//!     default or ignored, so no handler of the parent can run). A hook's
+//!     error is forgotten, never dropped (that would free the parent's
+//!     memory); a panic is caught here and reported, since unwinding out
+//!     of the child's entry would abort it only after the panic machinery
+//!     had marked the *spawning thread* as panicking (its panic count
+//!     lives in the thread-local storage the child shares).
+//! 16. **Exec**: `execve` each candidate path in order, as `execvp` does;
+//!     or, for `Command::spawn_fn`, run the function and exit with what it
+//!     returned.
+//!
+//! # The fork path
+//!
+//! With `Command::use_fork` the same steps run in a child made by libc's
+//! `fork()`: a copy of the parent, not a share, which these rules serve as
+//! well. The differences are data in the [`ChildCtx`]: the namespaces are
+//! entered with `unshare` in step 0 (the clone did not create them), caught
+//! signals are reset in step 1, and the [`Report`] also goes, record by
+//! record, to a close-on-exec pipe ([`Report::pipe`]), the parent having no
+//! view of the child's memory.
 
 #![allow(unsafe_code)]
 #![deny(
@@ -142,7 +176,48 @@ pub(crate) struct Report {
     /// Step-specific: the child fd, the signal, or the index of the exec
     /// candidate to blame (-1: every candidate was missing).
     pub(crate) detail: AtomicI64,
+    /// On the fork path: the write end of the report pipe (close-on-exec,
+    /// numbered above every child fd), to which each stage and the failure
+    /// are also written as [`Record`]s.
+    pub(crate) pipe: Option<c_int>,
 }
+
+/// One record of the report pipe (24 bytes, written whole: a pipe write of
+/// at most `PIPE_BUF` bytes is atomic).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Record {
+    /// [`Record::STAGE`] or [`Record::FAILED`].
+    pub(crate) kind: u32,
+    /// The step ([`Step::code`]).
+    pub(crate) step: u32,
+    pub(crate) errno: i32,
+    pub(crate) pad: u32,
+    pub(crate) detail: i64,
+}
+
+impl Record {
+    pub(crate) const STAGE: u32 = 1;
+    pub(crate) const FAILED: u32 = 2;
+    pub(crate) const SIZE: usize = core::mem::size_of::<Record>();
+
+    /// Writes the record to `fd`; a failure is ignored (the parent then
+    /// reads less and blames the last stage it saw).
+    fn send(&self, fd: c_int) {
+        loop {
+            // SAFETY: `self` is plain data of `SIZE` bytes that outlives the
+            // call.
+            let r =
+                unsafe { syscall!(libc::SYS_write, fd, core::ptr::from_ref(self), Record::SIZE) };
+            if r != Err(Errno(libc::EINTR)) {
+                return;
+            }
+        }
+    }
+}
+
+/// A `pre_exec` hook, as the command holds it.
+pub(crate) type Hook = Box<dyn Fn() -> std::io::Result<()> + Send + Sync>;
 
 /// Everything the child needs, prepared by the parent.
 pub(crate) struct ChildCtx<'a> {
@@ -174,6 +249,16 @@ pub(crate) struct ChildCtx<'a> {
     /// Where the kernel could not start the child in its cgroup (no
     /// `CLONE_INTO_CGROUP`): the cgroup to join.
     pub(crate) join_cgroup: Option<JoinCgroup>,
+    /// `CLONE_NEW*` flags to `unshare` in step 0 (the fork path, where no
+    /// clone created them).
+    pub(crate) unshare: u64,
+    /// Skip step 14 (`keep_inherited_fds`).
+    pub(crate) keep_fds: bool,
+    /// The `pre_exec` hooks (step 15).
+    pub(crate) hooks: &'a [Hook],
+    /// `Command::spawn_fn`: run this instead of `execve` and exit with its
+    /// value.
+    pub(crate) function: Option<&'a (dyn Fn() -> i32 + Sync)>,
     pub(crate) report: &'a Report,
 }
 
@@ -262,6 +347,16 @@ pub(crate) fn replay(ctx: &mut ChildCtx<'_>) {
     report.detail.store(fail.detail, Release);
     // Last: a parent that sees `failed` sees the fields above.
     report.failed.store(fail.step.code(), Release);
+    if let Some(fd) = report.pipe {
+        Record {
+            kind: Record::FAILED,
+            step: fail.step.code(),
+            errno: fail.errno.0,
+            pad: 0,
+            detail: fail.detail,
+        }
+        .send(fd);
+    }
 }
 
 fn exit(code: c_int) -> ! {
@@ -283,6 +378,14 @@ fn run(ctx: &mut ChildCtx<'_>) -> Fail {
 /// child dies without a report.
 fn stage(report: &Report, step: Step) {
     report.stage.store(step.code(), Release);
+    if let Some(fd) = report.pipe {
+        Record {
+            kind: Record::STAGE,
+            step: step.code(),
+            ..Record::default()
+        }
+        .send(fd);
+    }
 }
 
 /// Maps a failed system call to its step.
@@ -302,18 +405,29 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
     // 0. Where the kernel could not start the child in its cgroup, join it
     //    now, before anything else runs: "0" is the writing process. The
     //    step is the one a refusal of CLONE_INTO_CGROUP names.
-    //    A new cgroup namespace is made after, rooted at that cgroup.
-    if let Some(join) = ctx.join_cgroup {
+    //    A new cgroup namespace is made after, rooted at that cgroup; on
+    //    the fork path the other new namespaces too, which the clone would
+    //    have made (so a refusal names the same step).
+    let new_cgroup_ns = ctx.join_cgroup.is_some_and(|join| join.new_namespace);
+    if ctx.join_cgroup.is_some() || ctx.unshare != 0 {
         stage(report, Step::Clone);
-        // SAFETY: a one-byte buffer that outlives the call; `procs` is an
-        // fd the parent keeps open until we exec or exit.
-        at(Step::Clone, -1, unsafe {
-            syscall!(libc::SYS_write, join.procs, b"0".as_ptr(), 1usize)
-        })?;
-        if join.new_namespace {
+        if let Some(join) = ctx.join_cgroup {
+            // SAFETY: a one-byte buffer that outlives the call; `procs` is
+            // an fd the parent keeps open until we exec or exit.
+            at(Step::Clone, -1, unsafe {
+                syscall!(libc::SYS_write, join.procs, b"0".as_ptr(), 1usize)
+            })?;
+        }
+        let namespaces = ctx.unshare
+            | if new_cgroup_ns {
+                libc::CLONE_NEWCGROUP as u64
+            } else {
+                0
+            };
+        if namespaces != 0 {
             // SAFETY: an integer argument.
             at(Step::Clone, -1, unsafe {
-                syscall!(libc::SYS_unshare, libc::CLONE_NEWCGROUP)
+                syscall!(libc::SYS_unshare, namespaces)
             })?;
         }
     }
@@ -511,12 +625,77 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
 
     // 14. Close every fd that is not the child's: last, so that it also
     //     closes whatever the steps above opened.
-    stage(report, Step::CloseFds);
-    fdmap::close_unmapped(&mut RawFds, ctx.slots).map_err(fd_failure)?;
+    if !ctx.keep_fds {
+        stage(report, Step::CloseFds);
+        fdmap::close_unmapped(&mut RawFds, ctx.slots).map_err(fd_failure)?;
+    }
 
-    // 15. Exec.
+    // 15. The pre_exec hooks, in the state the program will start in.
+    if !ctx.hooks.is_empty() {
+        stage(report, Step::Hook);
+        run_hooks(ctx.hooks)?;
+    }
+
+    // 16. Exec, or the function of spawn_fn.
     stage(report, Step::Exec);
+    if let Some(function) = ctx.function {
+        // The parent of a forked child sees end of file: the function runs.
+        if let Some(fd) = report.pipe {
+            close_fd(fd);
+        }
+        exit(call_function(function))
+    }
     Err(exec(ctx))
+}
+
+/// Added to a hook's index in [`Report::detail`] when it panicked.
+pub(crate) const HOOK_PANICKED: i64 = 1 << 32;
+
+/// Runs the hooks in order; the first error or panic is the failure.
+///
+/// The error a hook returns is forgotten: dropping it would free memory
+/// that may be the parent's. A panic is caught, not left to unwind to the
+/// child's `extern "C"` entry, whose abort would come only after the panic
+/// count of the spawning thread (in the thread-local storage the child
+/// shares) had been raised for good, leaving that thread "panicking" in
+/// the parent (poisoning every mutex it then unlocks); catching it brings
+/// the count back. The payload is forgotten too.
+fn run_hooks(hooks: &[Hook]) -> Result<(), Fail> {
+    for (i, hook) in hooks.iter().enumerate() {
+        let index = i as i64;
+        match std::panic::catch_unwind(core::panic::AssertUnwindSafe(hook)) {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                let errno = error.raw_os_error().unwrap_or(libc::EINVAL);
+                core::mem::forget(error);
+                return Err(Fail::new(Step::Hook, Errno(errno), index));
+            }
+            Err(payload) => {
+                core::mem::forget(payload);
+                return Err(Fail::new(
+                    Step::Hook,
+                    Errno(0),
+                    HOOK_PANICKED.wrapping_add(index),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The exit status of a `spawn_fn` child whose function panicked, as a
+/// Rust program's whose `main` panicked.
+pub(crate) const FUNCTION_PANICKED: c_int = 101;
+
+/// Runs the function of `spawn_fn`; a panic is caught as in [`run_hooks`].
+fn call_function(function: &(dyn Fn() -> i32 + Sync)) -> c_int {
+    match std::panic::catch_unwind(core::panic::AssertUnwindSafe(function)) {
+        Ok(code) => code,
+        Err(payload) => {
+            core::mem::forget(payload);
+            FUNCTION_PANICKED
+        }
+    }
 }
 
 fn fd_failure(failure: fdmap::Failure) -> Fail {

@@ -33,11 +33,21 @@
 //!   status 127.
 //! - **The child is a file descriptor** ([`Child::pidfd`]): waiting and
 //!   signalling go through it and can never reach a recycled pid.
+//! - **For code that needs more**: [`Command::pre_exec`] hooks run last in
+//!   the child, [`Command::use_fork`] takes the C library's `fork()` (with
+//!   the same steps, errors and pidfd), [`Command::spawn_fn`] runs a
+//!   function instead of a program, and [`fork_with_pidfd`] is a `fork`
+//!   whose parent holds a pidfd before the child runs.
 //!
 //! # What the library holds
 //!
 //! - Up to 16 child stacks of 64 KiB (plus a guard page each), mapped on
-//!   first use and reused, one per spawn running at the same moment.
+//!   first use and reused, one per spawn running at the same moment; and
+//!   up to 4 of 256 KiB for children that run user code
+//!   ([`Command::pre_exec`] hooks, [`Command::spawn_fn`]).
+//! - Nothing for the fork path ([`Command::use_fork`],
+//!   [`fork_with_pidfd`]) beyond a socket pair and a pipe per spawn,
+//!   closed when it returns.
 //! - The reaper, on first need only: the first [`Child`] dropped while its
 //!   process runs starts one thread (`spawnfd-reaper`) and one epoll fd
 //!   (close-on-exec, numbered 3 or above), which reap the dropped children
@@ -110,6 +120,7 @@ mod command;
 mod error;
 mod exec;
 mod fdmap;
+mod fork;
 mod in_child;
 mod reaper;
 mod signal;
@@ -126,6 +137,7 @@ pub use child::{Child, ResourceUsage};
 pub use childset::{ChildId, ChildSet, Exited, Exits};
 pub use command::{Command, CommandArgs, CommandEnvs, Stdio};
 pub use error::{SpawnError, Step};
+pub use fork::{Forked, fork_with_pidfd};
 pub use signal::{Signal, SignalSet};
 pub use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 

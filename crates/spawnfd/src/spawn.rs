@@ -23,7 +23,7 @@ use crate::command::{Command, MaskPlan, StdioKind};
 use crate::error::{Detail, SpawnError, Step, invalid};
 use crate::fdmap::Slot;
 use crate::in_child::{
-    ChildCtx, EXISTS_BUT, JoinCgroup, MOUNT_PROC_AT, Report, Source, child_main,
+    ChildCtx, EXISTS_BUT, HOOK_PANICKED, JoinCgroup, MOUNT_PROC_AT, Report, Source, child_main,
 };
 use crate::sys::clone::{self, BlockAllSignals, Created, Failure, Method, UserNsSetup};
 use crate::sys::watch::{self, Pending};
@@ -41,8 +41,72 @@ pub(crate) enum Defaults {
 /// The search path `execvp` uses when `PATH` is unset.
 const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 
+/// A function a child runs instead of a program (`Command::spawn_fn`).
+pub(crate) type Function<'f> = &'f (dyn Fn() -> i32 + Sync);
+
 pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
-    let mut prep = Prepared::new(cmd, defaults)?;
+    spawn_with(cmd, defaults, None)
+}
+
+/// A spawn of a program, or with `function`, of a child that runs it.
+pub(crate) fn spawn_with(
+    cmd: &Command,
+    defaults: Defaults,
+    function: Option<Function<'_>>,
+) -> io::Result<Child> {
+    // Whatever the C library and the child's hooks write to this thread's
+    // errno on the way, the caller finds its own back.
+    let _errno = os::KeepErrno::new();
+    let prep = Prepared::new(cmd, defaults)?;
+    check_path(cmd, &prep, function.is_some())?;
+    if cmd.use_fork {
+        return crate::fork::spawn_forked(cmd, prep, function);
+    }
+    spawn_vfork(cmd, prep, function)
+}
+
+/// Refuses, before any process exists, what the chosen path cannot do.
+fn check_path(cmd: &Command, prep: &Prepared<'_>, function: bool) -> io::Result<()> {
+    let refuse = |what: std::fmt::Arguments<'_>| Err(invalid(prep.program, what));
+    let runs_user_code = !cmd.hooks.is_empty() || function;
+    if !cmd.use_fork {
+        if runs_user_code && cmd.attrs.traceme {
+            return refuse(format_args!(
+                "a traced child (ptrace_traceme) runs beside the spawning thread, which \
+                 resumes its stops: pre_exec hooks and functions cannot share that thread's \
+                 state there; use use_fork(true)"
+            ));
+        }
+        return Ok(());
+    }
+    let ns = cmd.attrs.namespaces;
+    for (flag, name) in [
+        (Namespaces::USER, "user"),
+        (Namespaces::PID, "PID"),
+        (Namespaces::TIME, "time"),
+    ] {
+        if ns.contains(flag) {
+            return refuse(format_args!(
+                "the fork path cannot give the child a new {name} namespace (unshare would \
+                 not move the child itself into it); leave use_fork off"
+            ));
+        }
+    }
+    if cmd.exit_signal != Some(crate::Signal::CHLD) {
+        return refuse(format_args!(
+            "the fork path's child has SIGCHLD as its exit signal (fork() gives no other); \
+             leave use_fork off to choose it"
+        ));
+    }
+    Ok(())
+}
+
+/// The default path: `clone3(CLONE_VM | CLONE_VFORK)` and its fallbacks.
+fn spawn_vfork(
+    cmd: &Command,
+    mut prep: Prepared<'_>,
+    function: Option<Function<'_>>,
+) -> io::Result<Child> {
     let user_ns = cmd.attrs.namespaces.contains(Namespaces::USER);
     // A child that changes its credentials while it shares our memory makes
     // the kernel reset the dumpable flag of that memory, which is ours too:
@@ -101,6 +165,10 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
             attrs: prep.attrs.child_attrs(&cmd.attrs),
             go: user_ns.then_some(&go),
             join_cgroup,
+            unshare: 0,
+            keep_fds: cmd.keep_fds,
+            hooks: &cmd.hooks,
+            function,
             report: &report,
         };
         let mut write_maps = |pid| write_id_maps(prep.program, pid, &prep.attrs);
@@ -114,6 +182,8 @@ pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
             }),
             traced: cmd.attrs.traceme,
             by_pid,
+            // User code gets the larger stack.
+            big_stack: !cmd.hooks.is_empty() || function.is_some(),
         };
         // SAFETY: `child_main` follows the child rules and receives the ctx
         // it expects, which lives until spawn_vfork returns; signals are
@@ -332,6 +402,10 @@ impl<'a> Prepared<'a> {
                     source
                 }
             };
+            if cmd.keep_fds && source == Source::Inherit {
+                // keep_inherited_fds: the fd stays as it is, unchecked.
+                continue;
+            }
             plan.push((target, source));
         }
         plan.sort_by_key(|&(target, _)| target);
@@ -344,7 +418,7 @@ impl<'a> Prepared<'a> {
 
     /// Turns the child's report into a `Child` or an error; a failed child
     /// is reaped first.
-    fn finish(
+    pub(crate) fn finish(
         self,
         created: Created,
         watcher: Option<Pending>,
@@ -441,6 +515,12 @@ impl<'a> Prepared<'a> {
             Step::SignalDisposition | Step::ParentDeathSignal => Detail::Signal(detail as i32),
             Step::Setuid | Step::Setgid | Step::ProcessGroup | Step::Nice => Detail::Id(detail),
             Step::Rlimit => Detail::Resource(detail as i32),
+            Step::Hook if detail >= HOOK_PANICKED => {
+                let index = (detail - HOOK_PANICKED) as usize;
+                return SpawnError::new(step, None, self.program, Detail::HookPanicked(index))
+                    .into();
+            }
+            Step::Hook => Detail::Hook(detail as usize),
             _ => Detail::None,
         };
         SpawnError::new(step, Some(errno), self.program, detail).into()
@@ -472,13 +552,19 @@ fn reap_unwatched(pid: u32) {
 }
 
 /// Signals that a child gets from its own instructions (a fault, a trap,
-/// a refused system call): a child that dies of one before exec failed to
+/// a refused system call, an `abort` in a hook): a child that dies of one before exec failed to
 /// spawn, and the step it was at is to blame. Any other fatal signal was
 /// sent to it.
 fn is_fault(sig: i32) -> bool {
     matches!(
         sig,
-        libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGSYS | libc::SIGTRAP
+        libc::SIGSEGV
+            | libc::SIGBUS
+            | libc::SIGILL
+            | libc::SIGFPE
+            | libc::SIGSYS
+            | libc::SIGTRAP
+            | libc::SIGABRT
     )
 }
 

@@ -2,6 +2,16 @@
 //! `clone3` and `clone`, issued directly so that the child starts in
 //! `entry(arg)` with both values in registers.
 //!
+//! The child's instructions are marked as the outermost frame for
+//! unwinders (`.cfi_undefined` of the return address, between
+//! `.cfi_remember_state` and `.cfi_restore_state`, so the parent's path
+//! keeps its unwind information): otherwise a backtrace taken in the child
+//! (a panicking `pre_exec` hook with `RUST_BACKTRACE` set) follows this
+//! function's frame description, which is the parent's, and reads above
+//! the top of the child's stack, past the end of its mapping: the child
+//! faults inside the panic machinery, leaving the spawning thread's
+//! thread-local panic state (which the child shares) half-updated.
+//!
 //! Nothing the child needs is read from the parent's stack: `entry` and
 //! `arg` travel in registers that the kernel copies into the child, and
 //! the child's first instruction after the system call already runs on the
@@ -42,16 +52,21 @@ pub(super) unsafe fn clone3(
     // call that clobbers rcx and r11. In the child (rax == 0) the kernel has
     // switched to the new stack, which is 16-byte aligned, so `call` enters
     // `entry` with the ABI's alignment; rbp is cleared to end frame-pointer
-    // walks there. `entry` never returns (ud2 traps if it ever did).
+    // walks there, and the CFI marks the return address undefined, which
+    // ends DWARF unwinding there. `entry` never returns (ud2 traps if it
+    // ever did).
     unsafe {
         core::arch::asm!(
             "syscall",
             "test rax, rax",
             "jnz 2f",
+            ".cfi_remember_state",
+            ".cfi_undefined rip",
             "xor ebp, ebp",
             "mov rdi, r12",
             "call r13",
             "ud2",
+            ".cfi_restore_state",
             "2:",
             inlateout("rax") libc::SYS_clone3 => ret,
             in("rdi") args,
@@ -90,10 +105,13 @@ pub(super) unsafe fn clone(
             "syscall",
             "test rax, rax",
             "jnz 2f",
+            ".cfi_remember_state",
+            ".cfi_undefined rip",
             "xor ebp, ebp",
             "mov rdi, r12",
             "call r13",
             "ud2",
+            ".cfi_restore_state",
             "2:",
             inlateout("rax") libc::SYS_clone => ret,
             in("rdi") flags,
@@ -131,11 +149,14 @@ pub(super) unsafe fn clone3(
         core::arch::asm!(
             "svc 0",
             "cbnz x0, 2f",
+            ".cfi_remember_state",
+            ".cfi_undefined x30",
             "mov x29, xzr",
             "mov x30, xzr",
             "mov x0, x10",
             "blr x11",
             "brk #1",
+            ".cfi_restore_state",
             "2:",
             in("x8") libc::SYS_clone3,
             inlateout("x0") args => ret,
@@ -167,11 +188,14 @@ pub(super) unsafe fn clone(
         core::arch::asm!(
             "svc 0",
             "cbnz x0, 2f",
+            ".cfi_remember_state",
+            ".cfi_undefined x30",
             "mov x29, xzr",
             "mov x30, xzr",
             "mov x0, x10",
             "blr x11",
             "brk #1",
+            ".cfi_restore_state",
             "2:",
             in("x8") libc::SYS_clone,
             inlateout("x0") flags => ret,

@@ -20,8 +20,18 @@ use crate::attrs::CLONE_NEWTIME;
 /// The signature of the function the child runs.
 pub(crate) type ChildFn = unsafe extern "C" fn(*mut c_void) -> !;
 
-/// The child's stack: usable bytes above one guard page.
+/// The child's stack: usable bytes above one guard page. The library's
+/// own steps need a few KiB.
 const STACK_SIZE: usize = 64 * 1024;
+
+/// The stack of a child that runs user code (`pre_exec` hooks, the
+/// function of `spawn_fn`): code the library does not know, which may call
+/// libc functions with large frames and, if it panics, runs the panic
+/// machinery (message formatting, the unwinder) before the child catches
+/// it. Four times the plain path's; still far below a thread's default
+/// (2 MiB for Rust's threads, 8 MiB for glibc's), which the documentation
+/// of `Command::pre_exec` says.
+const BIG_STACK_SIZE: usize = 256 * 1024;
 
 /// A stack for one child, with a `PROT_NONE` guard page below it so that an
 /// overflow faults instead of writing into a neighbouring mapping.
@@ -43,17 +53,35 @@ unsafe impl Send for Stack {}
 static POOL: [AtomicPtr<c_void>; POOL_MAX] = [const { AtomicPtr::new(ptr::null_mut()) }; POOL_MAX];
 const POOL_MAX: usize = 16;
 
-/// The length of every stack mapping: the usable bytes and the guard page.
-fn stack_len() -> usize {
+/// The pool of [`BIG_STACK_SIZE`] stacks, as [`POOL`], smaller: commands
+/// with hooks are the exception.
+static BIG_POOL: [AtomicPtr<c_void>; BIG_POOL_MAX] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; BIG_POOL_MAX];
+const BIG_POOL_MAX: usize = 4;
+
+/// The length of a stack mapping of `size` usable bytes: those and the
+/// guard page.
+fn stack_len(size: usize) -> usize {
     // SAFETY: sysconf has no preconditions.
     let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-    STACK_SIZE + page
+    size + page
+}
+
+/// The pool and the usable size of a stack kind.
+fn pool(big: bool) -> (&'static [AtomicPtr<c_void>], usize) {
+    if big {
+        (&BIG_POOL, BIG_STACK_SIZE)
+    } else {
+        (&POOL, STACK_SIZE)
+    }
 }
 
 impl Stack {
-    pub(crate) fn take() -> io::Result<Stack> {
-        let len = stack_len();
-        for slot in &POOL {
+    /// A stack of 64 KiB, or with `big` of 256 KiB (for user code).
+    pub(crate) fn take(big: bool) -> io::Result<Stack> {
+        let (pool, size) = pool(big);
+        let len = stack_len(size);
+        for slot in pool {
             if slot.load(Ordering::Relaxed).is_null() {
                 continue;
             }
@@ -79,7 +107,7 @@ impl Stack {
         }
         let stack = Stack { base, len };
         // SAFETY: the first page lies inside the mapping just made.
-        if unsafe { libc::mprotect(base, len - STACK_SIZE, libc::PROT_NONE) } != 0 {
+        if unsafe { libc::mprotect(base, len - size, libc::PROT_NONE) } != 0 {
             return Err(io::Error::last_os_error());
         }
         Ok(stack)
@@ -95,7 +123,8 @@ impl Stack {
     /// Returns the stack to the pool, or unmaps it if the pool is full.
     fn give_back(self) {
         let stack = std::mem::ManuallyDrop::new(self);
-        for slot in &POOL {
+        let (pool, _) = pool(stack.len == stack_len(BIG_STACK_SIZE));
+        for slot in pool {
             let free = slot.compare_exchange(
                 ptr::null_mut(),
                 stack.base,
@@ -259,6 +288,8 @@ pub(crate) struct Request<'a> {
     /// Whether the child is waited for by pid (no `waitid(P_PIDFD)` here,
     /// see `sys::watch`), also by the guard of an attended child.
     pub(crate) by_pid: bool,
+    /// The child runs user code: give it the 256 KiB stack.
+    pub(crate) big_stack: bool,
 }
 
 /// The hand-shake of a child in a new user namespace: the child waits on
@@ -315,7 +346,7 @@ pub(crate) unsafe fn spawn_vfork(
             NEWTIME_NEEDS_CLONE3,
         )));
     }
-    let stack = Stack::take().map_err(Failure::Error)?;
+    let stack = Stack::take(request.big_stack).map_err(Failure::Error)?;
     // Nonzero until the kernel clears it (CLONE_CHILD_CLEARTID). Declared
     // before the guard below, so that it outlives the guard's wait.
     let running = AtomicU32::new(1);
@@ -517,7 +548,7 @@ impl Drop for Attended<'_> {
 /// Resumes a traced child stopped before exec, re-injecting the signal of
 /// a signal-delivery stop (`PTRACE_GETSIGINFO` succeeds only for those; a
 /// group stop is resumed with none). Whether it was stopped.
-fn resume_if_stopped(target: Target<'_>, pid: u32) -> bool {
+pub(crate) fn resume_if_stopped(target: Target<'_>, pid: u32) -> bool {
     // Not consumed (WNOWAIT): once the child runs again the kernel reports
     // the stop no more, and if resuming failed, the next look finds it.
     let flags = libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
@@ -553,28 +584,31 @@ fn resume_if_stopped(target: Target<'_>, pid: u32) -> bool {
     true
 }
 
+/// Raw system calls, not libc's: while an attended child runs (it shares
+/// this thread's thread-local storage, and may be running a `pre_exec`
+/// hook that reads `errno`), the spawning thread writes no `errno`.
 fn futex_wake(word: &AtomicU32) {
     // SAFETY: a futex wake on a live, aligned u32.
-    unsafe {
-        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
-    }
+    let _ =
+        unsafe { super::raw::syscall!(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
 }
 
 /// Sleeps while `word` holds `value`, at most `timeout`; EAGAIN, EINTR,
-/// time-outs and spurious wake-ups just return.
+/// time-outs and spurious wake-ups just return. A raw system call, as
+/// [`futex_wake`].
 fn futex_wait(word: &AtomicU32, value: u32, timeout: Option<&libc::timespec>) {
     let timeout = timeout.map_or(std::ptr::null(), |t| t as *const libc::timespec);
     // SAFETY: a futex wait on a live, aligned u32 with a valid (or NULL)
     // relative timeout.
-    unsafe {
-        libc::syscall(
+    let _ = unsafe {
+        super::raw::syscall!(
             libc::SYS_futex,
             word.as_ptr(),
             libc::FUTEX_WAIT,
             value,
-            timeout,
-        );
-    }
+            timeout
+        )
+    };
 }
 
 /// Sleeps until the kernel clears `word` (`CLONE_CHILD_CLEARTID`).

@@ -10,6 +10,8 @@
 //!   signal blocked around it; which call works is probed once and cached;
 //! - [`pidfd`]: waiting for and signalling a child through its pidfd
 //!   (`waitid(P_PIDFD)` since 5.4, `pidfd_send_signal` since 5.1);
+//! - [`fork`]: the fork path's child, made by libc's `fork()`, waiting
+//!   until the parent holds its pidfd (`pidfd_open`, since 5.3);
 //! - [`epoll`]: readiness of many pidfds at once, for the reaper and
 //!   `ChildSet`;
 //! - [`per_process`]: state that a process made by `fork` does not share
@@ -28,6 +30,7 @@
 mod arch;
 pub(crate) mod clone;
 pub(crate) mod epoll;
+pub(crate) mod fork;
 pub(crate) mod os;
 pub(crate) mod per_process;
 pub(crate) mod pidfd;

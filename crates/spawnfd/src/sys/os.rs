@@ -157,6 +157,49 @@ impl Drop for BlockSignals {
     }
 }
 
+/// Keeps the calling thread's `errno` across a spawn: saved when made,
+/// written back when dropped. The C library calls of the spawn, and a
+/// `pre_exec` hook of a child that shares this thread's thread-local
+/// storage, may write it; the caller must not see that.
+pub(crate) struct KeepErrno(libc::c_int);
+
+impl KeepErrno {
+    pub(crate) fn new() -> KeepErrno {
+        // SAFETY: __errno_location returns this thread's errno, valid for
+        // the thread's lifetime.
+        KeepErrno(unsafe { *libc::__errno_location() })
+    }
+}
+
+impl Drop for KeepErrno {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`, on the same thread (the guard is not Send:
+        // it holds a c_int only, but lives in one stack frame).
+        unsafe { *libc::__errno_location() = self.0 };
+    }
+}
+
+/// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`, both ends numbered
+/// 3 or above where they can be (see [`above_stdio`]).
+pub(crate) fn socketpair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [-1; 2];
+    // SAFETY: `fds` has room for two fds.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds are new and owned by nobody else.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((above_stdio(a), above_stdio(b)))
+}
+
 /// Keeps the process's dumpable flag (`PR_GET_DUMPABLE`) across a spawn
 /// whose child changes credentials.
 ///
