@@ -41,6 +41,7 @@ compile_error!("libspawnfd supports Linux only");
 pub mod cmd;
 pub mod error;
 mod ffi;
+pub mod forkfd;
 pub mod spawn;
 pub mod trampoline;
 pub mod wait;
