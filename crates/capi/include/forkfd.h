@@ -145,10 +145,13 @@ int vforkfd(int flags, pid_t *ppid, int (*childFn)(void *), void *token);
  *
  * Returns 0, or -1 and errno:
  * - EAGAIN: FFDW_NOHANG (or an FFD_NONBLOCK fd) and still running;
- * - ECHILD: already reaped (by an earlier wait on this fd, or by another
- *   reaper, a waitpid(-1) or SIGCHLD set to SIG_IGN, on a kernel that
- *   keeps no status for pidfds: before 6.15). From 6.15 on, a child
- *   another reaper took is still reported here, with its real status;
+ * - ECHILD: already reaped and the kernel kept no status: before Linux
+ *   6.15, a child another reaper took (a waitpid(-1), SIGCHLD set to
+ *   SIG_IGN), or a second wait after one that reaped it. From 6.15 on
+ *   the kernel keeps the status in the pidfd, and such a wait returns 0
+ *   with the child's real status (its rusage, which went to the other
+ *   reaper, all zero), a second wait the same status again. The status
+ *   is never another process's;
  * - EBADF: ffd is not open, or not a forkfd;
  * - EINVAL: unknown options;
  * - EMFILE: no fd free for the library's momentary copy of ffd.

@@ -292,8 +292,18 @@ pub(crate) unsafe extern "C" fn wait4_nohang(
     crate::ffi::entry(|| {
         let mut child = match adopt(fd) {
             Ok(child) => child,
-            // Reaped already.
-            Err(libc::ESRCH) => return libc::ECHILD,
+            // Reaped already: by another reaper (a waitpid(-1), SIGCHLD
+            // ignored) or by an earlier wait. The status the kernel kept.
+            Err(libc::ESRCH) => {
+                return match kept_status(fd) {
+                    Some(i) => {
+                        // SAFETY: NULL or writable, by the contract.
+                        unsafe { put(info, i, ru, rusage(None)) };
+                        0
+                    }
+                    None => libc::ECHILD,
+                };
+            }
             Err(e) => return e,
         };
         match readable(child.pidfd()) {
@@ -340,18 +350,70 @@ pub(crate) unsafe extern "C" fn wait4_nohang(
         match result {
             Err(e) => e,
             Ok((i, usage)) => {
-                if !info.is_null() {
-                    // SAFETY: writable, by the contract.
-                    unsafe { *info = i };
-                }
-                if !ru.is_null() {
-                    // SAFETY: writable, by the contract.
-                    unsafe { *ru = usage };
-                }
+                // SAFETY: NULL or writable, by the contract.
+                unsafe { put(info, i, ru, usage) };
                 0
             }
         }
     })
+}
+
+/// Stores the results where the caller asked.
+///
+/// # Safety
+///
+/// `info` and `ru` are `NULL` or writable.
+unsafe fn put(info: *mut forkfd_info, i: forkfd_info, ru: *mut libc::rusage, usage: libc::rusage) {
+    if !info.is_null() {
+        // SAFETY: writable, by the contract.
+        unsafe { *info = i };
+    }
+    if !ru.is_null() {
+        // SAFETY: writable, by the contract.
+        unsafe { *ru = usage };
+    }
+}
+
+/// The kernel's `struct pidfd_info` as of its first size (64 bytes, Linux
+/// 6.13; `exit_code` is filled since 6.15).
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    ids: [u32; 11],
+    exit_code: i32,
+}
+
+/// `PIDFD_GET_INFO`: `_IOWR(0xFF, 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: libc::c_ulong = 0xC040_FF0B;
+/// `pidfd_info.mask`: `exit_code` is set (Linux 6.15).
+const PIDFD_INFO_EXIT: u64 = 1 << 3;
+
+/// The exit status the kernel keeps in a pidfd whose process has been
+/// reaped (`PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`, Linux 6.15): the
+/// status of exactly this process, whoever reaped it. The kernel records
+/// it a moment after the reap, so an exited process without it is asked
+/// again for up to a second. `None` on older kernels, for an exit fd, or
+/// for an fd that is no pidfd.
+fn kept_status(fd: c_int) -> Option<forkfd_info> {
+    for _ in 0..1000 {
+        let mut pi = PidfdInfo {
+            mask: PIDFD_INFO_EXIT,
+            ..PidfdInfo::default()
+        };
+        // SAFETY: the ioctl writes at most the struct whose size it
+        // encodes; any other fd refuses it.
+        let r = unsafe { libc::ioctl(fd, PIDFD_GET_INFO as _, &raw mut pi) };
+        if r < 0 {
+            return None;
+        }
+        if pi.mask & PIDFD_INFO_EXIT != 0 {
+            return Some(info_of(ExitStatus::from_raw(pi.exit_code)));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    None
 }
 
 /// Closes `ffd`, as Qt's `forkfd_close`: exactly once (never retried: on
@@ -383,6 +445,12 @@ mod tests {
     use super::*;
 
     /// The layout Qt's header gives `struct forkfd_info`.
+    #[test]
+    fn pidfd_info_is_the_kernels() {
+        assert_eq!(std::mem::size_of::<PidfdInfo>(), 64);
+        assert_eq!(std::mem::offset_of!(PidfdInfo, exit_code), 60);
+    }
+
     #[test]
     fn forkfd_info_is_two_int32() {
         assert_eq!(std::mem::size_of::<forkfd_info>(), 8);
