@@ -2,7 +2,7 @@
 //! trampolines (inline assembly per architecture), for aarch64 without a
 //! standard library for that target, as `aarch64-check.rs` does for the
 //! core crate: a `no_core` crate stands in for `core`, `libc` and the
-//! crate's `wait` module with the few items the file names, and rustc's
+//! crate's `wait` and `forkfd` modules with the few items the file names, and rustc's
 //! LLVM assembles the instructions and their relocations.
 //!
 //! `RUSTC_BOOTSTRAP=1 rustc --target aarch64-unknown-linux-gnu
@@ -47,6 +47,23 @@ pub mod wait {
     pub unsafe extern "C" fn nohang(
         _fd: crate::ffi::c_int,
         _wstatus: *mut crate::ffi::c_int,
+        _ru: *mut crate::rusage,
+    ) -> crate::ffi::c_int {
+        0
+    }
+}
+
+pub mod forkfd {
+    #[repr(C)]
+    pub struct forkfd_info {
+        _private: i32,
+    }
+
+    /// Stands in for `forkfd_wait4`'s non-blocking wait.
+    pub unsafe extern "C" fn wait4_nohang(
+        _fd: crate::ffi::c_int,
+        _info: *mut forkfd_info,
+        _options: crate::ffi::c_int,
         _ru: *mut crate::rusage,
     ) -> crate::ffi::c_int {
         0

@@ -21,6 +21,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
@@ -104,4 +105,58 @@ int sfd_shim_wait_timeout(int fd, int timeout_ms, int *wstatus, struct rusage *r
     int r = wait_until(fd, timeout_ms < 0 ? -1 : timeout_ms, wstatus, ru, nohang);
     errno = saved;
     return r;
+}
+
+/* ---- Qt's forkfd_wait4 (src/forkfd.rs), errno as its channel ---- */
+
+/* struct forkfd_info of include/forkfd.h. */
+struct sfd_forkfd_info {
+    int32_t code;
+    int32_t status;
+};
+
+/* The Rust side: as nohang_fn, with forkfd_wait4's arguments. */
+typedef int (*wait4_nohang_fn)(int fd, struct sfd_forkfd_info *info, int options,
+                               struct rusage *ru);
+
+#define SFD_FFDW_NOHANG 1
+#define SFD_FFDW_NOWAIT 2
+
+/* Returns 0 (errno as it was) or -1 with errno set. Blocks (in poll, the
+ * cancellation point, before anything is reaped) unless FFDW_NOHANG is
+ * given or the fd is O_NONBLOCK (FFD_NONBLOCK), as a read of Qt's pipe
+ * would not. A signal does not end the wait (no EINTR to retry). */
+int sfd_shim_forkfd_wait4(int fd, struct sfd_forkfd_info *info, int options,
+                          struct rusage *ru, wait4_nohang_fn nohang)
+{
+    int saved = errno;
+    if (options & ~(SFD_FFDW_NOHANG | SFD_FFDW_NOWAIT)) {
+        errno = EINVAL;
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0)
+        return -1; /* EBADF, from fcntl */
+    if (fl & O_NONBLOCK)
+        options |= SFD_FFDW_NOHANG;
+    for (;;) {
+        int r = nohang(fd, info, options, ru);
+        if (r == 0) {
+            errno = saved;
+            return 0;
+        }
+        if (r != EAGAIN || (options & SFD_FFDW_NOHANG)) {
+            errno = r;
+            return -1;
+        }
+        struct pollfd p = { .fd = fd, .events = POLLIN, .revents = 0 };
+        /* The cancellation point, with the caller's cancellation state. */
+        int n = poll(&p, 1, -1);
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n > 0 && (p.revents & POLLNVAL)) {
+            errno = EBADF;
+            return -1;
+        }
+    }
 }

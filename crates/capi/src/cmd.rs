@@ -7,7 +7,7 @@
 //! takes the command pointer the caller got from `spawnfd_cmd_new`.
 
 use std::collections::BTreeMap;
-use std::ffi::{OsString, c_char, c_int, c_uint};
+use std::ffi::{OsString, c_char, c_int, c_uint, c_void};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -104,6 +104,35 @@ pub(crate) enum Mask {
     Set(SignalSet),
 }
 
+/// A child hook as C gives it (`spawnfd_cmd_hook`).
+type HookFn = unsafe extern "C" fn(arg: *mut c_void) -> c_int;
+
+/// A hook and its argument, run in the child (`spawnfd_cmd_hook`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CHook {
+    pub(crate) f: HookFn,
+    pub(crate) arg: *mut c_void,
+}
+
+// SAFETY: the hook and its argument are the caller's, who promised
+// (spawnfd_cmd_hook's contract) that they may be used from the thread that
+// spawns, in the child; the library only passes the pointer along.
+unsafe impl Send for CHook {}
+// SAFETY: as above; the library never dereferences `arg`.
+unsafe impl Sync for CHook {}
+
+impl CHook {
+    /// Runs the hook: what it returned.
+    ///
+    /// # Safety
+    ///
+    /// In the child, under the rules `spawnfd_cmd_hook` states.
+    pub(crate) unsafe fn call(&self) -> c_int {
+        // SAFETY: the caller's function and argument, as given.
+        unsafe { (self.f)(self.arg) }
+    }
+}
+
 /// Everything a command says, as plain values.
 #[derive(Clone, Debug)]
 pub(crate) struct Recipe {
@@ -141,6 +170,12 @@ pub(crate) struct Recipe {
     pub(crate) reset_ignored: bool,
     pub(crate) mask: Mask,
     pub(crate) exit_signal: Option<Signal>,
+    /// The child hooks, in the order they run.
+    pub(crate) hooks: Vec<CHook>,
+    /// The fork path (`spawnfd_cmd_use_fork`).
+    pub(crate) use_fork: bool,
+    /// Inherited fds left as they are (`spawnfd_cmd_keep_inherited_fds`).
+    pub(crate) keep_fds: bool,
 }
 
 impl Recipe {
@@ -179,6 +214,9 @@ impl Recipe {
             reset_ignored: true,
             mask: Mask::Empty,
             exit_signal: Some(Signal::CHLD),
+            hooks: Vec::new(),
+            use_fork: false,
+            keep_fds: false,
         }
     }
 }
@@ -1256,6 +1294,123 @@ pub unsafe extern "C" fn spawnfd_cmd_exit_signal(cmd: *mut spawnfd_cmd, sig: c_i
     unsafe {
         setter(cmd, |r| {
             r.exit_signal = if sig == 0 { None } else { Some(signal(sig)?) };
+            Ok(())
+        })
+    }
+}
+
+/// Adds a hook: `hook(arg)` runs in the child after every other set-up
+/// step, just before `execve` (over the Rust library's
+/// `Command::pre_exec`). Hooks run in the order they were added; each
+/// returns 0, or an errno value to fail the spawn: `spawnfd_spawn` then
+/// returns that value, with `err->step` `SPAWNFD_STEP_HOOK` and `err->id`
+/// the failing hook's index (0 for the first added, with
+/// `SPAWNFD_ERROR_HAS_ID`); the hooks after it do not run. A negative
+/// return is taken as `EINVAL`.
+///
+/// When it runs, the child's fds are placed, its credentials, working
+/// directory, limits and terminal are set, its signal dispositions are
+/// final, its signal mask is the one it will exec with, and every fd it
+/// was not given is still open but close-on-exec. So an fd the hook opens
+/// or duplicates *without* `O_CLOEXEC` reaches the program, and one with
+/// `O_CLOEXEC` is closed by `execve`.
+///
+/// The rules depend on the path:
+/// - **Default (vfork) path**: the child is made with `clone3(CLONE_VM |
+///   CLONE_VFORK)` and **runs in this process's memory**, on the
+///   spawning thread's thread-local storage (its `errno` too: the spawn
+///   puts the caller's back), while every other thread keeps running.
+///   Only async-signal-safe functions (signal-safety(7)): no `malloc`,
+///   no locks, no stdio. Whatever the hook writes to memory is written
+///   in the parent. Its stack is the child's own, 256 KiB with a guard
+///   page below it.
+/// - **Fork path** (`spawnfd_cmd_use_fork(cmd, 1)`): the child is a copy
+///   made by `fork()`: `pthread_atfork` handlers have run, `malloc` works,
+///   memory is private, the stack is the spawning thread's. Only the rules
+///   of a forked child of a multi-threaded program hold (a lock another
+///   thread held at the fork stays held).
+///
+/// On the default path a hook cannot be combined with
+/// `spawnfd_cmd_ptrace_traceme` (the spawn is refused with `EINVAL` at
+/// `SPAWNFD_STEP_PREPARE`): take the fork path.
+///
+/// Returns 0, or `EINVAL` (`cmd` or `hook` is `NULL`), `ENOMEM`.
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`; `hook` is `NULL` or a function that keeps the
+/// rules above, and `arg` is whatever it needs, valid for every spawn of
+/// the command.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_hook(
+    cmd: *mut spawnfd_cmd,
+    hook: Option<unsafe extern "C" fn(arg: *mut c_void) -> c_int>,
+    arg: *mut c_void,
+) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            let f = hook.ok_or(libc::EINVAL)?;
+            r.hooks.push(CHook { f, arg });
+            Ok(())
+        })
+    }
+}
+
+/// Creates the child with the C library's `fork()` (`on` non-zero)
+/// instead of `clone3(CLONE_VM | CLONE_VFORK)` (0, the default): the fork
+/// path, over the Rust library's `Command::use_fork`.
+///
+/// For hooks that are not async-signal-safe (see `spawnfd_cmd_hook`),
+/// for `pthread_atfork` handlers that must run, and for tools that cannot
+/// follow a child sharing the parent's memory (address sanitizers). It
+/// costs what `fork` costs: page tables are copied, so the spawn is
+/// slower the more memory this process maps.
+///
+/// Everything else is as on the default path: the same steps and errors,
+/// the same fds and signal slate, the child held by its pidfd from before
+/// its first step (race-free against other reapers: it waits until the
+/// parent holds the pidfd, and exits if the parent dies first). The child
+/// reports through a close-on-exec pipe instead of shared memory.
+/// Refused at the spawn (`EINVAL`, `SPAWNFD_STEP_PREPARE`): new user, PID
+/// or time namespaces, and an exit signal other than `SIGCHLD`.
+///
+/// Returns 0, or `EINVAL` (`cmd` is `NULL`).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_use_fork(cmd: *mut spawnfd_cmd, on: c_int) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.use_fork = is_set(on);
+            Ok(())
+        })
+    }
+}
+
+/// Leaves the fds the child inherits as they are (`on` non-zero; 0, the
+/// default, gives the child only fds 0, 1, 2 and those set with
+/// `spawnfd_cmd_fd`): `fork`'s weaker hygiene. Every fd this process
+/// holds without `O_CLOEXEC` reaches the program, those other threads
+/// open meanwhile included, and a closed or close-on-exec standard fd
+/// stays so (it is not replaced by `/dev/null`). Fds set with
+/// `spawnfd_cmd_fd` and `spawnfd_cmd_stdin` and friends are still placed.
+///
+/// Meant for programs ported from `fork`+`exec` that pass fds by leaving
+/// them open. Returns 0, or `EINVAL` (`cmd` is `NULL`).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_keep_inherited_fds(cmd: *mut spawnfd_cmd, on: c_int) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.keep_fds = is_set(on);
             Ok(())
         })
     }

@@ -73,9 +73,13 @@ pub const SPAWNFD_STEP_EXEC: c_int = 25;
 pub const SPAWNFD_STEP_UNSHARE: c_int = 26;
 /// Child: making the mount tree private or mounting `/proc` (`path`).
 pub const SPAWNFD_STEP_MOUNT_PROC: c_int = 27;
+/// Child: a hook (`spawnfd_cmd_hook`) returned non-zero; `id` is its
+/// index (0 for the first added) and `error` the value it returned.
+pub const SPAWNFD_STEP_HOOK: c_int = 28;
 
 /// `spawnfd_error.flags`: `id` holds an id (uid, gid, process group,
-/// niceness or resource number, per the step).
+/// niceness or resource number, or the index of the hook that failed,
+/// per the step).
 pub const SPAWNFD_ERROR_HAS_ID: u32 = 1;
 /// `spawnfd_error.flags`: `program`, `path` or `message` was cut short to
 /// fit (it still ends with a NUL).
@@ -180,6 +184,9 @@ impl Failure {
         };
         if let Some(id) = spawn.id() {
             failure.id = id;
+            failure.flags |= SPAWNFD_ERROR_HAS_ID;
+        } else if let Some(index) = spawn.hook() {
+            failure.id = index as i64;
             failure.flags |= SPAWNFD_ERROR_HAS_ID;
         } else if let Some(resource) = spawn.resource() {
             failure.id = resource.as_raw().into();
@@ -301,6 +308,7 @@ fn step_c_name(step: Step) -> &'static CStrLit {
         Step::Exec => c"exec",
         Step::Unshare => c"unshare",
         Step::MountProc => c"mount proc",
+        Step::Hook => c"pre_exec hook",
         _ => c"unknown",
     }
 }
@@ -399,6 +407,7 @@ mod tests {
             SPAWNFD_STEP_EXEC,
             SPAWNFD_STEP_UNSHARE,
             SPAWNFD_STEP_MOUNT_PROC,
+            SPAWNFD_STEP_HOOK,
         ];
         for (i, &code) in consts.iter().enumerate() {
             assert_eq!(code as usize, i + 1);

@@ -18,18 +18,12 @@
 //!
 //! Modules: `cmd` (the command and its setters), `spawn`
 //! (`spawnfd_spawn`), `error` (`spawnfd_error`, the step codes), `wait`
-//! (waiting, signalling, detaching), `ffi` (what every entry point
-//! shares).
+//! (waiting, signalling, detaching), `forkfd` (Qt's API), `ffi` (what
+//! every entry point shares).
 //!
-//! TODO (issue 10, items 3 to 5; another branch adds the Rust side):
-//! - `spawnfd_cmd_set_hook(cmd, int (*hook)(void *), void *arg)`: a
-//!   function run in the child after every attribute step and before
-//!   exec, over `Command::pre_exec`; its failure a step of its own.
-//! - a fork flag (`spawnfd_cmd_flags(cmd, SPAWNFD_USE_FORK)`), over
-//!   `Command::use_fork`, for hooks that are not vfork-safe and for
-//!   address sanitizers.
-//! - the forkfd-compatible names (`forkfd`, `vforkfd`, `forkfd_wait4`,
-//!   `forkfd_close`), which the export test will then allow.
+//! Qt's forkfd API (`forkfd`, `vforkfd`, `forkfd_wait4`, `forkfd_close`)
+//! is `forkfd`, with its own hand-written header, `include/forkfd.h`;
+//! it reports errors through `errno`, as Qt's does.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![allow(non_camel_case_types)]
@@ -41,6 +35,7 @@ compile_error!("libspawnfd supports Linux only");
 pub mod cmd;
 pub mod error;
 mod ffi;
+pub mod forkfd;
 pub mod spawn;
 pub mod trampoline;
 pub mod wait;

@@ -140,6 +140,23 @@ fn command(r: &Recipe) -> Result<Command, Failure> {
         }
     }
     c.exit_signal(r.exit_signal);
+    c.use_fork(r.use_fork);
+    c.keep_inherited_fds(r.keep_fds);
+    for &hook in &r.hooks {
+        // SAFETY: the hook keeps the rules of the path it runs on, by
+        // spawnfd_cmd_hook's contract (the same as pre_exec's); the
+        // closure allocates nothing and makes its error without a box.
+        unsafe {
+            c.pre_exec(move || {
+                // SAFETY: in the child, under spawnfd_cmd_hook's rules.
+                match hook.call() {
+                    0 => Ok(()),
+                    e if e > 0 => Err(std::io::Error::from_raw_os_error(e)),
+                    _ => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+                }
+            });
+        }
+    }
     Ok(c)
 }
 

@@ -7,7 +7,10 @@
 //! shim's C functions cannot be: rustc's export list names only Rust
 //! items; hence the jump.)
 //!
-//! This file depends on `core` and `libc::rusage` only, so that CI
+//! The same holds for Qt's `forkfd_wait4` (`forkfd.rs`), which jumps to
+//! the shim's `sfd_shim_forkfd_wait4` with `forkfd::wait4_nohang`.
+//!
+//! This file depends on `core`, `libc::rusage` and the two Rust waits only, so that CI
 //! compiles it for aarch64 without that target's standard library
 //! (`.ci/aarch64-capi-check.rs`).
 //!
@@ -26,6 +29,12 @@ mod shim {
     use core::ffi::c_int;
 
     pub(super) type Nohang = unsafe extern "C" fn(c_int, *mut c_int, *mut libc::rusage) -> c_int;
+    pub(super) type Wait4Nohang = unsafe extern "C" fn(
+        c_int,
+        *mut crate::forkfd::forkfd_info,
+        c_int,
+        *mut libc::rusage,
+    ) -> c_int;
 
     unsafe extern "C" {
         pub(super) fn sfd_shim_wait(
@@ -33,6 +42,13 @@ mod shim {
             wstatus: *mut c_int,
             ru: *mut libc::rusage,
             nohang: Nohang,
+        ) -> c_int;
+        pub(super) fn sfd_shim_forkfd_wait4(
+            fd: c_int,
+            info: *mut crate::forkfd::forkfd_info,
+            options: c_int,
+            ru: *mut libc::rusage,
+            nohang: Wait4Nohang,
         ) -> c_int;
         pub(super) fn sfd_shim_wait_timeout(
             fd: c_int,
@@ -128,5 +144,43 @@ pub unsafe extern "C" fn spawnfd_wait_timeout(
         "b {wait}",
         nohang = sym crate::wait::nohang,
         wait = sym shim::sfd_shim_wait_timeout,
+    );
+}
+
+/// Qt's `forkfd_wait4`: waits for the child of `ffd` (a pidfd or exit fd
+/// from `forkfd` or `vforkfd`) to exit, stores how in `*info` and its
+/// resource usage in `*rusage` (either may be `NULL`) and reaps it
+/// (unless `FFDW_NOWAIT`). Returns 0, or -1 with `errno` set. The
+/// contract is in `include/forkfd.h`.
+///
+/// A cancellation point when it blocks, as `waitpid`: cancelled, it has
+/// reaped nothing.
+///
+/// # Safety
+///
+/// `info` and `rusage` are `NULL` or writable.
+#[unsafe(no_mangle)]
+#[unsafe(naked)]
+pub unsafe extern "C" fn forkfd_wait4(
+    ffd: c_int,
+    info: *mut crate::forkfd::forkfd_info,
+    options: c_int,
+    rusage: *mut libc::rusage,
+) -> c_int {
+    // The fifth argument register gets the non-blocking wait.
+    #[cfg(target_arch = "x86_64")]
+    core::arch::naked_asm!(
+        "lea r8, [rip + {nohang}]",
+        "jmp {wait}",
+        nohang = sym crate::forkfd::wait4_nohang,
+        wait = sym shim::sfd_shim_forkfd_wait4,
+    );
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!(
+        "adrp x4, {nohang}",
+        "add x4, x4, :lo12:{nohang}",
+        "b {wait}",
+        nohang = sym crate::forkfd::wait4_nohang,
+        wait = sym shim::sfd_shim_forkfd_wait4,
     );
 }

@@ -14,7 +14,7 @@
 //! does not own (the caller's fd is copied first).
 
 use std::ffi::c_int;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
@@ -28,9 +28,9 @@ use crate::ffi::{dup_above_stdio, entry, errno_of};
 /// `ESRCH` when the child is gone: a pidfd whose process has been reaped,
 /// or an exit fd (a pipe) that the library no longer knows, its child
 /// having been reaped through it already. `EBADF` for any other fd.
-fn adopt(fd: c_int) -> Result<Child, c_int> {
+pub(crate) fn adopt(fd: c_int) -> Result<Child, c_int> {
     let copy = dup_above_stdio(fd).map_err(|e| errno_of(&e))?;
-    let pipe = is_fifo(&copy);
+    let pipe = is_fifo(copy.as_fd());
     match Child::from_pidfd(copy) {
         Ok(child) => Ok(child),
         Err(e) if errno_of(&e) == libc::EBADF && pipe => Err(libc::ESRCH),
@@ -39,7 +39,7 @@ fn adopt(fd: c_int) -> Result<Child, c_int> {
 }
 
 /// Whether `fd` is a pipe (what an exit fd is).
-fn is_fifo(fd: &OwnedFd) -> bool {
+pub(crate) fn is_fifo(fd: BorrowedFd<'_>) -> bool {
     // SAFETY: stat is plain integers, for which all zeroes is valid.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: a valid fd and a writable stat.
@@ -48,12 +48,12 @@ fn is_fifo(fd: &OwnedFd) -> bool {
 }
 
 /// Lets go of an adopted child: closes the copy, nothing else.
-fn done(child: Child) {
+pub(crate) fn done(child: Child) {
     drop(child.into_pidfd());
 }
 
 /// The usage as a `struct rusage` (the fields Linux fills in).
-fn rusage(usage: Option<ResourceUsage>) -> libc::rusage {
+pub(crate) fn rusage(usage: Option<ResourceUsage>) -> libc::rusage {
     // SAFETY: rusage is plain integers, for which all zeroes is valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     if let Some(u) = usage {
@@ -75,7 +75,7 @@ fn rusage(usage: Option<ResourceUsage>) -> libc::rusage {
 }
 
 /// Whether the fd is readable now (the child has exited).
-fn readable(fd: BorrowedFd<'_>) -> Result<bool, c_int> {
+pub(crate) fn readable(fd: BorrowedFd<'_>) -> Result<bool, c_int> {
     let mut p = libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,

@@ -7,10 +7,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::process::Command;
 
-/// The prefixes a symbol of the C API has. The forkfd-compatible names
-/// (`forkfd`, `vforkfd`, `forkfd_wait4`, `forkfd_close`) join when they
-/// are added.
-const ALLOWED: &[&str] = &["spawnfd_"];
+/// The prefixes a symbol of the C API has: the native API's, and Qt's
+/// forkfd names (`forkfd`, `vforkfd`, `forkfd_wait4`, `forkfd_close`).
+const ALLOWED: &[&str] = &["spawnfd_", "forkfd", "vforkfd"];
 
 fn exported() -> BTreeSet<String> {
     let lib = common::built_dir().join("libspawnfd.so");
@@ -28,20 +27,35 @@ fn exported() -> BTreeSet<String> {
         .collect()
 }
 
-/// Every function `include/spawnfd.h` declares (the name before the `(`
-/// of a declaration that starts a line), whatever its prefix.
-fn declared() -> BTreeSet<String> {
-    let header = include_str!("../include/spawnfd.h");
+/// Every function a header declares (the name before the `(` of a
+/// declaration that starts a line), whatever its prefix; `static inline`
+/// functions, which the header defines itself, left out.
+fn declared_in(header: &str) -> BTreeSet<String> {
     header
         .lines()
         .filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic()))
-        .filter(|l| !l.starts_with("typedef") && !l.starts_with("extern \"C\""))
+        .filter(|l| {
+            !l.starts_with("typedef") && !l.starts_with("extern \"C\"") && !l.starts_with("static")
+        })
         .filter_map(|l| {
             let open = l.find('(')?;
             let name = l[..open].rsplit([' ', '*']).next()?;
             Some(name.to_owned())
         })
         .collect()
+}
+
+/// What `include/spawnfd.h` and `include/forkfd.h` declare.
+fn declared() -> BTreeSet<String> {
+    let mut all = declared_in(include_str!("../include/spawnfd.h"));
+    let forkfd = declared_in(include_str!("../include/forkfd.h"));
+    assert_eq!(
+        forkfd.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["forkfd", "forkfd_close", "forkfd_wait4", "vforkfd"],
+        "include/forkfd.h declares Qt's four functions"
+    );
+    all.extend(forkfd);
+    all
 }
 
 #[test]
@@ -65,7 +79,7 @@ fn exports_are_the_headers_functions() {
     assert!(declared.len() > 40, "the header parser found {declared:?}");
     assert_eq!(
         exported, declared,
-        "exported (left) and declared in include/spawnfd.h (right) differ"
+        "exported (left) and declared in include/spawnfd.h and forkfd.h (right) differ"
     );
 }
 

@@ -91,3 +91,71 @@ fn header_compiles_as_c11_and_cpp17() {
         println!("skipped: no c++ compiler for the C++17 half");
     }
 }
+
+/// The `pub const` items of `src/forkfd.rs`: (name, value).
+fn forkfd_constants() -> Vec<(String, i64)> {
+    include_str!("../src/forkfd.rs")
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("pub const ")?;
+            let (name, rest) = rest.split_once(':')?;
+            let value = rest.split_once('=')?.1.trim().trim_end_matches(';');
+            Some((name.to_owned(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// `include/forkfd.h`, written by hand to Qt's layout, compiles as C11
+/// and C++17, and its values and `struct forkfd_info` are the library's:
+/// every constant of `src/forkfd.rs` is `#define`d to the same value
+/// (and the header defines no other), and the struct is two `int32_t` at
+/// offsets 0 and 4 (the Rust side's unit test checks the same of the
+/// `#[repr(C)]` struct).
+#[test]
+fn forkfd_header_compiles_and_matches_the_library() {
+    let consts = forkfd_constants();
+    assert_eq!(consts.len(), 6, "src/forkfd.rs constants: {consts:?}");
+    let header = std::fs::read_to_string(crate_dir().join("include/forkfd.h")).unwrap();
+    let defined: Vec<&str> = header
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| *n != "FORKFD_H")
+        .collect();
+    let mut names: Vec<&str> = consts.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    let mut sorted = defined.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted, names,
+        "the header's #defines and src/forkfd.rs's constants"
+    );
+
+    let dir = common::scratch("forkfd-header");
+    let mut body = String::from(
+        "#include <forkfd.h>\n#include <stddef.h>\n\
+         #ifdef __cplusplus\n#define SA(c) static_assert(c, #c)\n#else\n#define SA(c) _Static_assert(c, #c)\n#endif\n\
+         SA(sizeof(struct forkfd_info) == 8);\n\
+         SA(offsetof(struct forkfd_info, code) == 0);\n\
+         SA(offsetof(struct forkfd_info, status) == 4);\n",
+    );
+    for (name, value) in &consts {
+        body.push_str(&format!("SA({name} == {value});\n"));
+    }
+    body.push_str(
+        "int use(void);\n\
+         int use(void) { struct forkfd_info i; pid_t p; int fd = forkfd(FFD_CLOEXEC, &p); \
+         return forkfd_wait(fd, &i, 0) + forkfd_close(fd) + vforkfd(0, &p, 0, 0); }\n",
+    );
+    let c = dir.join("use.c");
+    let cpp = dir.join("use.cpp");
+    std::fs::write(&c, &body).unwrap();
+    std::fs::write(&cpp, body.replace("int use(void)", "int use()")).unwrap();
+    let include = crate_dir().join("include");
+    compile("cc", "c11", &c, &include);
+    if common::have("c++") {
+        compile("c++", "c++17", &cpp, &include);
+    } else {
+        println!("skipped: no c++ compiler for the C++17 half");
+    }
+}

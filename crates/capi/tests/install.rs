@@ -93,6 +93,7 @@ fn check_layout(prefix: &Path, libdir: &Path) {
         assert!(libdir.join(file).exists(), "{file} is not installed");
     }
     assert!(prefix.join("include/spawnfd/spawnfd.h").exists());
+    assert!(prefix.join("include/spawnfd/forkfd.h").exists());
     assert_eq!(
         std::fs::read_link(libdir.join("libspawnfd.so.0")).unwrap(),
         Path::new("libspawnfd.so.0.1.0")
