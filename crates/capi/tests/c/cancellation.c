@@ -5,6 +5,7 @@
  * own cancellation points (close, read, poll, waitid) must stay inert. */
 #include "check.h"
 
+#include <forkfd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -91,6 +92,30 @@ static void *wait_long_timeout(void *arg)
     pthread_cleanup_push(kill_and_detach, NULL);
     for (;;)
         spawnfd_wait_timeout(long_pidfd, 10, &status, NULL);
+    pthread_cleanup_pop(0);
+    return NULL;
+}
+
+/* forkfd_wait4 blocking on a child that runs until it is killed: a
+ * cancellation point too, and one that reaps nothing when it acts. The
+ * cleanup handler only records that it ran; the fd and the child are
+ * checked afterwards. */
+static int long_ffd = -1;
+static atomic_int forkfd_cleanup_ran;
+
+static void note_cleanup(void *arg)
+{
+    (void)arg;
+    atomic_store(&forkfd_cleanup_ran, 1);
+}
+
+static void *forkfd_wait_long(void *arg)
+{
+    (void)arg;
+    struct forkfd_info info;
+    pthread_cleanup_push(note_cleanup, NULL);
+    forkfd_wait4(long_ffd, &info, 0, NULL);
+    FAIL("forkfd_wait4 returned although the child waits to be killed");
     pthread_cleanup_pop(0);
     return NULL;
 }
@@ -199,6 +224,39 @@ int main(int argc, char **argv)
     spawnfd_cmd_free(sleeper);
     printf("ok a thread cancelled in spawnfd_wait and spawnfd_wait_timeout\n");
     spawnfd_cmd_free(cmd);
+
+    for (int round = 0; round < 3; round++) {
+        pthread_t t;
+        void *result;
+        pid_t pid;
+        long_ffd = forkfd(FFD_CLOEXEC, &pid);
+        if (long_ffd == FFD_CHILD_PROCESS) {
+            for (;;)
+                pause();
+        }
+        CHECK(long_ffd >= 0);
+        atomic_store(&forkfd_cleanup_ran, 0);
+        CHECK(pthread_create(&t, NULL, forkfd_wait_long, NULL) == 0);
+        usleep(50000);
+        CHECK(pthread_cancel(t) == 0);
+        CHECK(pthread_join(t, &result) == 0);
+        CHECK(result == PTHREAD_CANCELED);
+        CHECK_INT(atomic_load(&forkfd_cleanup_ran), 1);
+        /* The cancelled wait reaped nothing: the child still runs, and
+         * its fd still waits for it. */
+        struct forkfd_info info;
+        errno = 0;
+        CHECK_INT(forkfd_wait4(long_ffd, &info, FFDW_NOHANG, NULL), -1);
+        CHECK_INT(errno, EAGAIN);
+        CHECK_INT(kill(pid, 0), 0);
+        OK(spawnfd_kill(long_ffd, SIGKILL));
+        CHECK_INT(forkfd_wait4(long_ffd, &info, 0, NULL), 0);
+        CHECK_INT(info.code, CLD_KILLED);
+        CHECK_INT(info.status, SIGKILL);
+        CHECK_INT(forkfd_close(long_ffd), 0);
+        long_ffd = -1;
+    }
+    printf("ok a thread cancelled in forkfd_wait4 reaped nothing\n");
 
     /* Every child reaped (the detached ones by the library's reaper),
      * and no fd left but the reaper's one epoll fd. */
