@@ -9,6 +9,8 @@
 
 #include <forkfd.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 
 #define ERRNO_KEPT 7777
 
@@ -74,11 +76,29 @@ static void *reap_everything(void *arg)
 /* Whatever the other reaper took, forkfd_wait4 reports either the exact
  * status (the kernel keeps it for pidfds since Linux 6.15) or ECHILD
  * (older kernels, watched paths): never another child's, never a hang. */
+/* Whether the kernel keeps a reaped child's status for its pidfd (Linux
+ * 6.15, PIDFD_INFO_EXIT) and `fd` is a pidfd (not the exit pipe of the
+ * watched paths): then the status must be exact, never ECHILD. */
+static int status_is_kept(int fd)
+{
+    struct stat st;
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (fstat(fd, &st) != 0 || S_ISFIFO(st.st_mode) || uname(&u) != 0)
+        return 0;
+    if (sscanf(u.release, "%d.%d", &major, &minor) != 2)
+        return 0;
+    return major > 6 || (major == 6 && minor >= 15);
+}
+
 static void check_exact_or_lost(int fd, int want, int *exact, int *lost)
 {
     struct forkfd_info info = { -1, -1 };
+    int kept = status_is_kept(fd);
     errno = 0;
     int r = forkfd_wait4(fd, &info, 0, NULL);
+    if (kept && r != 0)
+        FAIL("forkfd_wait4 lost a status the kernel keeps: %s", strerror(errno));
     if (r == 0) {
         CHECK_INT(info.code, CLD_EXITED);
         CHECK_INT(info.status, want);
