@@ -33,7 +33,7 @@ use spawnfd_core::{Command, Forked, fork_with_pidfd};
 
 use crate::error::Failure;
 use crate::ffi::{Entry, errno_of};
-use crate::wait::{adopt, done, is_fifo, readable, rusage};
+use crate::wait::{Fast, adopt, done, fast_reap, is_fifo, readable, rusage};
 
 /// `forkfd`/`vforkfd` flag: the returned fd is close-on-exec.
 pub const FFD_CLOEXEC: c_int = 1;
@@ -290,6 +290,20 @@ pub(crate) unsafe extern "C" fn wait4_nohang(
     ru: *mut libc::rusage,
 ) -> c_int {
     crate::ffi::entry(|| {
+        if options & FFDW_NOWAIT == 0 {
+            // SAFETY: `ru` is NULL or writable, by the contract.
+            match unsafe { fast_reap(fd, ru) } {
+                Fast::Running => return libc::EAGAIN,
+                Fast::Reaped { code, status } => {
+                    if !info.is_null() {
+                        // SAFETY: writable, by the contract.
+                        unsafe { *info = forkfd_info { code, status } };
+                    }
+                    return 0;
+                }
+                Fast::Slow => {}
+            }
+        }
         let mut child = match adopt(fd) {
             Ok(child) => child,
             // Reaped already: by another reaper (a waitpid(-1), SIGCHLD

@@ -94,6 +94,80 @@ pub(crate) fn readable(fd: BorrowedFd<'_>) -> Result<bool, c_int> {
     }
 }
 
+/// What [`fast_reap`] found.
+pub(crate) enum Fast {
+    /// The child runs (or is in a ptrace stop, which is its tracer's).
+    Running,
+    /// Reaped here: `waitid`'s `si_code` (`CLD_EXITED`, `CLD_KILLED`,
+    /// `CLD_DUMPED`) and `si_status`; `*ru` filled in.
+    Reaped { code: c_int, status: c_int },
+    /// Not a case for the fast path (an exit fd, a process that is not
+    /// our child, a child someone else reaped, a kernel without
+    /// `waitid(P_PIDFD)`): adopt the fd instead.
+    Slow,
+}
+
+/// The raw `waitid(P_PIDFD, fd, flags, ru)` (glibc's wrapper takes no
+/// rusage): `Some((si_code, si_status))`, or `None` when `WNOHANG`
+/// found nothing to report.
+fn waitid_pidfd(
+    fd: c_int,
+    flags: c_int,
+    ru: *mut libc::rusage,
+) -> Result<Option<(c_int, c_int)>, c_int> {
+    const P_PIDFD: libc::idtype_t = 3;
+    // SAFETY: siginfo_t is plain data, for which all zeroes is valid.
+    let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a writable siginfo; `ru` is NULL or writable (the callers'
+    // contract); the fd is only named.
+    let r = unsafe { libc::syscall(libc::SYS_waitid, P_PIDFD, fd, &raw mut si, flags, ru) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO));
+    }
+    // SAFETY: waitid filled in a SIGCHLD siginfo, or left it zero.
+    let (pid, status) = unsafe { (si.si_pid(), si.si_status()) };
+    Ok((pid != 0).then_some((si.si_code, status)))
+}
+
+/// The common case of a wait, in two system calls: `fd` is a pidfd of a
+/// child of this process that nobody else reaped. A look that takes
+/// nothing (`WNOWAIT`, so that a ptrace stop stays its tracer's), then,
+/// for an exit, the reap. Everything else is [`Fast::Slow`]: the caller
+/// adopts the fd as a `Child` (a copy, `/proc` read for the pid), which
+/// knows exit fds, kept statuses and strangers.
+///
+/// # Safety
+///
+/// `ru` is `NULL` or writable.
+pub(crate) unsafe fn fast_reap(fd: c_int, ru: *mut libc::rusage) -> Fast {
+    let is_exit = |code| matches!(code, libc::CLD_EXITED | libc::CLD_KILLED | libc::CLD_DUMPED);
+    let look = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
+    match waitid_pidfd(fd, look, std::ptr::null_mut()) {
+        Ok(None) => Fast::Running,
+        Ok(Some((code, _))) if !is_exit(code) => Fast::Running,
+        Ok(Some(_)) => {
+            // A zombie now: only its exit can be reported.
+            match waitid_pidfd(fd, libc::WEXITED | libc::WNOHANG | libc::__WALL, ru) {
+                Ok(Some((code, status))) if is_exit(code) => Fast::Reaped { code, status },
+                // Taken by another reaper since the look.
+                _ => Fast::Slow,
+            }
+        }
+        Err(_) => Fast::Slow,
+    }
+}
+
+/// The `wait(2)` status word of an exit `waitid` reported.
+pub(crate) fn wait_status(code: c_int, status: c_int) -> c_int {
+    match code {
+        libc::CLD_EXITED => (status & 0xff) << 8,
+        libc::CLD_DUMPED => (status & 0x7f) | 0x80,
+        _ => status & 0x7f,
+    }
+}
+
 /// Reaps the child of `fd` if it has exited: 0 with `*wstatus` and `*ru`
 /// filled in, `EAGAIN` while it runs, or an errno value. What the C
 /// shim's waits call between polls (its address is passed to them).
@@ -107,6 +181,18 @@ pub(crate) unsafe extern "C" fn nohang(
     ru: *mut libc::rusage,
 ) -> c_int {
     entry(|| {
+        // SAFETY: `ru` is NULL or writable, by the contract.
+        match unsafe { fast_reap(fd, ru) } {
+            Fast::Running => return libc::EAGAIN,
+            Fast::Reaped { code, status } => {
+                if !wstatus.is_null() {
+                    // SAFETY: writable, by the contract.
+                    unsafe { *wstatus = wait_status(code, status) };
+                }
+                return 0;
+            }
+            Fast::Slow => {}
+        }
         let mut child = match adopt(fd) {
             Ok(child) => child,
             // Reaped already (this process's pid for it is gone).
