@@ -62,18 +62,21 @@ pub(crate) fn spawn_with(
     // errno on the way, the caller finds its own back.
     let _errno = os::KeepErrno::new();
     let prep = Prepared::new(cmd, defaults)?;
-    check_path(cmd, &prep, function.is_some())?;
-    if cmd.use_fork {
+    // Where a CLONE_VM child would not share our memory (valgrind,
+    // qemu-user), every child is made on the fork path.
+    let fork = cmd.use_fork || !clone::vm_shared();
+    check_path(cmd, &prep, function.is_some(), fork)?;
+    if fork {
         return crate::spawn::fork::spawn_forked(cmd, prep, function);
     }
     spawn_vfork(cmd, prep, function)
 }
 
 /// Refuses, before any process exists, what the chosen path cannot do.
-fn check_path(cmd: &Command, prep: &Prepared<'_>, function: bool) -> io::Result<()> {
+fn check_path(cmd: &Command, prep: &Prepared<'_>, function: bool, fork: bool) -> io::Result<()> {
     let refuse = |what: std::fmt::Arguments<'_>| Err(invalid(prep.program, what));
     let runs_user_code = !cmd.hooks.is_empty() || function;
-    if !cmd.use_fork {
+    if !fork {
         if runs_user_code && cmd.attrs.traceme {
             return refuse(format_args!(
                 "a traced child (ptrace_traceme) runs beside the spawning thread, which \
@@ -83,6 +86,14 @@ fn check_path(cmd: &Command, prep: &Prepared<'_>, function: bool) -> io::Result<
         }
         return Ok(());
     }
+    // Why the fork path: asked for, or forced by a clone that does not
+    // share memory here.
+    let why = if cmd.use_fork {
+        "leave use_fork off"
+    } else {
+        "children are made by fork here, because a CLONE_VM child does not share this \
+         process's memory (as under valgrind or qemu-user)"
+    };
     let ns = cmd.attrs.namespaces;
     for (flag, name) in [
         (Namespaces::USER, "user"),
@@ -92,14 +103,14 @@ fn check_path(cmd: &Command, prep: &Prepared<'_>, function: bool) -> io::Result<
         if ns.contains(flag) {
             return refuse(format_args!(
                 "the fork path cannot give the child a new {name} namespace (unshare would \
-                 not move the child itself into it); leave use_fork off"
+                 not move the child itself into it); {why}"
             ));
         }
     }
     if cmd.exit_signal != Some(crate::Signal::CHLD) {
         return refuse(format_args!(
             "the fork path's child has SIGCHLD as its exit signal (fork() gives no other); \
-             leave use_fork off to choose it"
+             {why}"
         ));
     }
     Ok(())

@@ -252,6 +252,84 @@ pub(crate) fn expected_method() -> Method {
         .unwrap_or(Method::CloneNoPidfd)
 }
 
+/// Whether a child created with `CLONE_VM` shares this process's memory:
+/// 0 not known yet, 1 yes, 2 no.
+static VM_SHARED: AtomicU8 = AtomicU8::new(0);
+
+/// Whether a child created with `CLONE_VM` really shares our memory.
+///
+/// Under valgrind (and, by its source, qemu-user) it does not: such a
+/// clone is run as a fork, so the child would set itself up and exec in
+/// a copy of our memory, its report would never reach us, and the
+/// program would run while the spawn failed. Where it does not, children
+/// are made on the fork path, whose report travels through a pipe.
+///
+/// Asked once per process, before its first such spawn, by a child that
+/// stores one word in our memory and exits. That child has no exit signal
+/// and is reaped at once with `__WALL`, so no `waitpid(-1)` elsewhere can
+/// see it. When no child can be made to ask (a transient error), the
+/// answer is "shared" and the question is asked again next time.
+pub(crate) fn vm_shared() -> bool {
+    match VM_SHARED.load(Ordering::Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
+    let Some(shared) = probe_vm_shared() else {
+        return true;
+    };
+    VM_SHARED.store(if shared { 1 } else { 2 }, Ordering::Relaxed);
+    shared
+}
+
+fn probe_vm_shared() -> Option<bool> {
+    let word = AtomicU32::new(0);
+    let blocked = BlockAllSignals::new().ok()?;
+    let mut method = expected_method();
+    let created = loop {
+        // SAFETY: `store_one` follows the child rules (one atomic store and
+        // a raw exit) and `word` outlives the call, which returns once the
+        // child has exited.
+        let result = unsafe {
+            spawn_vfork(
+                store_one,
+                (&raw const word).cast_mut().cast(),
+                method,
+                Request::default(),
+                &blocked,
+            )
+        };
+        match result {
+            Ok(created) => break created,
+            Err(Failure::Refused { next, .. }) => method = next,
+            Err(Failure::Error(_)) => return None,
+        }
+    };
+    drop(blocked);
+    // Ours, unreaped, and invisible to a waitpid(-1) without __WALL: its
+    // pid names it until this reap.
+    let flags = libc::WEXITED | libc::__WALL;
+    while let Err(e) = super::pidfd::waitid_on(Target::Pid(created.pid), flags, None) {
+        if e.raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    Some(word.load(Ordering::Acquire) == 1)
+}
+
+/// The probe's child: stores 1 in the word it is given, and exits.
+///
+/// # Safety
+/// `arg` points to an `AtomicU32` that lives until the parent is woken.
+unsafe extern "C" fn store_one(arg: *mut c_void) -> ! {
+    // SAFETY: by the contract, a live AtomicU32.
+    unsafe { &*arg.cast::<AtomicU32>() }.store(1, Ordering::Release);
+    loop {
+        // SAFETY: exit_group takes an integer and does not return.
+        let _ = unsafe { super::raw::syscall!(libc::SYS_exit_group, 0) };
+    }
+}
+
 /// A child that the kernel created.
 pub(crate) struct Created {
     pub(crate) pid: u32,
