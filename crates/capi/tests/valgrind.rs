@@ -49,6 +49,8 @@ fn valgrind_run(name: &str) -> Run {
     let exe = common::compile(name);
     let dir = common::scratch(&format!("valgrind-{name}"));
     let mut child = Command::new("valgrind")
+        // The C programs leave out, saying so, what cannot be had there.
+        .env("SPAWNFD_UNDER_VALGRIND", "1")
         .args(VALGRIND)
         .arg(format!("--log-file={}/vg.%p.log", dir.display()))
         .arg(&exe)
@@ -159,6 +161,30 @@ fn check_log(what: &str, log: &str, check_fds: bool) {
     }
 }
 
+/// Memcheck's findings other than leaks in one log: invalid reads and
+/// writes, uses of uninitialised values, bad frees, bad system call
+/// arguments.
+fn check_accesses(what: &str, log: &str) {
+    const KINDS: [&str; 7] = [
+        "Invalid read",
+        "Invalid write",
+        "Invalid free",
+        "Mismatched free",
+        "uninitialised",
+        "Syscall param",
+        "Source and destination overlap",
+    ];
+    let found: Vec<&str> = log
+        .lines()
+        .filter(|l| KINDS.iter().any(|k| l.contains(k)))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "{what}: memcheck found errors:\n{}\n\n{log}",
+        found.join("\n")
+    );
+}
+
 impl Run {
     /// The program's exit status was its own (not 99, memcheck's), and
     /// every log is clean. `complete`: it ran to its end, so its fds are
@@ -178,9 +204,12 @@ impl Run {
             // runs what it exec'd natively: no --trace-children). One
             // that ended before exec (exit_group) has a summary, and the
             // parent's fds (those it had to place, a pipe of the test's):
-            // only its memory is judged.
+            // only its memory accesses are judged. Not its leaks: it
+            // ends with exit_group in a copy of the parent, whose other
+            // threads (and their pointers) were not copied, so blocks
+            // they hold look lost there.
             if log.contains("ERROR SUMMARY") {
-                check_log(&format!("{} ({})", self.name, path.display()), log, false);
+                check_accesses(&format!("{} ({})", self.name, path.display()), log);
             }
         }
     }

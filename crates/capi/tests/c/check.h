@@ -43,6 +43,15 @@
             FAIL("check failed: %s", #cond);                                   \
     } while (0)
 
+/* Set by tests/valgrind.rs: valgrind runs a CLONE_VM clone as a fork, so
+ * the library makes children on its fork path there (which refuses new
+ * user and PID namespaces and other exit signals), and valgrind itself
+ * refuses RLIMIT_NOFILE changes (it keeps fds of its own at the top). */
+static inline int under_valgrind(void)
+{
+    return getenv("SPAWNFD_UNDER_VALGRIND") != NULL;
+}
+
 #define CHECK_INT(a, b)                                                        \
     do {                                                                       \
         long long a_ = (long long)(a), b_ = (long long)(b);                    \

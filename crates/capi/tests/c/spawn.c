@@ -51,7 +51,9 @@ static void test_fds(void)
     spawnfd_cmd *cmd = report_cmd();
     int status;
     int a = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int b = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    /* (Not /proc/self/exe: valgrind answers that open with a copy of an
+     * fd of its own, without O_CLOEXEC.) */
+    int b = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     /* Not close-on-exec, as another thread's careless open: the child
      * must not get it. */
     int stray = open("/dev/zero", O_RDONLY);
@@ -169,7 +171,9 @@ static void test_limits_and_scheduling(void)
 {
     spawnfd_cmd *cmd = report_cmd();
     int status;
-    OK(spawnfd_cmd_rlimit(cmd, RLIMIT_NOFILE, 100, 200));
+    /* Under valgrind, which refuses NOFILE changes, another limit. */
+    int resource = under_valgrind() ? RLIMIT_CORE : RLIMIT_NOFILE;
+    OK(spawnfd_cmd_rlimit(cmd, resource, 100, 200));
     /* One above this process's (raising it needs no privilege). */
     errno = 0;
     int nice = getpriority(PRIO_PROCESS, 0) + 1;
@@ -189,7 +193,8 @@ static void test_limits_and_scheduling(void)
     OK(spawnfd_cmd_parent_death_signal(cmd, SIGTERM));
     OK(spawnfd_cmd_process_group(cmd, 0));
     char *out = run_capture(cmd, &status);
-    CHECK_STR(line_of(out, "nofile "), "100 200");
+    if (!under_valgrind())
+        CHECK_STR(line_of(out, "nofile "), "100 200");
     char want_nice[16];
     snprintf(want_nice, sizeof want_nice, "%d", nice);
     CHECK_STR(line_of(out, "nice "), want_nice);
@@ -217,6 +222,11 @@ static void test_limits_and_scheduling(void)
     spawnfd_cmd_free(cmd);
 
     /* A private child: no exit signal; still waited for by its pidfd. */
+    if (under_valgrind()) {
+        printf("skipped: exit signal 0 under valgrind: children are made by fork there\n");
+        printf("ok limits, scheduling, session and group\n");
+        return;
+    }
     cmd = report_cmd();
     OK(spawnfd_cmd_exit_signal(cmd, 0));
     out = run_capture(cmd, &status);
