@@ -199,6 +199,7 @@ fn spawn_vfork(
             by_pid,
             // User code gets the larger stack.
             big_stack: !cmd.hooks.is_empty() || function.is_some(),
+            probe: false,
         };
         // SAFETY: `child_main` follows the child rules and receives the ctx
         // it expects, which lives until spawn_vfork returns; signals are

@@ -295,7 +295,10 @@ fn probe_vm_shared() -> Option<bool> {
                 store_one,
                 (&raw const word).cast_mut().cast(),
                 method,
-                Request::default(),
+                Request {
+                    probe: true,
+                    ..Request::default()
+                },
                 &blocked,
             )
         };
@@ -368,6 +371,10 @@ pub(crate) struct Request<'a> {
     pub(crate) by_pid: bool,
     /// The child runs user code: give it the 256 KiB stack.
     pub(crate) big_stack: bool,
+    /// A probe of the library's own ([`vm_shared`]): what it learns about
+    /// the methods is not remembered, so that the first real request
+    /// still names every method's answer in its errors.
+    pub(crate) probe: bool,
 }
 
 /// The hand-shake of a child in a new user namespace: the child waits on
@@ -484,6 +491,9 @@ pub(crate) unsafe fn spawn_vfork(
     }
     // The child has exec'd or exited: its stack is free again.
     stack.give_back();
+    if request.probe {
+        return Ok(created);
+    }
     if method > expected_method() {
         // A better method was refused for this request and this one
         // created the child: remember it. (Never moves back up.)
