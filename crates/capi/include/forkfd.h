@@ -31,12 +31,13 @@
  *   forkfd_info, or fails.
  * - forkfd_close never leaves a zombie: a child not yet reaped is handed
  *   to the library's reaper.
- * - spawnfd() (Qt's wrapper over posix_spawn) is not provided: see the
- *   end of this file.
+ * - spawnfd() is race-free or fails: it needs glibc 2.39's pidfd_spawn
+ *   (looked up at run time) and returns -1/ENOSYS without it, never a
+ *   pid from posix_spawn turned into an fd after the fact.
  *
  * Thread safety: every function is thread-safe. None is
  * async-signal-safe. forkfd_wait4 (when it blocks) is a cancellation
- * point, as waitpid(2); forkfd, vforkfd and forkfd_close run with
+ * point, as waitpid(2); forkfd, vforkfd, spawnfd and forkfd_close run with
  * cancellation disabled. Do not call them with asynchronous cancellation
  * enabled.
  */
@@ -47,6 +48,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <unistd.h>
+#if _POSIX_SPAWN > 0
+#include <spawn.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -181,15 +185,43 @@ static inline int forkfd_wait(int ffd, struct forkfd_info *info, struct rusage *
  */
 int forkfd_close(int ffd);
 
+#if _POSIX_SPAWN > 0
+/* spawnfd: search PATH for the program (posix_spawnp). Qt's value, which
+ * is FFD_NONBLOCK's too: see spawnfd. */
+#define FFD_SPAWN_SEARCH_PATH O_RDWR
+
 /*
- * Qt's spawnfd(flags, ppid, path, file_actions, attrp, argv, envp), a
- * wrapper over posix_spawn, is not provided. posix_spawn gives a pid,
- * and a pid turned into an fd after the fact can name another process
- * once something else reaps the child: not race-free. glibc 2.39's
- * pidfd_spawn is, where present; call it directly, or use
- * spawnfd_spawn() from <spawnfd.h> (crates/capi/README.md, "Porting from
- * posix_spawn").
+ * spawnfd: posix_spawn(3) (posix_spawnp with FFD_SPAWN_SEARCH_PATH), with
+ * the child as a pidfd, race-free.
+ *
+ * path, file_actions, attrp, argv and envp are posix_spawn's. flags:
+ * FFD_CLOEXEC, FFD_SPAWN_SEARCH_PATH, or both (anything else: EINVAL).
+ * FFD_SPAWN_SEARCH_PATH has the value of FFD_NONBLOCK (2, O_RDWR, as in
+ * Qt's header): here 2 means "search PATH", and, as in Qt (whose spawnfd
+ * hands the same flags to the code that makes its fd), the fd is then
+ * also O_NONBLOCK, so forkfd_wait4 on it never blocks. A non-blocking fd
+ * without a PATH search cannot be asked for: set O_NONBLOCK with fcntl.
+ *
+ * Race-free only through glibc 2.39's pidfd_spawn and pidfd_spawnp,
+ * which create the pidfd together with the child; they are looked up at
+ * run time (dlsym(RTLD_DEFAULT), once per process), so the library does
+ * not require that glibc. Without them spawnfd fails with ENOSYS and
+ * creates no child: a pid from posix_spawn made into an fd afterwards
+ * can name another process once something else reaps the child. Use
+ * spawnfd_spawn() from <spawnfd.h> instead (crates/capi/README.md,
+ * "Porting from posix_spawn"), which needs no particular glibc.
+ *
+ * Returns the fd (a pidfd, never 0, 1 or 2: forkfd_wait4 and
+ * forkfd_close take it), with the child's pid in *ppid (ppid may be
+ * NULL; -1 if another reaper in the process took the child before its
+ * pid was read). On failure -1 and errno: ENOSYS (no pidfd_spawn), EINVAL
+ * (unknown flags, path NULL), what pidfd_spawn returns (ENOENT, EACCES,
+ * ENOMEM, EAGAIN, ...: the exec's error is reported here, as
+ * posix_spawn does), EMFILE.
  */
+int spawnfd(int flags, pid_t *ppid, const char *path, const posix_spawn_file_actions_t *file_actions,
+            posix_spawnattr_t *attrp, char *const argv[], char *const envp[]);
+#endif
 
 #ifdef __cplusplus
 }

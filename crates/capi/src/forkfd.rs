@@ -1,4 +1,4 @@
-//! Qt's forkfd API (`include/forkfd.h`: `forkfd`, `vforkfd`,
+//! Qt's forkfd API (`include/forkfd.h`: `forkfd`, `vforkfd`, `spawnfd`,
 //! `forkfd_wait4`, `forkfd_close`) over the engine, so that a program
 //! written against Qt's `forkfd.h` links against libspawnfd unchanged.
 //!
@@ -23,11 +23,12 @@
 //! child function in the child, writes results where the caller asked and
 //! closes the one fd the caller gives to `forkfd_close`.
 
-use std::ffi::{c_int, c_void};
-use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd};
+use std::ffi::{CStr, c_char, c_int, c_void};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::ExitStatus;
+use std::sync::OnceLock;
 
 use spawnfd_core::{Command, Forked, fork_with_pidfd};
 
@@ -43,6 +44,12 @@ pub const FFD_NONBLOCK: c_int = 2;
 /// `vforkfd` flag: make the child with `fork()` (the default is vfork
 /// semantics). Accepted and meaningless for `forkfd`, which always forks.
 pub const FFD_USE_FORK: c_int = 4;
+/// `spawnfd` flag: search `PATH` for the program (`pidfd_spawnp`).
+/// Qt's value (`O_RDWR`), which is also `FFD_NONBLOCK`'s: as in Qt, where
+/// `spawnfd` hands its flags to the code that makes the fd, the fd of a
+/// `spawnfd` with this flag is also `O_NONBLOCK`, and `spawnfd` cannot
+/// make a non-blocking fd without searching `PATH`.
+pub const FFD_SPAWN_SEARCH_PATH: c_int = 2;
 /// What `forkfd` returns in the child.
 pub const FFD_CHILD_PROCESS: c_int = -2;
 /// `forkfd_wait4` option: do not block (-1 with `EAGAIN` while the child
@@ -218,6 +225,125 @@ pub unsafe extern "C" fn vforkfd(
         }
         give(child.into_pidfd(), flags)
     })
+}
+
+/// glibc's `pidfd_spawn` and `pidfd_spawnp` (2.39): the child's pidfd in
+/// `*pidfd` (close-on-exec), 0 or an errno value.
+type PidfdSpawn = unsafe extern "C" fn(
+    pidfd: *mut c_int,
+    path: *const c_char,
+    file_actions: *const libc::posix_spawn_file_actions_t,
+    attrp: *const libc::posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int;
+
+/// `pidfd_spawn` and `pidfd_spawnp` as the process has them (looked up
+/// once, with `dlsym(RTLD_DEFAULT)`: glibc 2.39 or later, or whatever
+/// the program itself exports under those names).
+fn pidfd_spawners() -> (Option<PidfdSpawn>, Option<PidfdSpawn>) {
+    static SPAWNERS: OnceLock<(Option<PidfdSpawn>, Option<PidfdSpawn>)> = OnceLock::new();
+    *SPAWNERS.get_or_init(|| {
+        let find = |name: &CStr| {
+            // SAFETY: a NUL-terminated name; RTLD_DEFAULT is a valid handle.
+            let sym = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+            // SAFETY: glibc's (or the program's) function of that name has
+            // this signature.
+            (!sym.is_null()).then(|| unsafe { std::mem::transmute::<*mut c_void, PidfdSpawn>(sym) })
+        };
+        (find(c"pidfd_spawn"), find(c"pidfd_spawnp"))
+    })
+}
+
+/// The flags `spawnfd` takes.
+const SPAWN_FLAGS: c_int = FFD_CLOEXEC | FFD_SPAWN_SEARCH_PATH;
+
+/// Qt's `spawnfd`: `posix_spawn` (`posix_spawnp` with
+/// `FFD_SPAWN_SEARCH_PATH`) with the child as a pidfd, race-free: only
+/// through glibc's `pidfd_spawn`/`pidfd_spawnp` (2.39), which make the
+/// pidfd with the child. Without them -1 with `ENOSYS`, and no child. See
+/// `include/forkfd.h`.
+///
+/// # Safety
+///
+/// `ppid` is `NULL` or writable; `path`, `file_actions`, `attrp`, `argv`
+/// and `envp` are what `posix_spawn` takes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd(
+    flags: c_int,
+    ppid: *mut libc::pid_t,
+    path: *const c_char,
+    file_actions: *const libc::posix_spawn_file_actions_t,
+    attrp: *mut libc::posix_spawnattr_t,
+    argv: *const *mut c_char,
+    envp: *const *mut c_char,
+) -> c_int {
+    call(|| {
+        if flags & !SPAWN_FLAGS != 0 || path.is_null() {
+            return Err(libc::EINVAL);
+        }
+        let (spawn, spawnp) = pidfd_spawners();
+        let f = if flags & FFD_SPAWN_SEARCH_PATH != 0 {
+            spawnp
+        } else {
+            spawn
+        };
+        // Never posix_spawn and pidfd_open: that pid can be reaped and
+        // reused before it is opened.
+        let f = f.ok_or(libc::ENOSYS)?;
+        let mut raw: c_int = -1;
+        // SAFETY: the caller's arguments, as posix_spawn takes them, by
+        // the contract; `raw` is writable.
+        let r = unsafe { f(&raw mut raw, path, file_actions, attrp, argv, envp) };
+        if r != 0 {
+            return Err(r);
+        }
+        if raw < 0 {
+            return Err(libc::EIO);
+        }
+        // SAFETY: pidfd_spawn succeeded: `raw` is the new pidfd, ours.
+        let mut fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let last = || {
+            std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO)
+        };
+        if raw <= 2 {
+            // Not in the place of stdin, stdout or stderr.
+            // SAFETY: fcntl on our own fd, integers only.
+            let dup = unsafe { libc::fcntl(raw, libc::F_DUPFD_CLOEXEC, 3) };
+            if dup < 0 {
+                let e = last();
+                // The child is handed to the reaper with the fd.
+                adopt_owned(fd);
+                return Err(e);
+            }
+            // SAFETY: a new fd of ours; the old one closes on drop.
+            fd = unsafe { OwnedFd::from_raw_fd(dup) };
+        } else {
+            // SAFETY: as above. Close-on-exec until `give` clears it.
+            unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+        if !ppid.is_null() {
+            // -1 if another reaper took the child already (its status
+            // is still the fd's).
+            let pid = spawnfd_core::pidfd_getpid(fd.as_fd())
+                .map(|p| p as libc::pid_t)
+                .unwrap_or(-1);
+            // SAFETY: writable, by the contract.
+            unsafe { *ppid = pid };
+        }
+        // FFD_SPAWN_SEARCH_PATH is FFD_NONBLOCK's bit: as in Qt, the fd
+        // is then non-blocking too.
+        give(fd, flags)
+    })
+}
+
+/// Hands the child of `fd` to the library's reaper (reaped now if it has
+/// exited, else when it does) and closes `fd`.
+fn adopt_owned(fd: OwnedFd) {
+    // Dropped: reaped now if it has exited, else by the reaper.
+    drop(spawnfd_core::Child::from_pidfd(fd));
 }
 
 /// The `forkfd_info` of a wait status.

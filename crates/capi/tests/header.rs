@@ -114,7 +114,7 @@ fn forkfd_constants() -> Vec<(String, i64)> {
 #[test]
 fn forkfd_header_compiles_and_matches_the_library() {
     let consts = forkfd_constants();
-    assert_eq!(consts.len(), 6, "src/forkfd.rs constants: {consts:?}");
+    assert_eq!(consts.len(), 7, "src/forkfd.rs constants: {consts:?}");
     let header = std::fs::read_to_string(crate_dir().join("include/forkfd.h")).unwrap();
     let defined: Vec<&str> = header
         .lines()
@@ -145,7 +145,9 @@ fn forkfd_header_compiles_and_matches_the_library() {
     body.push_str(
         "int use(void);\n\
          int use(void) { struct forkfd_info i; pid_t p; int fd = forkfd(FFD_CLOEXEC, &p); \
-         return forkfd_wait(fd, &i, 0) + forkfd_close(fd) + vforkfd(0, &p, 0, 0); }\n",
+         char *argv[] = {0}; \
+         return forkfd_wait(fd, &i, 0) + forkfd_close(fd) + vforkfd(0, &p, 0, 0) \
+         + spawnfd(FFD_SPAWN_SEARCH_PATH, &p, \"true\", 0, 0, argv, argv); }\n",
     );
     let c = dir.join("use.c");
     let cpp = dir.join("use.cpp");

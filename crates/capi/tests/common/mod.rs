@@ -105,11 +105,17 @@ pub fn install(prefix: &Path) {
 /// Compiles `tests/c/NAME.c` against the installed library (shared,
 /// found at run time through its rpath); the executable's path.
 pub fn compile(name: &str) -> PathBuf {
+    compile_with(name, name, &[])
+}
+
+/// As [`compile`], with more compiler arguments (`-rdynamic`, `-DX`),
+/// into the executable `exe` (one source, several builds).
+pub fn compile_with(name: &str, exe: &str, extra: &[&str]) -> PathBuf {
     let prefix = prefix();
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/c")
         .join(format!("{name}.c"));
-    let exe = scratch("bin").join(name);
+    let exe = scratch("bin").join(exe);
     let lib = prefix.join("lib");
     let out = Command::new("cc")
         .args([
@@ -123,6 +129,7 @@ pub fn compile(name: &str) -> PathBuf {
         ])
         .arg("-I")
         .arg(prefix.join("include/spawnfd"))
+        .args(extra)
         .arg(&src)
         .arg("-o")
         .arg(&exe)
@@ -142,7 +149,12 @@ pub fn compile(name: &str) -> PathBuf {
 /// Compiles and runs `tests/c/NAME.c`; fails with its output unless it
 /// exits 0. Its `ok` and `skipped:` lines are passed on.
 pub fn run_c(name: &str) {
-    let exe = compile(name);
+    run_exe(name, &compile(name));
+}
+
+/// Runs a compiled test program as [`run_c`] does.
+pub fn run_exe(name: &str, exe: &Path) {
+    let exe = exe.to_path_buf();
     let out = Command::new(&exe).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
