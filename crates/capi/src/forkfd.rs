@@ -487,6 +487,14 @@ pub(crate) unsafe extern "C" fn wait4_nohang(
             // Left waitable: the watcher's entry (exit-fd path) stays.
             done(child);
         }
+        // Taken by another reaper after the fd was adopted (a waitpid(-1)
+        // between the adoption and the wait): the status the kernel kept.
+        let result = match result {
+            Err(libc::ECHILD) if !nowait => kept_status(fd)
+                .map(|i| (i, rusage(None)))
+                .ok_or(libc::ECHILD),
+            other => other,
+        };
         match result {
             Err(e) => e,
             Ok((i, usage)) => {
