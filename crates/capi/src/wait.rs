@@ -261,18 +261,7 @@ pub unsafe extern "C" fn spawnfd_try_wait(
 /// Thread-safe. Not a cancellation point. Not async-signal-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn spawnfd_kill(pidfd: c_int, sig: c_int) -> c_int {
-    entry(|| {
-        let Some(sig) = Signal::new(sig) else {
-            return libc::EINVAL;
-        };
-        let child = match adopt(pidfd) {
-            Ok(child) => child,
-            Err(e) => return e,
-        };
-        let sent = child.send_signal(sig);
-        done(child);
-        sent.err().map_or(0, |e| errno_of(&e))
-    })
+    signal_with(pidfd, sig, Child::send_signal)
 }
 
 /// Sends `sig` to the process group the child leads (spawned with
@@ -287,6 +276,12 @@ pub extern "C" fn spawnfd_kill(pidfd: c_int, sig: c_int) -> c_int {
 /// Thread-safe. Not a cancellation point.
 #[unsafe(no_mangle)]
 pub extern "C" fn spawnfd_kill_group(pidfd: c_int, sig: c_int) -> c_int {
+    signal_with(pidfd, sig, Child::send_signal_to_group)
+}
+
+/// Sends `sig` through `send` to the child behind an adopted copy of
+/// `pidfd`: 0 or an errno value.
+fn signal_with(pidfd: c_int, sig: c_int, send: fn(&Child, Signal) -> std::io::Result<()>) -> c_int {
     entry(|| {
         let Some(sig) = Signal::new(sig) else {
             return libc::EINVAL;
@@ -295,7 +290,7 @@ pub extern "C" fn spawnfd_kill_group(pidfd: c_int, sig: c_int) -> c_int {
             Ok(child) => child,
             Err(e) => return e,
         };
-        let sent = child.send_signal_to_group(sig);
+        let sent = send(&child, sig);
         done(child);
         sent.err().map_or(0, |e| errno_of(&e))
     })

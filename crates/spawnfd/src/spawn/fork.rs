@@ -23,7 +23,7 @@
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-use crate::command::{Command, MaskPlan};
+use crate::command::Command;
 use crate::error::{Detail, Step};
 use crate::in_child::{ChildCtx, JoinCgroup, Record, Report, child_main};
 use crate::spawn::attrs::Namespaces;
@@ -73,11 +73,7 @@ pub(crate) fn spawn_forked(
     let report_min = top.saturating_add(1).max(3);
     let report = Report::default();
     let blocked = BlockAllSignals::new()?;
-    let mask = match cmd.signals.mask {
-        MaskPlan::Empty => 0,
-        MaskPlan::InheritThread => blocked.old(),
-        MaskPlan::Set(set) => set.as_raw(),
-    };
+    let mask = super::child_mask(cmd, &blocked);
     let mut ctx = ChildCtx {
         argv: prep.argv.as_ptr(),
         envp: prep.envp.as_ptr(),

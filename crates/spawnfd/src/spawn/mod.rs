@@ -116,6 +116,16 @@ fn check_path(cmd: &Command, prep: &Prepared<'_>, function: bool, fork: bool) ->
     Ok(())
 }
 
+/// The signal mask the child ends with: empty, the spawning thread's
+/// (from before `blocked`), or the one asked for.
+pub(crate) fn child_mask(cmd: &Command, blocked: &BlockAllSignals) -> u64 {
+    match cmd.signals.mask {
+        MaskPlan::Empty => 0,
+        MaskPlan::InheritThread => blocked.old(),
+        MaskPlan::Set(set) => set.as_raw(),
+    }
+}
+
 /// The default path: `clone3(CLONE_VM | CLONE_VFORK)` and its fallbacks.
 fn spawn_vfork(
     cmd: &Command,
@@ -161,11 +171,7 @@ fn spawn_vfork(
         let report = Report::default();
         let go = AtomicU32::new(0);
         let blocked = BlockAllSignals::new()?;
-        let mask = match cmd.signals.mask {
-            MaskPlan::Empty => 0,
-            MaskPlan::InheritThread => blocked.old(),
-            MaskPlan::Set(set) => set.as_raw(),
-        };
+        let mask = child_mask(cmd, &blocked);
         let mut ctx = ChildCtx {
             argv: prep.argv.as_ptr(),
             envp: prep.envp.as_ptr(),
