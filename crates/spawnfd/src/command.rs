@@ -101,6 +101,8 @@ pub struct Command {
     /// Leave the inherited fds as they are: no stdio hardening, nothing
     /// marked close-on-exec.
     pub(crate) keep_fds: bool,
+    /// Where a program without a `/` is searched for, instead of `PATH`.
+    pub(crate) search_path: Option<OsString>,
 }
 
 /// A `pre_exec` hook.
@@ -117,6 +119,8 @@ pub(crate) struct EnvChanges {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SignalPlan {
     pub(crate) reset_ignored: bool,
+    /// Reset to `SIG_DFL` even when ignored ones are kept.
+    pub(crate) default: SignalSet,
     pub(crate) mask: MaskPlan,
 }
 
@@ -147,6 +151,7 @@ impl Command {
             fds: Vec::new(),
             signals: SignalPlan {
                 reset_ignored: true,
+                default: SignalSet::empty(),
                 mask: MaskPlan::Empty,
             },
             attrs: Attrs::default(),
@@ -155,6 +160,7 @@ impl Command {
             hooks: Vec::new(),
             use_fork: false,
             keep_fds: false,
+            search_path: None,
         }
     }
 
@@ -301,6 +307,47 @@ impl Command {
     /// leaves them.
     pub fn reset_ignored_signals(&mut self, reset: bool) -> &mut Command {
         self.signals.reset_ignored = reset;
+        self
+    }
+
+    /// Sets these signals to `SIG_DFL` in the child even where
+    /// [`reset_ignored_signals(false)`](Command::reset_ignored_signals)
+    /// keeps the others the parent ignores: `posix_spawn`'s
+    /// `POSIX_SPAWN_SETSIGDEF`. (With the default reset, every signal is
+    /// `SIG_DFL` already.) `SIGKILL` and `SIGSTOP`, which are never
+    /// anything else, are left out.
+    ///
+    /// ```
+    /// use spawnfd::{Command, Signal, SignalSet};
+    ///
+    /// // Ignored signals stay ignored, as a shell's `nohup` wants,
+    /// // except SIGINT.
+    /// let status = Command::new("true")
+    ///     .reset_ignored_signals(false)
+    ///     .default_signals(SignalSet::from_iter([Signal::INT]))
+    ///     .status()?;
+    /// assert!(status.success());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn default_signals(&mut self, signals: SignalSet) -> &mut Command {
+        self.signals.default = signals;
+        self
+    }
+
+    /// Searches for a program without a `/` in these directories (a
+    /// `PATH`-style list separated by `:`) instead of the child's `PATH`:
+    /// how `posix_spawnp` searches the caller's `PATH` whatever
+    /// environment it gives the child.
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    ///
+    /// let status = Command::new("true").env("PATH", "/nowhere").search_path("/usr/bin:/bin").status()?;
+    /// assert!(status.success());
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn search_path<S: AsRef<OsStr>>(&mut self, dirs: S) -> &mut Command {
+        self.search_path = Some(dirs.as_ref().to_owned());
         self
     }
 
@@ -828,6 +875,41 @@ impl Command {
     /// [`died_by_signal`](crate::SpawnError::died_by_signal) set.
     pub fn spawn(&mut self) -> io::Result<Child> {
         spawn::spawn(self, Defaults::Inherit)
+    }
+
+    /// Starts the child and hands it over as a bare pid, as `posix_spawn`
+    /// does: the library keeps nothing of it (no pidfd, no watcher thread,
+    /// no reaper), and the caller must reap it, with `waitpid` or
+    /// `waitid` on that pid, or leave a zombie.
+    ///
+    /// For code built around pids: a `posix_spawn`-shaped API (the C
+    /// library's), an event loop that reaps on `SIGCHLD`. Everything else
+    /// is as [`spawn`](Command::spawn): the same steps, fds, signals and
+    /// errors (a child that failed has been reaped). Prefer `spawn`: once
+    /// the pid is reaped the kernel may give it to another process, so a
+    /// signal sent by pid after the wait, or a wait racing a `waitpid(-1)`
+    /// elsewhere, can reach a stranger; a [`Child`] cannot.
+    ///
+    /// A child that somebody killed while it was set up was spawned: its
+    /// pid is returned, and the caller's wait reports the signal.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](Command::spawn), and `InvalidInput` for a piped
+    /// stdin, stdout or stderr, whose parent end would have no owner.
+    ///
+    /// ```
+    /// use spawnfd::Command;
+    ///
+    /// let pid = Command::new("true").spawn_pid()? as libc::pid_t;
+    /// let mut status = 0;
+    /// // SAFETY: a writable int; the pid is our unreaped child.
+    /// assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    /// assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn spawn_pid(&mut self) -> io::Result<u32> {
+        spawn::spawn_pid(self)
     }
 
     /// Starts a child that runs `f` instead of a program, and exits with

@@ -659,3 +659,26 @@ fn in_flight_channels_isolated() {
         "a spawn waited {slowest:?}: a forked child held its report pipe"
     );
 }
+
+#[test]
+fn hooks_that_reuse_low_fds_do_not_cut_the_report_off() {
+    // The forked child's report travels through a pipe; a hook that
+    // dup2s onto, or closes, the low numbers (as posix_spawn file actions
+    // do) must not reach it: its failure still arrives, step and errno.
+    let mut cmd = Command::new("true");
+    cmd.use_fork(true);
+    // SAFETY: raw system calls only, on fds of the forked child.
+    unsafe {
+        cmd.pre_exec(|| {
+            for fd in 3..64 {
+                libc::dup2(0, fd);
+            }
+            libc::close_range(64, 1000, 0);
+            Err(io::Error::from_raw_os_error(libc::ENOTTY))
+        });
+    }
+    let err = cmd.spawn().expect_err("the hook fails");
+    let detail = spawn_error(&err);
+    assert_eq!(detail.step(), Step::Hook, "{err}");
+    assert_eq!(detail.raw_os_error(), Some(libc::ENOTTY), "{err}");
+}

@@ -323,3 +323,28 @@ fn arg0_is_what_the_child_sees() {
     let report = run(Command::new(probe).arg0("").args(["a b", ""]));
     assert_eq!(probe_args(&report), ["", "a b", ""]);
 }
+
+#[test]
+fn search_path_replaces_the_childs_path() {
+    let _serial = serial();
+    let tmp = TempDir::new("search-path");
+    let (a, b) = (tmp.subdir("a"), tmp.subdir("b"));
+    echo_script(&a, PROG, "A");
+    echo_script(&b, PROG, "B");
+    // The child's PATH names b; the search is in a, and the child's PATH
+    // is left as given (the script's `echo` still finds its shell's).
+    let mut cmd = Command::new(PROG);
+    cmd.env(
+        "PATH",
+        search_path(&[&b, Path::new("/usr/bin"), Path::new("/bin")]),
+    )
+    .search_path(search_path(&[&a]));
+    assert_eq!(run(&mut cmd), "A\n");
+    // Not found in the search path, though the child's PATH has it.
+    let err = exec_err(
+        Command::new(PROG)
+            .env("PATH", search_path(&[&b]))
+            .search_path(search_path(&[tmp.subdir("empty")])),
+    );
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+}

@@ -212,3 +212,28 @@ fn handlers_are_not_inherited() {
         assert_no_handler_for_usr2(&report);
     }
 }
+
+#[test]
+fn default_signals_are_reset_among_kept_ignored_ones() {
+    setup();
+    let report = run_probe(
+        probe()
+            .reset_ignored_signals(false)
+            .default_signals(SignalSet::from_iter([Signal::USR1, Signal::KILL])),
+    );
+    // SIGUSR1 reset, though kept ignored otherwise; SIGKILL (never
+    // anything but SIG_DFL) is no error.
+    assert_eq!(report.sigign & sig_bit(libc::SIGUSR1), 0);
+    assert_ne!(report.sigign & sig_bit(libc::SIGPIPE), 0);
+    assert_ne!(report.sigign & sig_bit(rt_ignored()), 0);
+    assert_no_handler_for_usr2(&report);
+    // On the fork path too.
+    let report = run_probe(
+        probe()
+            .use_fork(true)
+            .reset_ignored_signals(false)
+            .default_signals(SignalSet::from_iter([Signal::PIPE])),
+    );
+    assert_eq!(report.sigign & sig_bit(libc::SIGPIPE), 0);
+    assert_ne!(report.sigign & sig_bit(libc::SIGUSR1), 0);
+}

@@ -55,8 +55,9 @@
 //!    (its own copy since the clone, which no other thread can change) to
 //!    `SIG_DFL`: the ignored ones, and the caught ones where the kernel did
 //!    not (`CLONE_CLEAR_SIGHAND` is missing before Linux 5.5 and on the
-//!    `clone` fallback); then ignore the requested ones. First, so that
-//!    later steps run with a clean table.
+//!    `clone` fallback); where the ignored ones are kept, reset those
+//!    asked for all the same (`default_signals`); then ignore the
+//!    requested ones. First, so that later steps run with a clean table.
 //! 2. **Session and process group** (`setsid`, `setpgid`): before anything
 //!    that concerns terminals, which belong to sessions.
 //! 3. **Working directory given as an fd** (`fchdir`): before the fds are
@@ -247,6 +248,9 @@ pub(crate) struct ChildCtx<'a> {
     pub(crate) mask: u64,
     /// Signals to set to `SIG_IGN`, after the reset.
     pub(crate) ignore_signals: u64,
+    /// Signals reset to `SIG_DFL` even with `keep_ignored`
+    /// (`Command::default_signals`; never `SIGKILL` or `SIGSTOP`).
+    pub(crate) default_signals: u64,
     pub(crate) attrs: ChildAttrs<'a>,
     /// With a new user namespace: 0 until the parent has written the id
     /// maps (futex word).
@@ -441,6 +445,9 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
     //    that later steps run with a clean table.
     stage(report, Step::SignalDisposition);
     reset_dispositions(ctx.keep_ignored, ctx.reset_caught)?;
+    if ctx.keep_ignored {
+        set_dispositions(ctx.default_signals, SIG_DFL)?;
+    }
     set_dispositions(ctx.ignore_signals, SIG_IGN)?;
 
     // 2. Session and process group, before anything about terminals.

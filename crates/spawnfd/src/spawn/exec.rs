@@ -111,6 +111,7 @@ pub(crate) fn exec(cmd: &Command) -> io::Error {
         reset_caught: true,
         mask,
         ignore_signals: cmd.attrs.ignore.as_raw(),
+        default_signals: crate::spawn::default_signals(cmd),
         attrs,
         go: None,
         join_cgroup,

@@ -27,7 +27,7 @@ use crate::command::Command;
 use crate::error::{Detail, Step};
 use crate::in_child::{ChildCtx, JoinCgroup, Record, Report, child_main};
 use crate::spawn::attrs::Namespaces;
-use crate::spawn::{Function, Prepared};
+use crate::spawn::{Function, Prepared, Spawned};
 use crate::sys::clone::{self, BlockAllSignals, Created};
 use crate::sys::fork::{self as sysfork, Forked as SysForked};
 use crate::sys::os;
@@ -41,13 +41,14 @@ pub(crate) fn spawn_forked(
     cmd: &Command,
     mut prep: Prepared<'_>,
     function: Option<Function<'_>>,
-) -> io::Result<Child> {
+) -> io::Result<Spawned> {
     let clone_error =
         |prep: &Prepared<'_>, e: io::Error| prep.error(Step::Clone, e.raw_os_error(), Detail::None);
     let no_pidfd = sysfork::pidfd_open_missing();
     // Without pidfd_open, or without waitid(P_PIDFD), the child is
-    // watched by pid; the thread comes before the child.
-    let watcher = if no_pidfd || watch::waitid_pidfd_missing() {
+    // watched by pid (unless handed over by pid); the thread comes before
+    // the child.
+    let watcher = if (no_pidfd || watch::waitid_pidfd_missing()) && !prep.by_pid {
         Some(Pending::new().map_err(|e| clone_error(&prep, e))?)
     } else {
         None
@@ -86,6 +87,7 @@ pub(crate) fn spawn_forked(
         reset_caught: true,
         mask,
         ignore_signals: cmd.attrs.ignore.as_raw(),
+        default_signals: crate::spawn::default_signals(cmd),
         attrs: prep.attrs.child_attrs(&cmd.attrs),
         go: None,
         join_cgroup,

@@ -48,6 +48,13 @@ const DEFAULT_PATH: &[u8] = b"/bin:/usr/bin";
 /// A function a child runs instead of a program (`Command::spawn_fn`).
 pub(crate) type Function<'f> = &'f (dyn Fn() -> i32 + Sync);
 
+/// What a spawn hands over: a [`Child`], or for `Command::spawn_pid` the
+/// bare pid of a child the library keeps nothing of.
+pub(crate) enum Spawned {
+    Child(Child),
+    Pid(u32),
+}
+
 pub(crate) fn spawn(cmd: &Command, defaults: Defaults) -> io::Result<Child> {
     spawn_with(cmd, defaults, None)
 }
@@ -58,10 +65,45 @@ pub(crate) fn spawn_with(
     defaults: Defaults,
     function: Option<Function<'_>>,
 ) -> io::Result<Child> {
+    match start(cmd, defaults, function, false)? {
+        Spawned::Child(child) => Ok(child),
+        // Only a spawn by pid hands over a pid.
+        Spawned::Pid(_) => unreachable!("a spawn of a Child handed over a pid"),
+    }
+}
+
+/// `Command::spawn_pid`: a program's child, handed over by pid.
+pub(crate) fn spawn_pid(cmd: &Command) -> io::Result<u32> {
+    match start(cmd, Defaults::Inherit, None, true)? {
+        Spawned::Pid(pid) => Ok(pid),
+        Spawned::Child(_) => unreachable!("a spawn by pid handed over a Child"),
+    }
+}
+
+/// Prepares and creates the child, on the path the command and the
+/// machine call for.
+fn start(
+    cmd: &Command,
+    defaults: Defaults,
+    function: Option<Function<'_>>,
+    by_pid: bool,
+) -> io::Result<Spawned> {
     // Whatever the C library and the child's hooks write to this thread's
     // errno on the way, the caller finds its own back.
     let _errno = os::KeepErrno::new();
-    let prep = Prepared::new(cmd, defaults)?;
+    let mut prep = Prepared::new(cmd, defaults)?;
+    if by_pid {
+        if prep.parent_ends.iter().any(Option::is_some) {
+            return Err(invalid(
+                prep.program,
+                format_args!(
+                    "spawn_pid hands over only a pid: a piped stdin, stdout or stderr would \
+                     have no owner; give the child an fd of yours instead"
+                ),
+            ));
+        }
+        prep.by_pid = true;
+    }
     // Where a CLONE_VM child would not share our memory (valgrind,
     // qemu-user), every child is made on the fork path.
     let fork = cmd.use_fork || !clone::vm_shared();
@@ -126,12 +168,24 @@ pub(crate) fn child_mask(cmd: &Command, blocked: &BlockAllSignals) -> u64 {
     }
 }
 
+/// The signals the child resets to `SIG_DFL` where it keeps the ignored
+/// ones: those asked for, but `SIGKILL` and `SIGSTOP` (always `SIG_DFL`,
+/// and refused by `rt_sigaction`).
+pub(crate) fn default_signals(cmd: &Command) -> u64 {
+    use crate::Signal;
+    cmd.signals
+        .default
+        .without(Signal::KILL)
+        .without(Signal::STOP)
+        .as_raw()
+}
+
 /// The default path: `clone3(CLONE_VM | CLONE_VFORK)` and its fallbacks.
 fn spawn_vfork(
     cmd: &Command,
     mut prep: Prepared<'_>,
     function: Option<Function<'_>>,
-) -> io::Result<Child> {
+) -> io::Result<Spawned> {
     let user_ns = cmd.attrs.namespaces.contains(Namespaces::USER);
     // A child that changes its credentials while it shares our memory makes
     // the kernel reset the dumpable flag of that memory, which is ours too:
@@ -141,11 +195,12 @@ fn spawn_vfork(
     // The refusals of this request so far: (system call, errno).
     let mut refusals: Vec<(&'static str, i32)> = Vec::new();
     // Where the kernel cannot wait on a pidfd, every child is watched by
-    // pid (sys::watch); so is one created without a pidfd.
+    // pid (sys::watch); so is one created without a pidfd. Not one
+    // handed over by pid: its caller reaps it.
     let by_pid = watch::waitid_pidfd_missing();
     let mut watcher: Option<Pending> = None;
     loop {
-        if (by_pid || method == Method::CloneNoPidfd) && watcher.is_none() {
+        if (by_pid || method == Method::CloneNoPidfd) && watcher.is_none() && !prep.by_pid {
             // The thread comes before the child: none to be had fails the
             // spawn before any process exists.
             let pending = Pending::new()
@@ -183,6 +238,7 @@ fn spawn_vfork(
             reset_caught: !method.clears_handlers(),
             mask,
             ignore_signals: cmd.attrs.ignore.as_raw(),
+            default_signals: crate::spawn::default_signals(cmd),
             attrs: prep.attrs.child_attrs(&cmd.attrs),
             go: user_ns.then_some(&go),
             join_cgroup,
@@ -275,6 +331,9 @@ pub(crate) struct Prepared<'a> {
     pub(crate) sources: Vec<Source>,
     /// The parent's ends of pipes for fds 0, 1, 2.
     parent_ends: [Option<OwnedFd>; 3],
+    /// The child is handed over by pid (`Command::spawn_pid`): no watcher,
+    /// no `Child`.
+    pub(crate) by_pid: bool,
     /// The child's ends of those pipes, closed once the child has them.
     child_ends: Vec<OwnedFd>,
     pub(crate) attrs: AttrPlan,
@@ -300,7 +359,10 @@ impl<'a> Prepared<'a> {
         }
         argv.terminate();
 
-        let (envp, path) = build_env(cmd, program)?;
+        let (envp, mut path) = build_env(cmd, program)?;
+        if let Some(dirs) = &cmd.search_path {
+            path = Some(dirs.as_bytes().to_vec());
+        }
 
         let mut exec_paths = CStrArray::default();
         let prog = program.as_bytes();
@@ -345,6 +407,7 @@ impl<'a> Prepared<'a> {
             slots: Vec::with_capacity(3 + cmd.fds.len()),
             sources: Vec::with_capacity(3 + cmd.fds.len()),
             parent_ends: [None, None, None],
+            by_pid: false,
             child_ends: Vec::new(),
             attrs: AttrPlan::default(),
             on_drop: cmd.on_drop,
@@ -445,9 +508,12 @@ impl<'a> Prepared<'a> {
         created: Created,
         watcher: Option<Pending>,
         report: &Report,
-    ) -> io::Result<Child> {
+    ) -> io::Result<Spawned> {
         use std::sync::atomic::Ordering::Acquire;
         let Created { pid, pidfd } = created;
+        if self.by_pid {
+            return self.finish_by_pid(pid, pidfd, report).map(Spawned::Pid);
+        }
         let handle = match (watcher, pidfd) {
             (Some(watcher), pidfd) => {
                 let (entry, exit_fd) = watcher.start(pid, pidfd);
@@ -471,7 +537,12 @@ impl<'a> Prepared<'a> {
         let stage = report.stage.load(Acquire);
         if failed == 0 && stage == Step::Exec.code() {
             let Prepared { parent_ends, .. } = self;
-            return Ok(Child::new(handle, pid, parent_ends, self.on_drop));
+            return Ok(Spawned::Child(Child::new(
+                handle,
+                pid,
+                parent_ends,
+                self.on_drop,
+            )));
         }
         // The child exited (or died) before exec: reap it.
         // The report is in memory already; if someone else reaped the child
@@ -494,13 +565,46 @@ impl<'a> Prepared<'a> {
                     ..
                 } = self;
                 let child = Child::new(handle, pid, parent_ends, on_drop);
-                return Ok(child.with_status(status));
+                return Ok(Spawned::Child(child.with_status(status)));
             }
             handle.discard();
             let step = Step::from_code(stage).unwrap_or(Step::Clone);
             return Err(SpawnError::new(step, None, self.program, Detail::Died(sig)).into());
         }
         handle.discard();
+        Err(self.failure(report))
+    }
+
+    /// `finish` for a child handed over by pid: its pidfd (if any) is
+    /// closed, and nothing watches it. A child that failed is reaped here
+    /// (it has exited: the spawn returns once the child exec'd or exited);
+    /// one that somebody killed while it was set up was spawned, and is
+    /// left for the caller's `waitpid`, which reports the signal.
+    fn finish_by_pid(self, pid: u32, pidfd: Option<OwnedFd>, report: &Report) -> io::Result<u32> {
+        use crate::sys::pidfd::{Target, waitid_on};
+        use std::sync::atomic::Ordering::Acquire;
+        drop(pidfd);
+        let failed = report.failed.load(Acquire);
+        if failed == 0 && report.stage.load(Acquire) == Step::Exec.code() {
+            return Ok(pid);
+        }
+        // Still our unreaped child, so the pid is its own.
+        let wait = |flags| loop {
+            match waitid_on(Target::Pid(pid), flags | libc::WEXITED | libc::__WALL, None) {
+                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+                r => break r.ok().flatten(),
+            }
+        };
+        let status = wait(libc::WNOWAIT).map(|event| event.exit_status());
+        let sig = status.and_then(|s| s.signal()).unwrap_or(0);
+        if failed == 0 && sig != 0 && !is_fault(sig) {
+            return Ok(pid);
+        }
+        let _ = wait(0);
+        if failed == 0 {
+            let step = Step::from_code(report.stage.load(Acquire)).unwrap_or(Step::Clone);
+            return Err(SpawnError::new(step, None, self.program, Detail::Died(sig)).into());
+        }
         Err(self.failure(report))
     }
 

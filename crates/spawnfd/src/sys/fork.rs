@@ -211,12 +211,47 @@ pub(crate) fn child_report_pipe(channel: RawFd, min: RawFd) -> Result<RawFd, Err
     }
 }
 
-/// `pipe2(O_CLOEXEC)`, the write end moved to `min` or above.
+/// The highest fd number below both 1024 (a larger number would grow the
+/// fd table) and the soft `RLIMIT_NOFILE`; 0 if the limit cannot be read.
+fn high_fd() -> RawFd {
+    let mut limit = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is writable and outlives the call; nothing is set.
+    let r = unsafe {
+        syscall!(
+            libc::SYS_prlimit64,
+            0usize,
+            libc::RLIMIT_NOFILE,
+            0usize,
+            &raw mut limit
+        )
+    };
+    match r {
+        Ok(_) => limit.rlim_cur.min(1024).saturating_sub(1) as RawFd,
+        Err(_) => 0,
+    }
+}
+
+/// `pipe2(O_CLOEXEC)`, the write end moved to `min` or above: high in the
+/// fd table where it can be (just below 1024 and `RLIMIT_NOFILE`), out of
+/// the way of the low numbers that hooks and `posix_spawn` file actions
+/// `dup2`, open and close (musl moves its pipe for the same reason).
 fn make_pipe_above(min: RawFd) -> Result<(RawFd, RawFd), Errno> {
     let mut fds = [-1 as libc::c_int; 2];
     // SAFETY: `fds` has room for two fds.
     unsafe { syscall!(libc::SYS_pipe2, fds.as_mut_ptr(), libc::O_CLOEXEC) }?;
     let [read, write] = fds;
+    let high = high_fd();
+    if high > min && write < high {
+        // SAFETY: fcntl with integer arguments.
+        if let Ok(moved) = unsafe { syscall!(libc::SYS_fcntl, write, libc::F_DUPFD_CLOEXEC, high) }
+        {
+            close_raw(write);
+            return Ok((read, moved as RawFd));
+        }
+    }
     if write >= min {
         return Ok((read, write));
     }
