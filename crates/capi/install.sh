@@ -7,7 +7,8 @@
 #
 # PREFIX/lib/libspawnfd.so.0.1.0, its links libspawnfd.so.0 (the soname)
 # and libspawnfd.so, PREFIX/lib/libspawnfd.a,
-# PREFIX/include/spawnfd/spawnfd.h, PREFIX/include/spawnfd/forkfd.h and PREFIX/lib/pkgconfig/spawnfd.pc.
+# PREFIX/include/spawnfd/spawnfd.h, PREFIX/include/spawnfd/forkfd.h,
+# PREFIX/include/spawnfd/spawnfd_spawn.h and PREFIX/lib/pkgconfig/spawnfd.pc.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -51,6 +52,8 @@ install -m 644 "$built/libspawnfd.a" "$lib/libspawnfd.a"
 install -m 644 "$here/include/spawnfd.h" "$inc/spawnfd.h"
 # Qt's forkfd API, beside it: `#include <forkfd.h>` with the .pc's cflags.
 install -m 644 "$here/include/forkfd.h" "$inc/forkfd.h"
+# posix_spawn's API: `#include <spawnfd_spawn.h>` in place of <spawn.h>.
+install -m 644 "$here/include/spawnfd_spawn.h" "$inc/spawnfd_spawn.h"
 # What a static link needs besides the archive (rustc's
 # --print native-static-libs for this target).
 cat > "$pc/spawnfd.pc" <<PC

@@ -185,7 +185,9 @@ static inline int forkfd_wait(int ffd, struct forkfd_info *info, struct rusage *
  */
 int forkfd_close(int ffd);
 
-#if _POSIX_SPAWN > 0
+/* spawnfd() takes <spawn.h>'s objects: it is left out where
+ * <spawnfd_spawn.h> renamed those types to libspawnfd's. */
+#if _POSIX_SPAWN > 0 && !(defined(SPAWNFD_SPAWN_H) && !defined(SPAWNFD_NO_POSIX_NAMES))
 /* spawnfd: search PATH for the program (posix_spawnp). Qt's value, which
  * is FFD_NONBLOCK's too: see spawnfd. */
 #define FFD_SPAWN_SEARCH_PATH O_RDWR

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/select.h>
@@ -271,6 +272,55 @@
 #define SPAWNFD_ERROR_MESSAGE_MAX 1536
 
 /**
+ * `POSIX_SPAWN_RESETIDS`: the child's effective ids become the real ones.
+ */
+#define SPAWNFD_POSIX_SPAWN_RESETIDS 1
+
+/**
+ * `POSIX_SPAWN_SETPGROUP`: the child joins the attribute's process group
+ * (0: a new one, led by the child).
+ */
+#define SPAWNFD_POSIX_SPAWN_SETPGROUP 2
+
+/**
+ * `POSIX_SPAWN_SETSIGDEF`: the attribute's signals are reset to `SIG_DFL`.
+ */
+#define SPAWNFD_POSIX_SPAWN_SETSIGDEF 4
+
+/**
+ * `POSIX_SPAWN_SETSIGMASK`: the child's mask is the attribute's.
+ */
+#define SPAWNFD_POSIX_SPAWN_SETSIGMASK 8
+
+/**
+ * `POSIX_SPAWN_SETSCHEDPARAM`: `sched_setparam` with the attribute's.
+ */
+#define SPAWNFD_POSIX_SPAWN_SETSCHEDPARAM 16
+
+/**
+ * `POSIX_SPAWN_SETSCHEDULER`: `sched_setscheduler` with the attribute's
+ * policy and parameters.
+ */
+#define SPAWNFD_POSIX_SPAWN_SETSCHEDULER 32
+
+/**
+ * `POSIX_SPAWN_USEVFORK` (glibc): accepted, without effect (every child
+ * is made with vfork semantics, `clone3(CLONE_VM | CLONE_VFORK)`).
+ */
+#define SPAWNFD_POSIX_SPAWN_USEVFORK 64
+
+/**
+ * `POSIX_SPAWN_SETSID` (glibc, POSIX 2024): the child leads a new session.
+ */
+#define SPAWNFD_POSIX_SPAWN_SETSID 128
+
+/**
+ * `POSIX_SPAWN_SETCGROUP` (glibc 2.39): the child starts in the cgroup v2
+ * directory of the attribute's fd (`CLONE_INTO_CGROUP`).
+ */
+#define SPAWNFD_POSIX_SPAWN_SETCGROUP 256
+
+/**
  * A command to spawn: the program, its arguments and environment, its
  * fds and every attribute of the child. Opaque: made by
  * `spawnfd_cmd_new`, changed by the `spawnfd_cmd_*` setters, spawned by
@@ -362,6 +412,40 @@ typedef struct spawnfd_error {
    */
   char message[SPAWNFD_ERROR_MESSAGE_MAX];
 } spawnfd_error;
+
+/**
+ * libspawnfd's `posix_spawn_file_actions_t`: declare one, give it to
+ * `spawnfd_posix_spawn_file_actions_init`, add actions, spawn with it
+ * any number of times, then `spawnfd_posix_spawn_file_actions_destroy`.
+ * Its fields are the library's.
+ */
+typedef struct spawnfd_posix_spawn_file_actions_t {
+  /**
+   * The actions (`NULL` before `init` and after `destroy`).
+   */
+  void *_actions;
+  /**
+   * Room to grow; zero.
+   */
+  void *_reserved[7];
+} spawnfd_posix_spawn_file_actions_t;
+
+/**
+ * libspawnfd's `posix_spawnattr_t`: declare one, give it to
+ * `spawnfd_posix_spawnattr_init`, set what you need, spawn with it any
+ * number of times, then `spawnfd_posix_spawnattr_destroy`. Its fields are
+ * the library's.
+ */
+typedef struct spawnfd_posix_spawnattr_t {
+  /**
+   * The attributes (`NULL` before `init` and after `destroy`).
+   */
+  void *_attr;
+  /**
+   * Room to grow; zero.
+   */
+  void *_reserved[7];
+} spawnfd_posix_spawnattr_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1020,6 +1104,370 @@ const char *spawnfd_step_name(int step);
  * `buf` has room for `len` bytes.
  */
 size_t spawnfd_error_format(const struct spawnfd_error *err, char *buf, size_t len);
+
+/**
+ * `posix_spawn_file_actions_init`: makes `fa` an empty list.
+ *
+ * Returns 0, or `EINVAL` (`fa` is `NULL`), `ENOMEM`.
+ *
+ * # Safety
+ *
+ * `fa` is `NULL` or points to writable storage for the object, not a
+ * live list (which would leak).
+ */
+int spawnfd_posix_spawn_file_actions_init(struct spawnfd_posix_spawn_file_actions_t *fa);
+
+/**
+ * `posix_spawn_file_actions_destroy`: frees the list; `fa` may be
+ * initialised again.
+ *
+ * Returns 0, or `EINVAL` (`fa` is `NULL` or not initialised).
+ *
+ * # Safety
+ *
+ * `fa` is `NULL` or an object no other thread uses meanwhile.
+ */
+int spawnfd_posix_spawn_file_actions_destroy(struct spawnfd_posix_spawn_file_actions_t *fa);
+
+/**
+ * `posix_spawn_file_actions_addopen`: the child opens `path` with
+ * `oflag` and `mode` as fd `fd` (replacing what was there). The path is
+ * copied; relative to the child's working directory at that point.
+ *
+ * Returns 0, or `EBADF` (`fd` negative or not below `RLIMIT_NOFILE`),
+ * `EINVAL` (`fa` or `path` is `NULL`, or `fa` not initialised), `ENOMEM`.
+ * The open's own error is the spawn's.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn_file_actions_destroy`; `path` is `NULL` or a
+ * C string.
+ */
+int spawnfd_posix_spawn_file_actions_addopen(struct spawnfd_posix_spawn_file_actions_t *fa, int fd, const char *path, int oflag, mode_t mode);
+
+/**
+ * `posix_spawn_file_actions_addclose`: fd `fd` is closed in the child (at
+ * its exec: it is marked close-on-exec, so a later action may still
+ * name it, and the library's own fds survive). Closing an fd that is not
+ * open is no error.
+ *
+ * Returns 0, or `EBADF`, `EINVAL`, `ENOMEM` as `..._addopen`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn_file_actions_destroy`.
+ */
+int spawnfd_posix_spawn_file_actions_addclose(struct spawnfd_posix_spawn_file_actions_t *fa, int fd);
+
+/**
+ * `posix_spawn_file_actions_adddup2`: the child's fd `newfd` becomes a
+ * copy of `fd`, without `FD_CLOEXEC`. With `fd == newfd`, `FD_CLOEXEC`
+ * is cleared on it (POSIX 2024, glibc 2.29+), so the fd is inherited.
+ *
+ * Returns 0, or `EBADF`, `EINVAL`, `ENOMEM` as `..._addopen`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn_file_actions_destroy`.
+ */
+int spawnfd_posix_spawn_file_actions_adddup2(struct spawnfd_posix_spawn_file_actions_t *fa, int fd, int newfd);
+
+/**
+ * `posix_spawn_file_actions_addchdir_np` (glibc; `addchdir` in POSIX
+ * 2024): the child changes its working directory to `path` (copied).
+ *
+ * Returns 0, or `EINVAL`, `ENOMEM` as `..._addopen`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn_file_actions_addopen`.
+ */
+int spawnfd_posix_spawn_file_actions_addchdir_np(struct spawnfd_posix_spawn_file_actions_t *fa, const char *path);
+
+/**
+ * `posix_spawn_file_actions_addfchdir_np` (glibc; `addfchdir` in POSIX
+ * 2024): the child changes its working directory to the directory `fd`.
+ *
+ * Returns 0, or `EBADF`, `EINVAL`, `ENOMEM` as `..._addopen`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn_file_actions_destroy`.
+ */
+int spawnfd_posix_spawn_file_actions_addfchdir_np(struct spawnfd_posix_spawn_file_actions_t *fa, int fd);
+
+/**
+ * `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34): every fd from
+ * `from` up is closed in the child (at its exec, as `..._addclose`):
+ * the way to give the program only the fds you placed, whatever other
+ * threads open meanwhile.
+ *
+ * Returns 0, or `EBADF`, `EINVAL`, `ENOMEM` as `..._addopen`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn_file_actions_destroy`.
+ */
+int spawnfd_posix_spawn_file_actions_addclosefrom_np(struct spawnfd_posix_spawn_file_actions_t *fa, int from);
+
+/**
+ * `posix_spawn_file_actions_addtcsetpgrp_np` (glibc 2.35): the child's
+ * process group becomes the foreground group of the terminal `tcfd`.
+ *
+ * Returns 0, or `EBADF`, `EINVAL`, `ENOMEM` as `..._addopen`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn_file_actions_destroy`.
+ */
+int spawnfd_posix_spawn_file_actions_addtcsetpgrp_np(struct spawnfd_posix_spawn_file_actions_t *fa, int tcfd);
+
+/**
+ * `posix_spawnattr_init`: the defaults (no flag set, process group 0,
+ * empty masks, `SCHED_OTHER` with priority 0, no cgroup).
+ *
+ * Returns 0, or `EINVAL` (`attr` is `NULL`), `ENOMEM`.
+ *
+ * # Safety
+ *
+ * `attr` is `NULL` or points to writable storage for the object, not a
+ * live one (which would leak).
+ */
+int spawnfd_posix_spawnattr_init(struct spawnfd_posix_spawnattr_t *attr);
+
+/**
+ * `posix_spawnattr_destroy`: frees the attributes; `attr` may be
+ * initialised again.
+ *
+ * Returns 0, or `EINVAL` (`attr` is `NULL` or not initialised).
+ *
+ * # Safety
+ *
+ * `attr` is `NULL` or an object no other thread uses meanwhile.
+ */
+int spawnfd_posix_spawnattr_destroy(struct spawnfd_posix_spawnattr_t *attr);
+
+/**
+ * `posix_spawnattr_setflags`: which attributes apply
+ * (`SPAWNFD_POSIX_SPAWN_*`, the values of `<spawn.h>`'s `POSIX_SPAWN_*`).
+ *
+ * Returns 0, or `EINVAL` (an unknown flag; `attr` `NULL` or not
+ * initialised, as for every get and set function).
+ *
+ * # Safety
+ *
+ * `attr` is `NULL` or an object no other thread uses meanwhile (every
+ * set function); every get function: `attr` as that, and its out
+ * argument `NULL` or writable.
+ */
+int spawnfd_posix_spawnattr_setflags(struct spawnfd_posix_spawnattr_t *attr, short flags);
+
+/**
+ * `posix_spawnattr_getflags`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_getflags(const struct spawnfd_posix_spawnattr_t *attr, short *flags);
+
+/**
+ * `posix_spawnattr_setpgroup`: the process group for
+ * `POSIX_SPAWN_SETPGROUP` (0: a new group led by the child).
+ *
+ * Returns 0, or `EINVAL` (a negative id).
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_setpgroup(struct spawnfd_posix_spawnattr_t *attr, pid_t pgroup);
+
+/**
+ * `posix_spawnattr_getpgroup`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_getpgroup(const struct spawnfd_posix_spawnattr_t *attr, pid_t *pgroup);
+
+/**
+ * `posix_spawnattr_setsigmask`: the child's mask for
+ * `POSIX_SPAWN_SETSIGMASK` (without it, the calling thread's).
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`; `set` is `NULL` or a
+ * `sigset_t`.
+ */
+int spawnfd_posix_spawnattr_setsigmask(struct spawnfd_posix_spawnattr_t *attr, const sigset_t *set);
+
+/**
+ * `posix_spawnattr_getsigmask`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_getsigmask(const struct spawnfd_posix_spawnattr_t *attr, sigset_t *set);
+
+/**
+ * `posix_spawnattr_setsigdefault`: the signals reset to `SIG_DFL` for
+ * `POSIX_SPAWN_SETSIGDEF` (without it, ignored signals stay ignored;
+ * caught ones are always reset).
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setsigmask`.
+ */
+int spawnfd_posix_spawnattr_setsigdefault(struct spawnfd_posix_spawnattr_t *attr, const sigset_t *set);
+
+/**
+ * `posix_spawnattr_getsigdefault`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_getsigdefault(const struct spawnfd_posix_spawnattr_t *attr, sigset_t *set);
+
+/**
+ * `posix_spawnattr_setschedpolicy`: the policy for
+ * `POSIX_SPAWN_SETSCHEDULER`.
+ *
+ * Returns 0, or `EINVAL` (not `SCHED_OTHER`, `SCHED_FIFO`, `SCHED_RR`,
+ * `SCHED_BATCH` or `SCHED_IDLE`).
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_setschedpolicy(struct spawnfd_posix_spawnattr_t *attr, int policy);
+
+/**
+ * `posix_spawnattr_getschedpolicy`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_getschedpolicy(const struct spawnfd_posix_spawnattr_t *attr, int *policy);
+
+/**
+ * `posix_spawnattr_setschedparam`: the parameters for
+ * `POSIX_SPAWN_SETSCHEDPARAM` and `POSIX_SPAWN_SETSCHEDULER`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`; `param` is `NULL` or a
+ * `struct sched_param`.
+ */
+int spawnfd_posix_spawnattr_setschedparam(struct spawnfd_posix_spawnattr_t *attr, const struct sched_param *param);
+
+/**
+ * `posix_spawnattr_getschedparam`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_getschedparam(const struct spawnfd_posix_spawnattr_t *attr, struct sched_param *param);
+
+/**
+ * `posix_spawnattr_setcgroup_np` (glibc 2.39): the cgroup v2 directory
+ * (an fd, borrowed at each spawn) for `POSIX_SPAWN_SETCGROUP`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_setcgroup_np(struct spawnfd_posix_spawnattr_t *attr, int cgroup);
+
+/**
+ * `posix_spawnattr_getcgroup_np` (glibc 2.39).
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawnattr_setflags`.
+ */
+int spawnfd_posix_spawnattr_getcgroup_np(const struct spawnfd_posix_spawnattr_t *attr, int *cgroup);
+
+/**
+ * `posix_spawn`: starts `path` (not searched for: a name without `/` is
+ * in the working directory) with the arguments `argv` and the
+ * environment `envp`, after the file actions `fa` and the attributes
+ * `attr` (either may be `NULL`), and stores the child's pid in `*pid`
+ * (if `pid` is not `NULL`). The child is the caller's to reap
+ * (`waitpid`); the library keeps nothing of it.
+ *
+ * The child gets what `posix_spawn` gives it: every fd without
+ * `FD_CLOEXEC` (use `..._addclosefrom_np` to give it only those you
+ * place), the signals this process ignores still ignored (unless in the
+ * `SETSIGDEF` set) and every caught one reset, the calling thread's
+ * signal mask (unless `SETSIGMASK`). It is created with vfork semantics
+ * (`clone3(CLONE_VM | CLONE_VFORK)`): the cost does not grow with this
+ * process's memory, and this returns once the child has exec'd.
+ *
+ * Returns 0, or the errno of what failed, no child left behind:
+ * - `ENOENT`, `EACCES`, `ENOEXEC`, `E2BIG`, ... from the exec, or from
+ *   the file action or attribute that failed in the child (an `open`'s
+ *   `ENOENT`, `setpgid`'s `EPERM`);
+ * - `EINVAL`: `path` is `NULL`; `fa` or `attr` is not initialised; an
+ *   `envp` entry has no `=` or an empty name; `POSIX_SPAWN_SETSID` with
+ *   `POSIX_SPAWN_SETPGROUP`;
+ * - `EBADF`: the `SETCGROUP` fd is not open;
+ * - `EAGAIN`, `ENOMEM`: the process could not be created.
+ *
+ * The child's environment holds `envp`'s entries sorted by name; where
+ * `envp` holds a name twice, the child gets the last value, once.
+ * `errno` is left as it was. Thread-safe (`fa` and `attr` are only
+ * read); changes nothing process-wide; not a cancellation point.
+ *
+ * # Safety
+ *
+ * `path` is `NULL` or a C string; `fa` and `attr` are `NULL` or objects
+ * nobody changes meanwhile; `argv` and `envp` are `NULL` or
+ * `NULL`-terminated arrays of C strings; `pid` is `NULL` or writable.
+ */
+int spawnfd_posix_spawn(pid_t *pid, const char *path, const struct spawnfd_posix_spawn_file_actions_t *fa, const struct spawnfd_posix_spawnattr_t *attr, char *const *argv, char *const *envp);
+
+/**
+ * `posix_spawnp`: `spawnfd_posix_spawn`, with `file` searched for (if it
+ * has no `/`) in this process's `PATH` (`/bin:/usr/bin` if unset), not
+ * in `envp`'s, as glibc and musl do.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn`.
+ */
+int spawnfd_posix_spawnp(pid_t *pid, const char *file, const struct spawnfd_posix_spawn_file_actions_t *fa, const struct spawnfd_posix_spawnattr_t *attr, char *const *argv, char *const *envp);
+
+/**
+ * `pidfd_spawn` (glibc 2.39): `spawnfd_posix_spawn`, with the child
+ * handed over as its pidfd in `*pidfd` (close-on-exec, 3 or above) in
+ * place of a pid: wait with `spawnfd_wait` (or `waitid(P_PIDFD)`),
+ * signal with `spawnfd_kill`, poll for its exit. Where the kernel has no
+ * pidfds it is the library's exit fd, which the spawnfd_* functions
+ * take as well.
+ *
+ * Returns as `spawnfd_posix_spawn`, and `EINVAL` for a `NULL` `pidfd`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_posix_spawn`; `pidfd` is `NULL` or writable.
+ */
+int spawnfd_pidfd_spawn(int *pidfd, const char *path, const struct spawnfd_posix_spawn_file_actions_t *fa, const struct spawnfd_posix_spawnattr_t *attr, char *const *argv, char *const *envp);
+
+/**
+ * `pidfd_spawnp` (glibc 2.39): `spawnfd_pidfd_spawn` with the search of
+ * `spawnfd_posix_spawnp`.
+ *
+ * # Safety
+ *
+ * As `spawnfd_pidfd_spawn`.
+ */
+int spawnfd_pidfd_spawnp(int *pidfd, const char *file, const struct spawnfd_posix_spawn_file_actions_t *fa, const struct spawnfd_posix_spawnattr_t *attr, char *const *argv, char *const *envp);
 
 /**
  * Starts the child `cmd` describes.

@@ -251,7 +251,7 @@ fn signal(sig: c_int) -> Result<Signal, c_int> {
 /// # Safety
 ///
 /// `set` is `NULL` or points to a `sigset_t`.
-unsafe fn sigset(set: *const libc::sigset_t) -> Result<SignalSet, c_int> {
+pub(crate) unsafe fn sigset(set: *const libc::sigset_t) -> Result<SignalSet, c_int> {
     if set.is_null() {
         return Err(libc::EINVAL);
     }

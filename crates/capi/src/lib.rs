@@ -36,6 +36,7 @@ pub mod cmd;
 pub mod error;
 mod ffi;
 pub mod forkfd;
+pub mod posix;
 pub mod spawn;
 pub mod trampoline;
 pub mod wait;

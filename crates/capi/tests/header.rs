@@ -49,17 +49,15 @@ fn header_is_what_cbindgen_makes_of_the_sources() {
 }
 
 fn compile(compiler: &str, std: &str, source: &Path, header_dir: &Path) {
+    compile_with(compiler, std, source, header_dir, &["-pedantic"]);
+}
+
+fn compile_with(compiler: &str, std: &str, source: &Path, header_dir: &Path, extra: &[&str]) {
     let out = common::scratch("header").join(format!("{compiler}-{std}.o"));
     let status = std::process::Command::new(compiler)
-        .args([
-            &format!("-std={std}"),
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-c",
-            "-o",
-        ])
+        .args([&format!("-std={std}"), "-Wall", "-Wextra", "-Werror"])
+        .args(extra)
+        .args(["-c", "-o"])
         .arg(&out)
         .arg("-I")
         .arg(header_dir)
@@ -157,6 +155,71 @@ fn forkfd_header_compiles_and_matches_the_library() {
     compile("cc", "c11", &c, &include);
     if common::have("c++") {
         compile("c++", "c++17", &cpp, &include);
+    } else {
+        println!("skipped: no c++ compiler for the C++17 half");
+    }
+}
+
+/// `include/spawnfd_spawn.h` compiles as C11 and C++17, and each name it
+/// renames has `<spawn.h>`'s call shape: a pointer to the function
+/// initialises a pointer of the type POSIX (or glibc, for the `_np`
+/// functions and `pidfd_spawn`) declares it with.
+#[test]
+fn posix_spawn_header_keeps_the_call_shapes() {
+    let dir = common::scratch("posix-header");
+    let body = "#include <spawnfd_spawn.h>\n\
+        typedef posix_spawn_file_actions_t fa_t;\n\
+        typedef posix_spawnattr_t at_t;\n\
+        int use(void);\n\
+        int use(void) {\n\
+        int (*spawn)(pid_t *, const char *, const fa_t *, const at_t *, char *const[], char *const[]) = posix_spawn;\n\
+        int (*spawnp)(pid_t *, const char *, const fa_t *, const at_t *, char *const[], char *const[]) = posix_spawnp;\n\
+        int (*pspawn)(int *, const char *, const fa_t *, const at_t *, char *const[], char *const[]) = pidfd_spawn;\n\
+        int (*pspawnp)(int *, const char *, const fa_t *, const at_t *, char *const[], char *const[]) = pidfd_spawnp;\n\
+        int (*fa_init)(fa_t *) = posix_spawn_file_actions_init;\n\
+        int (*fa_destroy)(fa_t *) = posix_spawn_file_actions_destroy;\n\
+        int (*fa_open)(fa_t *, int, const char *, int, mode_t) = posix_spawn_file_actions_addopen;\n\
+        int (*fa_close)(fa_t *, int) = posix_spawn_file_actions_addclose;\n\
+        int (*fa_dup2)(fa_t *, int, int) = posix_spawn_file_actions_adddup2;\n\
+        int (*fa_chdir)(fa_t *, const char *) = posix_spawn_file_actions_addchdir_np;\n\
+        int (*fa_fchdir)(fa_t *, int) = posix_spawn_file_actions_addfchdir_np;\n\
+        int (*fa_closefrom)(fa_t *, int) = posix_spawn_file_actions_addclosefrom_np;\n\
+        int (*fa_tcsetpgrp)(fa_t *, int) = posix_spawn_file_actions_addtcsetpgrp_np;\n\
+        int (*a_init)(at_t *) = posix_spawnattr_init;\n\
+        int (*a_destroy)(at_t *) = posix_spawnattr_destroy;\n\
+        int (*a_getflags)(const at_t *, short *) = posix_spawnattr_getflags;\n\
+        int (*a_setflags)(at_t *, short) = posix_spawnattr_setflags;\n\
+        int (*a_getpgroup)(const at_t *, pid_t *) = posix_spawnattr_getpgroup;\n\
+        int (*a_setpgroup)(at_t *, pid_t) = posix_spawnattr_setpgroup;\n\
+        int (*a_getsigmask)(const at_t *, sigset_t *) = posix_spawnattr_getsigmask;\n\
+        int (*a_setsigmask)(at_t *, const sigset_t *) = posix_spawnattr_setsigmask;\n\
+        int (*a_getsigdefault)(const at_t *, sigset_t *) = posix_spawnattr_getsigdefault;\n\
+        int (*a_setsigdefault)(at_t *, const sigset_t *) = posix_spawnattr_setsigdefault;\n\
+        int (*a_getpolicy)(const at_t *, int *) = posix_spawnattr_getschedpolicy;\n\
+        int (*a_setpolicy)(at_t *, int) = posix_spawnattr_setschedpolicy;\n\
+        int (*a_getparam)(const at_t *, struct sched_param *) = posix_spawnattr_getschedparam;\n\
+        int (*a_setparam)(at_t *, const struct sched_param *) = posix_spawnattr_setschedparam;\n\
+        int (*a_getcgroup)(const at_t *, int *) = posix_spawnattr_getcgroup_np;\n\
+        int (*a_setcgroup)(at_t *, int) = posix_spawnattr_setcgroup_np;\n\
+        void *all[] = {(void *)spawn, (void *)spawnp, (void *)pspawn, (void *)pspawnp,\n\
+          (void *)fa_init, (void *)fa_destroy, (void *)fa_open, (void *)fa_close, (void *)fa_dup2,\n\
+          (void *)fa_chdir, (void *)fa_fchdir, (void *)fa_closefrom, (void *)fa_tcsetpgrp,\n\
+          (void *)a_init, (void *)a_destroy, (void *)a_getflags, (void *)a_setflags,\n\
+          (void *)a_getpgroup, (void *)a_setpgroup, (void *)a_getsigmask, (void *)a_setsigmask,\n\
+          (void *)a_getsigdefault, (void *)a_setsigdefault, (void *)a_getpolicy, (void *)a_setpolicy,\n\
+          (void *)a_getparam, (void *)a_setparam, (void *)a_getcgroup, (void *)a_setcgroup};\n\
+        return (int)(sizeof all / sizeof all[0]) + POSIX_SPAWN_SETSID + POSIX_SPAWN_SETCGROUP;\n\
+        }\n";
+    let c = dir.join("use.c");
+    let cpp = dir.join("use.cpp");
+    std::fs::write(&c, body).unwrap();
+    std::fs::write(&cpp, body.replace("int use(void)", "int use()")).unwrap();
+    let include = crate_dir().join("include");
+    // pedantic C forbids a function pointer cast to void *; the shapes
+    // are what is checked.
+    compile_with("cc", "gnu11", &c, &include, &["-D_GNU_SOURCE"]);
+    if common::have("c++") {
+        compile_with("c++", "gnu++17", &cpp, &include, &["-D_GNU_SOURCE"]);
     } else {
         println!("skipped: no c++ compiler for the C++17 half");
     }

@@ -306,6 +306,11 @@ fn cancellation_under_valgrind() {
 }
 
 #[test]
+fn posix_under_valgrind() {
+    c_test("posix");
+}
+
+#[test]
 fn fd_listing_is_read() {
     let log = "==7== FILE DESCRIPTORS: 5 open (3 std) at exit.\n\
                ==7== Open file descriptor 4:\n\

@@ -143,6 +143,7 @@ static inline int report(int argc, char **argv)
     print_status_line("Umask");
     print_status_line("Cpus_allowed_list");
     print_status_line("TracerPid");
+    printf("sched %d\n", sched_getscheduler(0));
     if (getcwd(buf, sizeof buf))
         printf("cwd %s\n", buf);
     for (int i = 0; i < argc; i++)
