@@ -1523,8 +1523,7 @@ int spawnfd_pidfd_spawnp(int *pidfd, const char *file, const struct spawnfd_posi
  *
  * A child killed by a signal somebody else sent while it was set up
  * (only `SIGKILL` can, signals being blocked until the mask is set) was
- * spawned: the result is 0, but the child has already been reaped, and
- * waiting on its pidfd fails with `ECHILD`.
+ * spawned: the result is 0, and waiting on its pidfd reports the signal.
  *
  * Thread-safe: `cmd` is only read, so one command may be spawned from
  * several threads at once (but not changed or freed meanwhile). Changes

@@ -104,7 +104,7 @@ fn json_report_agrees_with_this_kernel() {
     let report = json_of(&doctor(&[], true));
     assert_eq!(report["kernel"]["release"], libc_uname_release().as_str());
     let features = report["features"].as_array().expect("features");
-    assert_eq!(features.len(), 14, "{report}");
+    assert_eq!(features.len(), 15, "{report}");
     for f in features {
         assert!(f["available"].is_boolean(), "{f}");
         assert!(f["reason"].as_str().is_some_and(|r| !r.is_empty()), "{f}");
@@ -143,9 +143,45 @@ fn json_report_agrees_with_this_kernel() {
         "pidfd_send_signal",
         "close_range",
         "close_range_cloexec",
+        "clone_vm_shared",
     ] {
         assert_eq!(feature(&report, key)["available"], true, "{key}: {report}");
     }
+}
+
+/// Under valgrind, which runs a `CLONE_VM` clone as a fork, doctor says
+/// that children are made by fork, and why.
+#[test]
+fn doctor_under_valgrind_says_children_are_forked() {
+    if let Some(path) = forced_path() {
+        println!("skipped: under the forced path {path} (valgrind is run natively)");
+        return;
+    }
+    let have = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        println!("skipped: valgrind is not installed");
+        return;
+    }
+    // (valgrind's complaints about the probes' deliberately unwritable
+    // pidfd addresses go to stderr; only the report is looked at.)
+    let report = json_of(&doctor(&["valgrind", "-q"], true));
+    let shared = feature(&report, "clone_vm_shared");
+    assert_eq!(shared["available"], false, "{shared}");
+    assert!(
+        shared["mechanism"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("fork()")),
+        "{shared}"
+    );
+    assert!(
+        shared["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("valgrind")),
+        "{shared}"
+    );
 }
 
 /// Under each forced path, doctor says what the path emulates.

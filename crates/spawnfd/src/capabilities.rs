@@ -62,6 +62,10 @@ pub enum Feature {
     UserNamespace,
     /// A cgroup v2 hierarchy mounted here.
     Cgroup2,
+    /// A `CLONE_VM` child shares this process's memory. Emulators that run
+    /// such a clone as a fork (valgrind, qemu-user) do not: every child is
+    /// then made on the fork path.
+    SharedMemoryChild,
 }
 
 impl Feature {
@@ -81,6 +85,7 @@ impl Feature {
         Feature::TimeNamespace,
         Feature::UserNamespace,
         Feature::Cgroup2,
+        Feature::SharedMemoryChild,
     ];
 
     /// A stable `snake_case` key (the CLI's JSON uses it).
@@ -100,6 +105,7 @@ impl Feature {
             Feature::TimeNamespace => "time_namespace",
             Feature::UserNamespace => "user_namespace",
             Feature::Cgroup2 => "cgroup2",
+            Feature::SharedMemoryChild => "clone_vm_shared",
         }
     }
 
@@ -120,6 +126,7 @@ impl Feature {
             Feature::TimeNamespace => "time namespaces",
             Feature::UserNamespace => "user namespaces",
             Feature::Cgroup2 => "cgroup v2",
+            Feature::SharedMemoryChild => "CLONE_VM children sharing memory",
         }
     }
 }
@@ -353,6 +360,7 @@ pub fn capabilities() -> Capabilities {
     features.push(probe_time_namespace(&creation));
     features.push(probe_user_namespace(&creation));
     features.push(probe_cgroup2());
+    features.push(probe_shared_memory());
     Capabilities {
         kernel_release,
         machine,
@@ -1106,6 +1114,38 @@ fn unprivileged_userns() -> String {
         String::new()
     } else {
         format!("; for unprivileged users: {}", limits.join(", "))
+    }
+}
+
+/// Whether a `CLONE_VM | CLONE_VFORK` child shares our memory: a child
+/// stores a word and exits (`sys::clone::probe_vm_shared`, asked anew).
+fn probe_shared_memory() -> FeatureReport {
+    let call = "clone(CLONE_VM|CLONE_VFORK), the child stores a word";
+    match crate::sys::clone::probe_vm_shared() {
+        Some(true) => report(
+            Feature::SharedMemoryChild,
+            true,
+            Some("vfork-style children (CLONE_VM | CLONE_VFORK)"),
+            "the probe child's store was seen here",
+            vec![Probe::new(call, None, "the store was seen")],
+        ),
+        Some(false) => report(
+            Feature::SharedMemoryChild,
+            false,
+            Some("fork() for every child (the fork path, as with use_fork)"),
+            "the probe child's store was not seen: the clone ran as a fork (as under \
+             valgrind or qemu-user); new user and PID namespaces and other exit \
+             signals are refused",
+            vec![Probe::new(call, None, "the store was not seen")],
+        ),
+        None => report(
+            Feature::SharedMemoryChild,
+            true,
+            Some("vfork-style children (CLONE_VM | CLONE_VFORK)"),
+            "no probe child could be made now (a transient error); assumed shared, \
+             and asked again before the next spawn",
+            vec![Probe::new(call, Some(libc::EAGAIN), "no child was made")],
+        ),
     }
 }
 

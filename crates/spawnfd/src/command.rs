@@ -860,7 +860,7 @@ impl Command {
     /// A signal that somebody sends while the child is being set up (the
     /// terminal's Ctrl-C, a supervisor's signal to the process group)
     /// kills it as it would kill the program: such a child **was spawned**,
-    /// and `spawn` returns it, already reaped, its wait reporting the
+    /// and `spawn` returns it, its wait reporting the
     /// signal, as `posix_spawn`, std, Go and CPython do. Job control and
     /// restart logic then see "killed by SIGINT", not a spawn error. The
     /// child's signals are blocked until its mask is set (step 13 of the

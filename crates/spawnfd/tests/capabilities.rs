@@ -108,6 +108,11 @@ fn the_report_agrees_with_this_kernel() {
         }
         None => assert!(!cgroup.is_available(), "{cgroup}"),
     }
+    // Natively, a CLONE_VM child shares our memory (valgrind's does not:
+    // crates/cli/tests/doctor.rs).
+    let shared = caps.get(Feature::SharedMemoryChild).unwrap();
+    assert!(shared.is_available(), "{shared}");
+    assert_eq!(shared.probes()[0].note(), "the store was seen", "{shared}");
     // As root, namespaces are allowed (unless a sandbox says otherwise).
     if support::is_root() && support::has_capability(support::CAP_SYS_ADMIN) {
         assert!(caps.is_available(Feature::UserNamespace), "{caps}");

@@ -388,3 +388,26 @@ fn exec_in_place_runs_the_hooks_isolated() {
     assert_eq!(spawn_error(&err).step(), Step::Hook, "{err}");
     assert_eq!(spawn_error(&err).raw_os_error(), Some(libc::ENOTSUP));
 }
+
+#[test]
+fn a_child_killed_during_set_up_was_spawned_and_its_wait_says_so() {
+    for fork in PATHS {
+        let mut cmd = Command::new("true");
+        cmd.use_fork(fork);
+        // SAFETY: raw system calls only.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::syscall(
+                    libc::SYS_kill,
+                    libc::syscall(libc::SYS_getpid),
+                    libc::SIGKILL,
+                );
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().expect("a killed child was spawned");
+        let status = child.wait().expect("wait");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL), "fork path: {fork}");
+    }
+}

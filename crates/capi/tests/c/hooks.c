@@ -5,6 +5,8 @@
  * only, and spawnfd_cmd_keep_inherited_fds. */
 #include "check.h"
 
+#include <sys/syscall.h>
+
 /* Writes the byte *arg to the pipe behind `order_fd`: which hooks ran,
  * in which order. */
 static int order_fd = -1;
@@ -128,6 +130,37 @@ static void test_failing_hook(int fork_path)
     printf("ok failing hook: step, errno, index (%s path)\n", fork_path ? "fork" : "vfork");
 }
 
+/* A hook that is killed, as a signal somebody sent during the set-up
+ * would kill the child (SIGKILL: the others are blocked until the mask
+ * step). */
+static int hook_sigkill(void *arg)
+{
+    (void)arg;
+    syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
+    return 0;
+}
+
+/* Such a child was spawned, and its wait through the pidfd reports how
+ * it ended. */
+static void test_killed_during_set_up(int fork_path)
+{
+    spawnfd_cmd *cmd = report_cmd();
+    OK(spawnfd_cmd_use_fork(cmd, fork_path));
+    OK(spawnfd_cmd_hook(cmd, hook_sigkill, NULL));
+    spawnfd_error err;
+    pid_t pid = 0;
+    int pidfd = -1, status = 0;
+    OK(spawnfd_spawn(cmd, &pid, &pidfd, &err));
+    CHECK(pidfd > 2);
+    OK(spawnfd_wait(pidfd, &status, NULL));
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    close(pidfd);
+    spawnfd_cmd_free(cmd);
+    CHECK_INT(children_gone_within(5000), 0);
+    printf("ok killed during set-up: spawned, its wait says SIGKILL (%s path)\n",
+           fork_path ? "fork" : "vfork");
+}
+
 /* ---- the fork path: code a vfork child must not run ---- */
 
 static int atfork_prepared, atfork_parent;
@@ -246,6 +279,7 @@ int main(int argc, char **argv)
     for (int fork_path = 0; fork_path <= 1; fork_path++) {
         test_hook_seen_by_the_child(fork_path);
         test_failing_hook(fork_path);
+        test_killed_during_set_up(fork_path);
     }
     test_fork_path_runs_unsafe_code();
     test_keep_inherited_fds();

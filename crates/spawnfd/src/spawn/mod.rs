@@ -548,8 +548,10 @@ impl<'a> Prepared<'a> {
         // The report is in memory already; if someone else reaped the child
         // (SIGCHLD ignored, a waitpid(-1) elsewhere), only its signal, for
         // a child that died, is lost.
+        // How it ended, looked at without reaping a pidfd's child (its
+        // watcher has reaped a watched one).
         let status = match &handle {
-            Handle::Pidfd(fd) => pidfd::wait(fd.as_fd(), true, None).unwrap_or(None),
+            Handle::Pidfd(fd) => pidfd::exit_status_of(fd.as_fd()),
             Handle::Watched(entry, _) => entry.wait(None).ok().flatten().map(|(s, _)| s),
         };
         if failed == 0 {
@@ -558,15 +560,27 @@ impl<'a> Prepared<'a> {
                 // Killed by a signal somebody sent (a Ctrl-C, a signal to
                 // the process group): the child was spawned, and was killed.
                 // Signals are blocked until the mask step, so before it only
-                // SIGKILL gets here. Its wait reports the signal.
+                // SIGKILL gets here. Its wait reports the signal: a pidfd's
+                // child is still unreaped for it (and for a wait through
+                // the pidfd in C), a watched one's status is kept.
                 let Prepared {
                     parent_ends,
                     on_drop,
                     ..
                 } = self;
                 let child = Child::new(handle, pid, parent_ends, on_drop);
-                return Ok(Spawned::Child(child.with_status(status)));
+                return Ok(Spawned::Child(match child.is_watched() {
+                    true => child.with_status(status),
+                    false => child,
+                }));
             }
+        }
+        // A failed child: reaped.
+        if let Handle::Pidfd(fd) = &handle {
+            let _ = pidfd::wait(fd.as_fd(), true, None);
+        }
+        if failed == 0 {
+            let sig = status.and_then(|s| s.signal()).unwrap_or(0);
             handle.discard();
             let step = Step::from_code(stage).unwrap_or(Step::Clone);
             return Err(SpawnError::new(step, None, self.program, Detail::Died(sig)).into());

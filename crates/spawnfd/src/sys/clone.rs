@@ -282,7 +282,9 @@ pub(crate) fn vm_shared() -> bool {
     shared
 }
 
-fn probe_vm_shared() -> Option<bool> {
+/// The question `vm_shared` asks once, asked now (the capability report
+/// asks it anew); `None` when no child could be made to ask.
+pub(crate) fn probe_vm_shared() -> Option<bool> {
     let word = AtomicU32::new(0);
     let blocked = BlockAllSignals::new().ok()?;
     let mut method = expected_method();

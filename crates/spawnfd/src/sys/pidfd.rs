@@ -128,6 +128,25 @@ pub(crate) fn wait_child(
     }
 }
 
+/// The exit status of a child of this process that has exited or is about
+/// to, left in place (`WNOWAIT`) for a later wait to reap. A ptrace stop
+/// seen meanwhile stays the tracer's. `None` if it cannot be had (another
+/// reaper took the child).
+pub(crate) fn exit_status_of(pidfd: BorrowedFd<'_>) -> Option<ExitStatus> {
+    let look = libc::WEXITED | libc::__WALL | libc::WNOWAIT;
+    loop {
+        match waitid(pidfd, look, None) {
+            Ok(Some(event)) if event.is_exit() => return Some(event.exit_status()),
+            // A stop: the exit makes the pidfd readable.
+            Ok(_) => {
+                wait_readable(pidfd, None).ok()?;
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(_) => return kept_status(pidfd),
+        }
+    }
+}
+
 /// What `waitid` reported: the `si_code` (`CLD_EXITED`, `CLD_TRAPPED`, …)
 /// and `si_status` of its siginfo.
 pub(crate) struct Event {

@@ -553,6 +553,11 @@ impl Child {
 
     /// A child that was reaped before its `Child` existed (killed while it
     /// was being set up).
+    /// Whether the child is watched by pid (no pidfd: `sys::watch`).
+    pub(crate) fn is_watched(&self) -> bool {
+        self.watched.is_some()
+    }
+
     pub(crate) fn with_status(mut self, status: ExitStatus) -> Child {
         self.status = Some(status);
         self
