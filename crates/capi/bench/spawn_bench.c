@@ -68,11 +68,13 @@
 extern char **environ;
 
 enum contender {
-    C_SPAWNFD, C_SPAWNFD_REUSE, C_SPAWNFD_WAITID, C_POSIX_SPAWN, C_PIDFD_SPAWN, C_VFORK, C_FORK, C_COUNT
+    C_SPAWNFD, C_SPAWNFD_REUSE, C_SPAWNFD_WAITID, C_SPAWNFD_POSIX, C_POSIX_SPAWN, C_PIDFD_SPAWN,
+    C_VFORK, C_FORK, C_COUNT
 };
 
 static const char *const NAMES[C_COUNT] = {
-    "spawnfd", "spawnfd-reuse", "spawnfd-waitid", "posix_spawn", "pidfd_spawn", "vfork", "fork",
+    "spawnfd", "spawnfd-reuse", "spawnfd-waitid", "spawnfd-posix", "posix_spawn", "pidfd_spawn",
+    "vfork", "fork",
 };
 
 /* glibc 2.39's pidfd_spawn, if this glibc has it. */
@@ -230,6 +232,13 @@ static __attribute__((noinline)) uint64_t run_one(int c)
         status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : 0x7f;
         break;
     }
+    case C_SPAWNFD_POSIX:
+        /* libspawnfd's posix_spawn (<spawnfd_spawn.h>'s posix_spawn) */
+        if ((r = spawnfd_posix_spawn(&pid, child_path, NULL, NULL, child_argv, environ)) != 0)
+            die("spawnfd_posix_spawn: %s", strerror(r));
+        if (waitpid(pid, &status, 0) != pid)
+            die("waitpid: %s", strerror(errno));
+        break;
     case C_POSIX_SPAWN:
         if ((r = posix_spawn(&pid, child_path, NULL, NULL, child_argv, environ)) != 0)
             die("posix_spawn: %s", strerror(r));
@@ -481,7 +490,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: spawn_bench [--mem 0,4G] [--iters 5000] [--fork-iters 100] [--warmup 20]\n"
-            "                   [--contenders spawnfd,spawnfd-reuse,spawnfd-waitid,posix_spawn,pidfd_spawn,vfork,fork]\n"
+            "                   [--contenders spawnfd,spawnfd-reuse,spawnfd-waitid,spawnfd-posix,posix_spawn,pidfd_spawn,vfork,fork]\n"
             "                   [--child PATH]\n"
             "One spawn + wait per sample; one worker process per --mem size; rounds\n"
             "interleaved; fork timed in --fork-iters evenly spread rounds only.\n");
