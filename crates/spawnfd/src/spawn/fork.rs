@@ -168,7 +168,19 @@ fn read_report(pipe: &OwnedFd, report: &Report, traced: Option<Target<'_>>, pid:
             // SAFETY: one valid pollfd.
             let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, poll_ms) };
             if n == 0 {
-                poll_ms = if clone::resume_if_stopped(target, pid) {
+                // Exec closed the pipe (all its writers gone) before the
+                // stop it makes.
+                let exec_seen = || {
+                    let mut fds = [libc::pollfd {
+                        fd: pipe.as_raw_fd(),
+                        events: libc::POLLIN,
+                        revents: 0,
+                    }];
+                    // SAFETY: one valid pollfd; no wait.
+                    let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, 0) };
+                    n > 0 && fds[0].revents & libc::POLLHUP != 0
+                };
+                poll_ms = if clone::resume_if_stopped(target, pid, exec_seen) {
                     0
                 } else {
                     (poll_ms * 2).clamp(1, 5)

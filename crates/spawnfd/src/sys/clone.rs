@@ -600,7 +600,9 @@ impl Attended<'_> {
                 if self.running.load(Ordering::Acquire) == 0 {
                     break;
                 }
-                poll = if resume_if_stopped(self.target, self.pid) {
+                let running = self.running;
+                let exec_seen = || running.load(Ordering::Acquire) == 0;
+                poll = if resume_if_stopped(self.target, self.pid, exec_seen) {
                     Duration::from_micros(50)
                 } else {
                     (poll * 2).min(Duration::from_millis(5))
@@ -637,14 +639,30 @@ impl Drop for Attended<'_> {
 
 /// Resumes a traced child stopped before exec, re-injecting the signal of
 /// a signal-delivery stop (`PTRACE_GETSIGINFO` succeeds only for those; a
-/// group stop is resumed with none). Whether it was stopped.
-pub(crate) fn resume_if_stopped(target: Target<'_>, pid: u32) -> bool {
+/// group stop is resumed with none). Whether it was resumed.
+///
+/// `exec_seen` says whether the child has exec'd (or exited) as the
+/// caller can tell: the cleared word, the report pipe's end of file. It
+/// is asked once a stop is seen, and a stop seen with `exec_seen` true is
+/// left alone: it is the stop after exec (`SIGTRAP`, or a signal that
+/// came after it), which is the caller's. The answer cannot be stale: a
+/// stopped child makes no progress, so one that had not exec'd when it
+/// stopped still has not, and exec clears the word and closes the pipe
+/// before its own stop.
+pub(crate) fn resume_if_stopped(
+    target: Target<'_>,
+    pid: u32,
+    exec_seen: impl Fn() -> bool,
+) -> bool {
     // Not consumed (WNOWAIT): once the child runs again the kernel reports
     // the stop no more, and if resuming failed, the next look finds it.
     let flags = libc::WSTOPPED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL;
     let Ok(Some(stop)) = super::pidfd::waitid_on(target, flags, None) else {
         return false;
     };
+    if exec_seen() {
+        return false;
+    }
     let mut sig = stop.status;
     // SAFETY: an all-zero siginfo_t is a valid value to be overwritten.
     let mut delivery: libc::siginfo_t = unsafe { std::mem::zeroed() };
