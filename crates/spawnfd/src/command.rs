@@ -334,6 +334,27 @@ impl Command {
         self
     }
 
+    /// Starts the child in `scope`, a cgroup v2 directory made for it and
+    /// everything it starts ([`Scope`](crate::Scope)): atomically with
+    /// `CLONE_INTO_CGROUP` (Linux 5.7), else by the child itself as its
+    /// first step, before it can start anything. The same as
+    /// [`cgroup_fd`](Command::cgroup_fd) with a copy of the scope's
+    /// directory; replaces an earlier cgroup.
+    ///
+    /// # Errors
+    ///
+    /// The spawn fails with the errno of copying the scope's fd (`EMFILE`)
+    /// at [`Step::Clone`](crate::Step::Clone), as for a refused cgroup.
+    pub fn scope(&mut self, scope: &crate::Scope) -> &mut Command {
+        use std::os::fd::AsFd;
+        match scope.as_fd().try_clone_to_owned() {
+            Ok(fd) => self.cgroup_fd(fd),
+            // No fd to be had now: the spawn names the cgroup path, whose
+            // opening fails or succeeds then.
+            Err(_) => self.cgroup(scope.path()),
+        }
+    }
+
     /// Searches for a program without a `/` in these directories (a
     /// `PATH`-style list separated by `:`) instead of the child's `PATH`:
     /// how `posix_spawnp` searches the caller's `PATH` whatever

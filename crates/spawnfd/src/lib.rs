@@ -124,6 +124,8 @@ mod spawn;
 mod in_child;
 // The child once it exists: `Child`, `ChildSet`, the reaper, tokio.
 mod wait;
+// A child's whole process tree as one unit: a cgroup v2 directory.
+mod scope;
 // Everything that talks to the kernel.
 mod sys;
 // `Command` and `Child` for tokio, as `tokio::process` (feature `tokio`).
@@ -134,6 +136,7 @@ pub use wait::tokio;
 pub use capabilities::{Capabilities, Feature, FeatureReport, Probe, capabilities};
 pub use command::{Command, CommandArgs, CommandEnvs, Stdio};
 pub use error::{SpawnError, Step};
+pub use scope::{CpuUsage, KillMethod, Scope, TreeUsage};
 pub use signal::{Signal, SignalSet};
 pub use spawn::attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
 pub use spawn::fork::{Forked, fork_with_pidfd};

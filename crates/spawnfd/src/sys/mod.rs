@@ -19,6 +19,9 @@
 //! - [`watch`]: children watched by pid, each by a small thread, where
 //!   `CLONE_PIDFD` or `waitid(P_PIDFD)` is missing: the child is still an
 //!   fd (a pipe's read end) that becomes readable when it exits;
+//! - [`cgroup`]: cgroup v2 directories and files for `Scope` (made,
+//!   removed, read and written through an open directory; `cgroup.events`
+//!   polled for `POLLPRI`);
 //! - [`os`]: the parent's other needs: pipes, the process's signal
 //!   dispositions, non-blocking reads of two pipes at once;
 //! - [`probe`]: the calls of the capability report, which ask the kernel
@@ -28,6 +31,7 @@
 //! the child module, which calls [`raw`].
 
 mod arch;
+pub(crate) mod cgroup;
 pub(crate) mod clone;
 pub(crate) mod epoll;
 pub(crate) mod fork;

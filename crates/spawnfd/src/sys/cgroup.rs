@@ -1,0 +1,138 @@
+//! cgroup v2 directories and their files, for `Scope`: made and removed
+//! relative to an open parent directory, files read and written through
+//! the directory's fd (never a path that could be swapped under us), and
+//! `cgroup.events` watched with `poll` (kernfs wakes `POLLPRI` on every
+//! change).
+
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+
+use super::os::open_at;
+
+/// `mkdirat(dir, name, 0755)`.
+pub(crate) fn mkdir_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    // SAFETY: a NUL-terminated name; `dir` is open.
+    if unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), 0o755) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// `unlinkat(dir, name, AT_REMOVEDIR)`: removes an empty cgroup.
+pub(crate) fn rmdir_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    // SAFETY: a NUL-terminated name; `dir` is open.
+    if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Opens the directory `name` under `dir` (close-on-exec, above 2).
+pub(crate) fn open_dir_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<OwnedFd> {
+    open_at(dir.as_raw_fd(), name, libc::O_RDONLY | libc::O_DIRECTORY)
+}
+
+/// The whole of the file `name` under `dir`.
+pub(crate) fn read_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<String> {
+    let mut file = File::from(open_at(dir.as_raw_fd(), name, libc::O_RDONLY)?);
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Writes `value` to the file `name` under `dir` in one `write`, as cgroup
+/// files want.
+pub(crate) fn write_at(dir: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
+    let file = File::from(open_at(dir.as_raw_fd(), name, libc::O_WRONLY)?);
+    let n = file.write_at(value, 0)?;
+    if n != value.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            "a cgroup file took part of a write",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads an open `cgroup.events` (or any kernfs file) from its start.
+/// Reading also re-arms its `poll`: the next change wakes it.
+pub(crate) fn pread_all(file: &File) -> io::Result<String> {
+    let mut buf = [0u8; 512];
+    let n = file.read_at(&mut buf, 0)?;
+    Ok(String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned())
+}
+
+/// Sleeps until a kernfs file changes (`POLLPRI`) or `timeout` passes;
+/// whether it changed. `EINTR` goes on sleeping until the deadline.
+pub(crate) fn wait_changed(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                // Rounded up: never wake just before the deadline.
+                left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLPRI,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            -1 => {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EINTR) {
+                    return Err(e);
+                }
+            }
+            0 if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(false),
+            0 => {}
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// `pidfd_open(pid, 0)`; `None` if the process is gone or pidfds are
+/// missing here.
+pub(crate) fn pidfd_of(pid: u32) -> Option<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: pidfd_open takes integers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a new fd (close-on-exec, as every pidfd) owned by nobody else.
+    let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as libc::c_int) };
+    Some(super::os::above_stdio(fd))
+}
+
+/// Opens the file `name` under `dir` for reading (close-on-exec, above 2).
+pub(crate) fn open_file_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<File> {
+    open_at(dir.as_raw_fd(), name, libc::O_RDONLY).map(File::from)
+}
+
+/// The names of the directories under `dir` (the child cgroups).
+pub(crate) fn subdirectories(dir: BorrowedFd<'_>) -> io::Result<Vec<std::ffi::CString>> {
+    // Through /proc/self/fd: std reads directories by path only.
+    let path = format!("/proc/self/fd/{}", dir.as_raw_fd());
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            use std::os::unix::ffi::OsStrExt;
+            if let Ok(name) = std::ffi::CString::new(entry.file_name().as_bytes()) {
+                names.push(name);
+            }
+        }
+    }
+    Ok(names)
+}

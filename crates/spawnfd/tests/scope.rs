@@ -1,0 +1,397 @@
+//! `Scope`: a child's whole tree in a cgroup v2 directory of its own,
+//! killed (by `cgroup.kill` and by the freezer path), frozen, waited for,
+//! accounted and cleaned up, each checked from `/proc` and the cgroup's
+//! own files.
+//!
+//! Needs a cgroup v2 hierarchy this process may create cgroups in (found
+//! from `/proc/self/mountinfo`): each test prints why it is skipped where
+//! there is none.
+
+mod common;
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use spawnfd::{Command, KillMethod, Scope, Stdio};
+
+/// Where the tests make their scopes: this process's own cgroup, if a
+/// scope can be made there; else why not.
+fn parent() -> Result<PathBuf, String> {
+    let scope = Scope::in_own_cgroup().map_err(|e| format!("no scope can be made here: {e}"))?;
+    let parent = scope
+        .path()
+        .parent()
+        .map(PathBuf::from)
+        .ok_or("no parent")?;
+    scope.close().map_err(|e| e.to_string())?;
+    Ok(parent)
+}
+
+macro_rules! parent_or_skip {
+    () => {
+        match parent() {
+            Ok(parent) => parent,
+            Err(why) => {
+                println!("skipped: {why}");
+                return;
+            }
+        }
+    };
+}
+
+/// A pidfd for `pid`, if it still runs.
+fn pidfd(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes integers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    // SAFETY: a new fd owned by nobody else.
+    (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+}
+
+/// Whether the process behind `fd` has exited (its pidfd is readable).
+fn exited(fd: &OwnedFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; no wait.
+    unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+}
+
+/// Waits up to 20 s until the scope holds at least `n` processes.
+fn wait_for_members(scope: &Scope, n: usize) -> Vec<u32> {
+    let start = Instant::now();
+    loop {
+        let pids = scope.pids().expect("pids");
+        if pids.len() >= n {
+            return pids;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "only {pids:?} in the scope"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A tree that does what escapes process groups: children, a daemon
+/// double-forked into a session of its own, and a loop that keeps forking.
+const TREE: &str = "
+    sleep 1000 & sleep 1000 &
+    sh -c 'sleep 1000 & sleep 1000' &
+    setsid sh -c '(setsid sleep 1000 &) ; sleep 1000' &
+    while :; do sleep 1000 & sleep 0.01; done
+";
+
+fn kill_a_forking_tree(method: KillMethod) {
+    let parent = parent_or_skip!();
+    let mut scope = Scope::new(&parent).expect("scope");
+    scope.set_kill_method(method);
+    assert_eq!(scope.kill_method(), method);
+    let mut child = Command::new("sh")
+        .args(["-c", TREE])
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    let members = wait_for_members(&scope, 12);
+    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    scope.kill().expect("kill");
+    assert!(
+        scope
+            .wait_empty_timeout(Duration::from_secs(20))
+            .expect("wait"),
+        "the tree is gone"
+    );
+    assert!(scope.is_empty().unwrap());
+    assert_eq!(scope.pids().unwrap(), Vec::<u32>::new());
+    for (fd, pid) in fds.iter().zip(&members) {
+        assert!(exited(fd), "{pid} survived the kill ({method:?})");
+    }
+    let status = child.wait().expect("wait");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    assert!(!scope.is_frozen().unwrap(), "left thawed");
+    let path = scope.path().to_path_buf();
+    scope.close().expect("close");
+    assert!(!path.exists(), "{} removed", path.display());
+}
+
+#[test]
+fn kill_ends_a_forking_tree_with_cgroup_kill() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    if scope.kill_method() != KillMethod::CgroupKill {
+        println!("skipped: no cgroup.kill here (before Linux 5.14)");
+        return;
+    }
+    drop(scope);
+    kill_a_forking_tree(KillMethod::CgroupKill);
+}
+
+#[test]
+fn kill_ends_a_forking_tree_by_freezing_and_signalling() {
+    kill_a_forking_tree(KillMethod::FreezeAndSignal);
+}
+
+#[test]
+fn the_tree_is_empty_only_when_its_last_daemon_exits() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    // The daemon reads fd 3 until we close our end; the child exits at once.
+    let (r, w) = io::pipe().expect("pipe");
+    let mut child = Command::new("sh")
+        .args(["-c", "setsid sh -c 'read x <&3' & exit 0"])
+        .fd(3, OwnedFd::from(r))
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    assert!(
+        child.wait().unwrap().success(),
+        "the child's own exit comes first"
+    );
+    wait_for_members(&scope, 1);
+    assert!(!scope.is_empty().unwrap());
+    assert!(
+        !scope
+            .wait_empty_timeout(Duration::from_millis(100))
+            .unwrap()
+    );
+    // The events fd wakes when the daemon goes.
+    let waiter = std::thread::scope(|s| {
+        let t = s.spawn(|| scope.wait_empty());
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            !t.is_finished(),
+            "wait_empty returned with the daemon alive"
+        );
+        drop(w);
+        t.join().unwrap()
+    });
+    waiter.expect("wait_empty");
+    assert!(scope.is_empty().unwrap());
+}
+
+#[test]
+fn the_events_fd_polls_for_priority_on_change() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    let mut child = Command::new("sleep")
+        .arg("0.2")
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    // Read once (re-arming), then poll: the exit wakes it.
+    assert!(!scope.is_empty().unwrap());
+    let mut pfd = libc::pollfd {
+        fd: scope.events_fd().as_raw_fd(),
+        events: libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, 20_000) };
+    assert_eq!(n, 1);
+    assert_ne!(pfd.revents & libc::POLLPRI, 0);
+    child.wait().unwrap();
+    assert!(scope.wait_empty_timeout(Duration::from_secs(20)).unwrap());
+}
+
+#[test]
+fn dropping_a_scope_kills_its_tree_and_removes_it() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    let path = scope.path().to_path_buf();
+    let mut child = Command::new("sh")
+        .args(["-c", "sleep 1000 & setsid sleep 1000 & wait"])
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    let members = wait_for_members(&scope, 3);
+    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    drop(scope);
+    assert!(!path.exists(), "{} removed", path.display());
+    for fd in &fds {
+        assert!(exited(fd));
+    }
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_scope_dropped_without_kill_is_removed_once_empty() {
+    let parent = parent_or_skip!();
+    let mut scope = Scope::new(&parent).expect("scope");
+    scope.kill_on_drop(false);
+    let path = scope.path().to_path_buf();
+    let (r, w) = io::pipe().expect("pipe");
+    let mut child = Command::new("sh")
+        .args(["-c", "read x <&3; exit 0"])
+        .fd(3, OwnedFd::from(r))
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    drop(scope);
+    assert!(path.exists(), "kept while the tree runs");
+    drop(w);
+    assert!(child.wait().unwrap().success(), "not killed");
+    let start = Instant::now();
+    while path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} left behind",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_child_starts_in_its_scope() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    let out = Command::new("cat")
+        .arg("/proc/self/cgroup")
+        .scope(&scope)
+        .output()
+        .expect("cat");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a v2 line");
+    let name = scope.path().file_name().unwrap().to_str().unwrap();
+    assert!(
+        line.ends_with(&format!("/{name}")),
+        "{line} is the scope {name}"
+    );
+}
+
+#[test]
+fn freeze_stops_the_tree_and_thaw_resumes_it() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    let mut child = Command::new("sh")
+        .args(["-c", "while :; do echo x; done"])
+        .stdout(Stdio::piped())
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    scope.freeze().expect("freeze");
+    assert!(scope.is_frozen().unwrap());
+    // Drain what was written before the freeze; then nothing comes.
+    let fd = out.get_ref().as_fd().try_clone_to_owned().unwrap();
+    // SAFETY: fcntl on our own fd.
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    let mut buf = vec![0u8; 1 << 20];
+    while out.read(&mut buf).is_ok_and(|n| n > 0) {}
+    std::thread::sleep(Duration::from_millis(200));
+    let err = out
+        .read(&mut buf)
+        .expect_err("nothing written while frozen");
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    scope.thaw().expect("thaw");
+    // SAFETY: as above.
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, 0) };
+    assert!(out.read(&mut buf).unwrap() > 0, "written again once thawed");
+    assert!(!scope.is_frozen().unwrap());
+    scope.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn usage_counts_what_a_busy_grandchild_burned() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    // The grandchild spins, then prints its own CPU times (`times`: the
+    // shell's user and system time on the first line).
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "sh -c 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; times'",
+        ])
+        .scope(&scope)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let first = text.lines().next().expect("times");
+    let burned: Duration = first
+        .split_whitespace()
+        .map(|t| {
+            let (m, s) = t.trim_end_matches('s').split_once('m').expect("XmY.YYYs");
+            Duration::from_secs_f64(m.parse::<f64>().unwrap() * 60.0 + s.parse::<f64>().unwrap())
+        })
+        .sum();
+    assert!(
+        burned > Duration::from_millis(50),
+        "the grandchild burned {burned:?}"
+    );
+    assert!(scope.wait_empty_timeout(Duration::from_secs(20)).unwrap());
+    let usage = scope.usage().expect("usage");
+    assert!(
+        usage.cpu.total >= burned,
+        "{usage:?} covers the grandchild's {burned:?}"
+    );
+    assert!(usage.cpu.user + usage.cpu.system <= usage.cpu.total + Duration::from_millis(20));
+}
+
+#[test]
+fn limits_need_their_controllers() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    let controllers = scope.controllers().expect("controllers");
+    for (controller, result) in [
+        ("memory", scope.set_memory_max(Some(64 << 20))),
+        ("pids", scope.set_pids_max(Some(16))),
+        (
+            "cpu",
+            scope.set_cpu_max(Some(Duration::from_millis(50)), Duration::from_millis(100)),
+        ),
+    ] {
+        if controllers.iter().any(|c| c == controller) {
+            result.unwrap_or_else(|e| panic!("{controller}: {e}"));
+        } else {
+            let err = result.expect_err("no controller");
+            assert_eq!(err.kind(), io::ErrorKind::Unsupported);
+            assert!(
+                err.to_string()
+                    .contains(&format!("the {controller} controller")),
+                "{err}"
+            );
+            println!("skipped: {controller} limit: the controller is not enabled here ({err})");
+        }
+    }
+    let usage = scope.usage().unwrap();
+    if !controllers.iter().any(|c| c == "memory") {
+        assert_eq!(usage.memory_current, None);
+    }
+    let bad = scope.set_cpu_max(Some(Duration::from_millis(50)), Duration::from_secs(5));
+    assert_eq!(bad.unwrap_err().kind(), io::ErrorKind::InvalidInput);
+}
+
+#[test]
+fn bad_parents_and_names_are_refused_and_leave_nothing() {
+    let parent = parent_or_skip!();
+    let err = Scope::new("/tmp").expect_err("not a cgroup");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(
+        err.to_string().contains("not a cgroup v2 directory"),
+        "{err}"
+    );
+    let err = Scope::new("/nonexistent/cgroup").expect_err("no such dir");
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    for name in ["", ".", "..", "a/b"] {
+        let err = Scope::with_name(&parent, name).expect_err(name);
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{name:?}");
+    }
+    let name = format!("spawnfd-test-named-{}", std::process::id());
+    let first = Scope::with_name(&parent, &name).expect("named");
+    let err = Scope::with_name(&parent, &name).expect_err("taken");
+    assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    let path = first.path().to_path_buf();
+    drop(first);
+    assert!(!path.exists());
+}
