@@ -395,3 +395,32 @@ fn bad_parents_and_names_are_refused_and_leave_nothing() {
     drop(first);
     assert!(!path.exists());
 }
+
+#[cfg(feature = "tokio")]
+#[tokio::test(flavor = "current_thread")]
+async fn tokio_waits_for_the_last_daemon_without_a_thread() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    let (r, w) = io::pipe().expect("pipe");
+    let mut child = spawnfd::tokio::Command::new("sh")
+        .args(["-c", "setsid sh -c 'read x <&3' & exit 0"])
+        .fd(3, OwnedFd::from(r))
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    assert!(child.wait().await.unwrap().success());
+    wait_for_members(&scope, 1);
+    // Two waits at once, on one thread: neither may finish while the
+    // daemon runs.
+    let both = async { tokio::join!(scope.wait_empty_async(), scope.wait_empty_async()) };
+    tokio::pin!(both);
+    let early = tokio::time::timeout(Duration::from_millis(100), &mut both).await;
+    assert!(early.is_err(), "a wait ended with the daemon alive");
+    drop(w);
+    let (a, b) = tokio::time::timeout(Duration::from_secs(20), both)
+        .await
+        .expect("woken");
+    a.unwrap();
+    b.unwrap();
+    assert!(scope.is_empty().unwrap());
+}

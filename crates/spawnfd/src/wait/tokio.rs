@@ -172,6 +172,9 @@ impl Command {
         no_new_privs(on: bool);
         cgroup(dir: impl AsRef<Path>);
         cgroup_fd(dir: impl Into<OwnedFd>);
+        scope(scope: &crate::Scope);
+        default_signals(signals: SignalSet);
+        search_path(dirs: impl AsRef<OsStr>);
         unshare(namespaces: Namespaces);
         uid_map(map: &[IdMap]);
         gid_map(map: &[IdMap]);
@@ -470,4 +473,50 @@ async fn try_join<A, B>(
         }
     })
     .await
+}
+
+impl crate::Scope {
+    /// Waits, on the current tokio runtime's reactor, until no process is
+    /// left in the scope: [`Scope::wait_empty`](crate::Scope::wait_empty)
+    /// without a blocked thread (`cgroup.events` registered for
+    /// `EPOLLPRI`). Several waits at once are fine.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with IO enabled.
+    ///
+    /// ```no_run
+    /// # async fn run() -> std::io::Result<()> {
+    /// use spawnfd::Scope;
+    /// use spawnfd::tokio::Command;
+    ///
+    /// let scope = Scope::in_own_cgroup()?;
+    /// let mut child = Command::new("make").scope(&scope).spawn()?;
+    /// child.wait().await?;
+    /// scope.wait_empty_async().await?; // the last leftover is gone too
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+    pub async fn wait_empty_async(&self) -> io::Result<()> {
+        // A copy of its own, so that any number of waits can register.
+        let events = self.events_fd().try_clone_to_owned()?;
+        let registered = register_for(events.as_fd(), Interest::PRIORITY)?;
+        loop {
+            // The read re-arms the file: a change after it wakes us.
+            if self.is_empty()? {
+                return Ok(());
+            }
+            let mut ready = registered.ready(Interest::PRIORITY).await?;
+            ready.clear_ready();
+        }
+    }
+}
+
+/// Registers `fd` with the current runtime's reactor for `interest`.
+#[allow(unsafe_code)]
+fn register_for(fd: BorrowedFd<'_>, interest: Interest) -> io::Result<AsyncFd<BorrowedFd<'_>>> {
+    // SAFETY: as in `register`: the `BorrowedFd` keeps the fd open, as the
+    // same file, for as long as the `AsyncFd` lives.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(Into::into)
 }
