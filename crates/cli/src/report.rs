@@ -105,6 +105,15 @@ pub enum Error {
         /// Why.
         source: io::Error,
     },
+    /// `--scope` (or one of its limits) could not be set up: no right to
+    /// create cgroups there, not a cgroup v2 directory, a controller that
+    /// is not enabled. Nothing was started.
+    Scope {
+        /// The option and its value, such as `--scope build`.
+        what: String,
+        /// Why.
+        source: io::Error,
+    },
     /// The child ran out of time, but could not be sent a signal to stop
     /// it (most often `EPERM`: it executed a set-user-id program). It is
     /// left running.
@@ -172,6 +181,11 @@ impl Error {
             Error::ParentFd { source, .. } | Error::Signals(source) => {
                 insert_some(&mut error, "errno", source.raw_os_error());
             }
+            Error::Scope { what, source } => {
+                let option = what.split(' ').next().unwrap_or(what);
+                error.insert("option".into(), option.into());
+                insert_some(&mut error, "errno", source.raw_os_error());
+            }
             Error::Resolve { option, source, .. } => {
                 error.insert("option".into(), (*option).into());
                 insert_some(&mut error, "errno", source.raw_os_error());
@@ -210,6 +224,7 @@ impl fmt::Display for Error {
             // The library's message, unchanged.
             Error::Spawn(err) => err.fmt(f),
             Error::Signals(source) => write!(f, "signals to pass on: {source}"),
+            Error::Scope { what, source } => write!(f, "{what}: {source}"),
             Error::Wait { pid, source } => write!(f, "wait for child {pid}: {source}"),
             Error::Stop {
                 pid,
@@ -231,6 +246,7 @@ impl std::error::Error for Error {
             | Error::Resolve { source, .. }
             | Error::Spawn(source)
             | Error::Signals(source)
+            | Error::Scope { source, .. }
             | Error::Wait { source, .. }
             | Error::Stop { source, .. } => Some(source),
         }
@@ -281,6 +297,8 @@ pub struct Ended {
     /// From just before the spawn until it was reaped, on the monotonic
     /// clock.
     pub elapsed: Duration,
+    /// What its scope's tree did, with `--scope`.
+    pub scope: Option<crate::scope::Summary>,
 }
 
 /// The resource usage of a child that ended, as far as `--rusage` got it.
@@ -332,9 +350,10 @@ impl Ended {
 
     /// The JSON report: [`child_json`], `"start_time"` (RFC 3339, UTC,
     /// nanoseconds: [`rfc3339_utc`]) and `"elapsed"` (seconds, a float),
-    /// plus `"timed_out"` with `--timeout` and `"rusage"` (see
-    /// [`usage_json`]) with `--rusage`: `null` when the usage is
-    /// [`Usage::Unavailable`].
+    /// plus `"timed_out"` with `--timeout`, `"rusage"` (see
+    /// [`usage_json`]) with `--rusage` (`null` when the usage is
+    /// [`Usage::Unavailable`]) and `"scope"` with `--scope`
+    /// ([`crate::scope::Summary::to_json`]).
     pub fn to_json(&self) -> Value {
         let mut report = child_json(self.pid, self.status);
         let map = report.as_object_mut().expect("child_json makes an object");
@@ -351,6 +370,9 @@ impl Ended {
             Usage::Known(usage) => {
                 map.insert("rusage".into(), usage_json(usage));
             }
+        }
+        if let Some(scope) = &self.scope {
+            map.insert("scope".into(), scope.to_json());
         }
         report
     }
@@ -515,6 +537,7 @@ mod tests {
             usage: Usage::NotAsked,
             started: UNIX_EPOCH + Duration::new(1_798_794_000, 123_456_789),
             elapsed: Duration::from_millis(1500),
+            scope: None,
         }
     }
 

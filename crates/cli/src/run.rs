@@ -25,6 +25,14 @@
 //! unavailable, `"rusage": null`, when another process reaped the child
 //! first).
 //!
+//! # The process tree
+//!
+//! With `--scope` ([`crate::scope`]) PROGRAM starts in a cgroup of its
+//! own, which everything it starts joins: the forwarded signals and the
+//! time limit go to the whole tree, and once PROGRAM is reaped what it
+//! left running is killed, the tree's usage read for the report, and
+//! the cgroup removed.
+//!
 //! # Child attributes
 //!
 //! The options of [`crate::attrs`] map one to one onto the library's
@@ -68,6 +76,7 @@
 #[cfg(test)]
 use std::ffi::OsString;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use clap::Args;
@@ -77,6 +86,7 @@ use crate::help;
 use crate::json_channel::{self, JsonArgs, Sink};
 use crate::program::{ProgramArgs, Setting};
 use crate::report::{self, EXIT_STATUS_HELP, Ended, Error};
+use crate::scope::ScopeArgs;
 use crate::signals::{self, Forwarder, Target};
 use crate::wait::WaitArgs;
 
@@ -125,6 +135,9 @@ pub struct RunArgs {
 
     #[command(flatten)]
     wait: WaitArgs,
+
+    #[command(flatten)]
+    scope: ScopeArgs,
 
     #[command(flatten)]
     program: ProgramArgs,
@@ -199,7 +212,12 @@ fn execute(args: &RunArgs, json: &mut Option<Sink>) -> Result<Ended, Error> {
     } else {
         args.program.attrs.signal_target()
     };
-    let (signals, mask_at_start) = Forwarder::new(target).map_err(Error::Signals)?;
+    let (mut signals, mask_at_start) = Forwarder::new(target).map_err(Error::Signals)?;
+    // PROGRAM's scope, with --scope: the signals go to its whole tree.
+    let scope = args.scope.create()?.map(Arc::new);
+    if let Some(scope) = &scope {
+        signals.send_to_scope(Arc::clone(scope));
+    }
     let setting = Setting {
         mask_at_start,
         default_pdeathsig: Some(Signal::KILL),
@@ -212,7 +230,13 @@ fn execute(args: &RunArgs, json: &mut Option<Sink>) -> Result<Ended, Error> {
         // The group --kill-group signals: PROGRAM's own.
         cmd.process_group(0);
     }
+    if let Some(scope) = &scope {
+        cmd.scope(scope);
+    }
     let (started, clock) = (SystemTime::now(), Instant::now());
     let mut child = cmd.spawn().map_err(Error::Spawn)?;
-    args.wait.wait(&mut child, &signals, started, clock)
+    // (A scope dropped on the way out kills what is left in it and is
+    // removed; on an error too.)
+    args.wait
+        .wait(&mut child, &signals, started, clock, scope.as_deref())
 }

@@ -35,9 +35,10 @@ use std::io;
 use std::mem::{self, MaybeUninit};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::ptr;
+use std::sync::Arc;
 use std::time::Instant;
 
-use spawnfd::{Child, Signal, SignalSet};
+use spawnfd::{Child, Scope, Signal, SignalSet};
 
 use crate::sys;
 
@@ -87,6 +88,9 @@ pub enum Target {
     /// PROGRAM's own process group, which spawnfd made; its id is
     /// PROGRAM's pid.
     Group,
+    /// Every process of PROGRAM's scope (`--scope`), given with
+    /// [`Forwarder::send_to_scope`].
+    Scope,
 }
 
 /// The `signalfd` of the forwarded signals, and where they go.
@@ -94,6 +98,8 @@ pub enum Target {
 pub struct Forwarder {
     fd: OwnedFd,
     target: Target,
+    /// The scope of [`Target::Scope`].
+    scope: Option<Arc<Scope>>,
 }
 
 /// The calling thread's signal mask, as a [`SignalSet`].
@@ -164,9 +170,16 @@ impl Forwarder {
             Forwarder {
                 fd: sys::above_stdio(fd)?,
                 target,
+                scope: None,
             },
             before,
         ))
+    }
+
+    /// Passes the signals on to every process of `scope` (`--scope`).
+    pub fn send_to_scope(&mut self, scope: Arc<Scope>) {
+        self.target = Target::Scope;
+        self.scope = Some(scope);
     }
 
     /// Waits until `child` has exited (`Ok(true)`, it can then be reaped
@@ -231,6 +244,13 @@ impl Forwarder {
                     if e.raw_os_error() == Some(libc::ESRCH) {
                         let _ = child.send_signal(signal);
                     }
+                }
+            }
+            Target::Scope => {
+                // Each process of the tree, PROGRAM among them (an exited
+                // PROGRAM is no longer a member; its tree still is).
+                if let Some(scope) = &self.scope {
+                    let _ = scope.signal(signal);
                 }
             }
         }

@@ -20,6 +20,12 @@
 //! then, with `--kill-after` only (as timeout(1): no `SIGKILL` unless
 //! asked), `SIGKILL` after the grace period.
 //!
+//! With `--scope` every signal goes to each process of PROGRAM's scope
+//! ([`Scope::signal`]; `KILL` is [`Scope::kill`]), and with
+//! `--kill-after` the tree is killed once PROGRAM has ended after the
+//! time-out, as with `--kill-group`; once PROGRAM is reaped, what it left
+//! in the scope is killed in any case ([`crate::scope::finish`]).
+//!
 //! With `--kill-group` PROGRAM leads a process group of its own and every
 //! signal goes to that whole group ([`Child::send_signal_to_group`]), and
 //! with `--kill-after` the group ends with PROGRAM: once PROGRAM has ended
@@ -33,7 +39,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
-use spawnfd::{Child, Signal};
+use spawnfd::{Child, Scope, Signal};
 
 use crate::args::{parse_signal, parse_time_limit};
 use crate::report::{Ended, Error, Usage};
@@ -54,7 +60,8 @@ pub struct WaitArgs {
     /// d; for example `10`, `1.5`, `500ms`, `2s`, `2m`, `1h`. 0, inf and
     /// infinity mean no limit. Only PROGRAM is signalled, not processes it
     /// started (in a shell script, `exec` the last command), unless
-    /// --kill-group. Time is measured on the monotonic clock by polling
+    /// --kill-group (its process group) or --scope (every process it
+    /// started, whatever group or session: KILL ends the whole tree). Time is measured on the monotonic clock by polling
     /// PROGRAM's pidfd.
     #[arg(long, value_name = "DURATION", value_parser = parse_time_limit)]
     timeout: Option<Duration>,
@@ -166,6 +173,7 @@ impl WaitArgs {
         signals: &Forwarder,
         started: SystemTime,
         clock: Instant,
+        scope: Option<&Scope>,
     ) -> Result<Ended, Error> {
         let pid = child.id();
         let wait_error = |source| Error::Wait { pid, source };
@@ -175,7 +183,7 @@ impl WaitArgs {
             Some(limit) => {
                 let ended = signals.wait(child, deadline(limit)).map_err(wait_error)?;
                 if !ended {
-                    self.stop(child, signals)?;
+                    self.stop(child, signals, scope)?;
                 }
                 Some(!ended)
             }
@@ -189,13 +197,17 @@ impl WaitArgs {
         } else {
             (child.wait().map_err(wait_error)?, Usage::NotAsked)
         };
+        let elapsed = clock.elapsed();
+        // What PROGRAM left in its scope ends with it.
+        let scope = scope.map(crate::scope::finish);
         Ok(Ended {
             pid,
             status,
             timed_out,
             usage,
             started,
-            elapsed: clock.elapsed(),
+            elapsed,
+            scope,
         })
     }
 
@@ -204,16 +216,21 @@ impl WaitArgs {
     /// (with `--kill-group`, to the group also once `child` has ended).
     /// Returns when the last signal has been sent or `child` has ended,
     /// whichever is first; `child` is not reaped.
-    fn stop(&self, child: &mut Child, signals: &Forwarder) -> Result<(), Error> {
+    fn stop(
+        &self,
+        child: &mut Child,
+        signals: &Forwarder,
+        scope: Option<&Scope>,
+    ) -> Result<(), Error> {
         let signal = self.signal.unwrap_or(Signal::TERM);
-        self.send(child, signal)?;
+        self.send(child, signal, scope)?;
         if signal == Signal::KILL {
             return Ok(());
         }
         if signal != Signal::CONT {
             // Only a child that could be sent `signal` gets here, so this
             // one may be sent too; a failure would change nothing.
-            let _ = self.send(child, Signal::CONT);
+            let _ = self.send(child, Signal::CONT, scope);
         }
         // No KILL unless asked for, as timeout(1).
         let Some(grace) = self.kill_after.filter(|grace| !grace.is_zero()) else {
@@ -226,12 +243,12 @@ impl WaitArgs {
                 source,
             })?;
         if !ended {
-            self.send(child, Signal::KILL)?;
-        } else if self.kill_group {
+            self.send(child, Signal::KILL, scope)?;
+        } else if self.kill_group || scope.is_some() {
             // PROGRAM is a zombie, which keeps the group's id ours: what
-            // is left of its group ends with it. The group may be empty
-            // but for the zombie, which takes no harm.
-            let _ = self.send(child, Signal::KILL);
+            // is left of its group (or scope) ends with it. The group may
+            // be empty but for the zombie, which takes no harm.
+            let _ = self.send(child, Signal::KILL, scope);
         }
         Ok(())
     }
@@ -239,8 +256,16 @@ impl WaitArgs {
     /// Sends `signal` to `child`, which has not been reaped, or with
     /// `--kill-group` to its group: through its pidfd, which names it even
     /// if it has exited meanwhile (a zombie accepts and ignores signals).
-    fn send(&self, child: &Child, signal: Signal) -> Result<(), Error> {
-        let sent = if self.kill_group {
+    fn send(&self, child: &Child, signal: Signal, scope: Option<&Scope>) -> Result<(), Error> {
+        let sent = if let Some(scope) = scope {
+            // The whole tree: KILL by the kernel at once, any other signal
+            // to each process, the tree frozen meanwhile.
+            if signal == Signal::KILL {
+                scope.kill()
+            } else {
+                scope.signal(signal).map(drop)
+            }
+        } else if self.kill_group {
             match child.send_signal_to_group(signal) {
                 // Nobody in the group: PROGRAM left it, taking nobody
                 // along (with the zombie of a leader the group is never

@@ -424,3 +424,41 @@ async fn tokio_waits_for_the_last_daemon_without_a_thread() {
     b.unwrap();
     assert!(scope.is_empty().unwrap());
 }
+
+#[test]
+fn signal_reaches_every_member_of_the_tree() {
+    let parent = parent_or_skip!();
+    let scope = Scope::new(&parent).expect("scope");
+    // Each member leaves a mark when it gets SIGUSR1, and exits.
+    let dir = common::TempDir::new("scope-signal");
+    let script = format!(
+        "mark() {{ trap \"touch {d}/\\$1; exit 0\" USR1; while :; do sleep 0.05; done; }}
+         (mark a) & (setsid sh -c '(trap \"touch {d}/b; exit 0\" USR1; while :; do sleep 0.05; done)') &
+         mark c",
+        d = dir.path().display()
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    // sh, its two subshells, the setsid sh and its subshell, sleeps.
+    wait_for_members(&scope, 5);
+    std::thread::sleep(Duration::from_millis(100));
+    let sent = scope.signal(spawnfd::Signal::USR1).expect("signal");
+    assert!(sent >= 4, "sent to {sent}");
+    assert!(!scope.is_frozen().unwrap(), "thawed after the sweep");
+    child.wait().unwrap();
+    for mark in ["a", "b", "c"] {
+        let path = dir.path().join(mark);
+        let start = Instant::now();
+        while !path.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "{mark} never got the signal"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    scope.kill().unwrap();
+}

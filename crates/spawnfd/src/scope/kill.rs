@@ -54,32 +54,57 @@ fn freeze_and_signal(scope: &Scope) -> io::Result<()> {
     while !scope.is_empty()? {
         scope.write(c"cgroup.freeze", b"1")?;
         scope.wait_frozen(Some(FREEZE_WAIT))?;
-        // A pidfd for each listed pid, then the list again: a pid still
-        // listed after its pidfd was opened is the member the pidfd names
-        // (a living process keeps its pid), so the signal can only reach
-        // the tree. Without pidfds (before 5.3) the pid itself, which a
-        // frozen member cannot give up.
-        let listed = scope.pids()?;
-        let opened: Vec<_> = listed
-            .iter()
-            .map(|&pid| (pid, cgroup::pidfd_of(pid)))
-            .collect();
-        let members: HashSet<u32> = scope.pids()?.into_iter().collect();
-        for (pid, fd) in opened {
-            if !members.contains(&pid) {
-                continue;
-            }
-            let sent = match &fd {
-                Some(fd) => pidfd::send_signal(fd.as_fd(), libc::SIGKILL),
-                None => pidfd::kill_pid(pid, libc::SIGKILL),
-            };
-            match sent {
-                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => return Err(e),
-                _ => {}
-            }
-        }
+        signal_members(scope, libc::SIGKILL)?;
         scope.write(c"cgroup.freeze", b"0")?;
         scope.wait_empty_timeout(ROUND_WAIT)?;
     }
     Ok(())
+}
+
+/// Sends `sig` to each process listed in the scope and below it; how many.
+///
+/// A pidfd for each listed pid, then the list again: a pid still listed
+/// after its pidfd was opened is the member the pidfd names (a living
+/// process keeps its pid), so the signal can only reach the tree. Without
+/// pidfds (before 5.3) the pid itself, which is exact while the tree is
+/// frozen (a frozen member cannot exit and give its pid up).
+pub(super) fn signal_members(scope: &Scope, sig: i32) -> io::Result<usize> {
+    let listed = scope.pids()?;
+    let opened: Vec<_> = listed
+        .iter()
+        .map(|&pid| (pid, cgroup::pidfd_of(pid)))
+        .collect();
+    let members: HashSet<u32> = scope.pids()?.into_iter().collect();
+    let mut sent = 0;
+    for (pid, fd) in opened {
+        if !members.contains(&pid) {
+            continue;
+        }
+        let result = match &fd {
+            Some(fd) => pidfd::send_signal(fd.as_fd(), sig),
+            None => pidfd::kill_pid(pid, sig),
+        };
+        match result {
+            Ok(()) => sent += 1,
+            // Gone meanwhile.
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sent)
+}
+
+/// [`Scope::signal`]: frozen around the sweep where the kernel can freeze
+/// (and the caller had not), so that no member forks out of its reach.
+pub(super) fn signal(scope: &Scope, sig: i32) -> io::Result<usize> {
+    let freeze = !scope.is_frozen()? && scope.can_freeze();
+    if freeze {
+        scope.write(c"cgroup.freeze", b"1")?;
+        scope.wait_frozen(Some(FREEZE_WAIT))?;
+    }
+    let sent = signal_members(scope, sig);
+    if freeze {
+        scope.write(c"cgroup.freeze", b"0")?;
+    }
+    sent
 }

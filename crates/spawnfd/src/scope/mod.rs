@@ -294,6 +294,28 @@ impl Scope {
         kill::kill(self)
     }
 
+    /// Sends `signal` to every process in the scope and below it, and
+    /// returns how many were sent it. The tree is frozen during the sweep
+    /// (unless it was already), so no process can fork one that misses the
+    /// signal; it is delivered once thawed. For `SIGKILL` prefer
+    /// [`kill`](Scope::kill), which the kernel carries out at once.
+    ///
+    /// ```no_run
+    /// use spawnfd::{Command, Scope, Signal};
+    /// let scope = Scope::in_own_cgroup()?;
+    /// let _child = Command::new("make").scope(&scope).spawn()?;
+    /// scope.signal(Signal::TERM)?; // make and every compiler it runs
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn signal(&self, signal: crate::Signal) -> io::Result<usize> {
+        kill::signal(self, signal.as_raw())
+    }
+
+    /// Whether the kernel can freeze this scope (`cgroup.freeze`, 5.2).
+    fn can_freeze(&self) -> bool {
+        cgroup::open_file_at(self.dir.as_fd(), c"cgroup.freeze").is_ok()
+    }
+
     /// The way [`kill`](Scope::kill) ends the tree here.
     pub fn kill_method(&self) -> KillMethod {
         self.method
