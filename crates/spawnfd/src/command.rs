@@ -103,6 +103,8 @@ pub struct Command {
     pub(crate) keep_fds: bool,
     /// Where a program without a `/` is searched for, instead of `PATH`.
     pub(crate) search_path: Option<OsString>,
+    /// The parent cgroup of a scope made for each child (`scope_in`).
+    pub(crate) scope_in: Option<PathBuf>,
 }
 
 /// A `pre_exec` hook.
@@ -161,6 +163,7 @@ impl Command {
             use_fork: false,
             keep_fds: false,
             search_path: None,
+            scope_in: None,
         }
     }
 
@@ -535,12 +538,50 @@ impl Command {
     /// [`Step::Clone`]: crate::Step::Clone
     pub fn cgroup<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
         self.attrs.cgroup = Some(Cgroup::Path(dir.as_ref().to_owned()));
+        self.scope_in = None;
         self
     }
 
     /// As [`Command::cgroup`], with the cgroup directory already open.
     pub fn cgroup_fd(&mut self, dir: impl Into<OwnedFd>) -> &mut Command {
         self.attrs.cgroup = Some(Cgroup::Fd(dir.into()));
+        self.scope_in = None;
+        self
+    }
+
+    /// Gives each child a [`Scope`](crate::Scope) of its own, made at the
+    /// spawn under the cgroup v2 directory `parent` and owned by the
+    /// [`Child`]: the child starts in it, and with it every process it
+    /// starts. Then [`Child::kill_tree`] ends the whole tree,
+    /// [`Child::wait_tree`] returns once the last of it is gone,
+    /// [`Child::scope`] gives the rest (freeze, usage, limits), and
+    /// [`kill_on_drop(true)`](Command::kill_on_drop) ends the whole tree
+    /// when the `Child` is dropped. The directory is removed when the
+    /// `Child` is dropped, or once the tree is empty if it still runs
+    /// then. Replaces an earlier cgroup or scope.
+    ///
+    /// # Errors
+    ///
+    /// The spawn fails, with nothing created, where the scope cannot be
+    /// made ([`Scope::new`](crate::Scope::new)'s errors).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use spawnfd::Command;
+    ///
+    /// let mut child = Command::new("make")
+    ///     .scope_in("/sys/fs/cgroup/build.slice")
+    ///     .kill_on_drop(true)
+    ///     .spawn()?;
+    /// if child.wait_timeout(Duration::from_secs(600))?.is_none() {
+    ///     child.kill_tree()?;
+    /// }
+    /// child.wait_tree()?; // make and everything it started are gone
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn scope_in<P: AsRef<Path>>(&mut self, parent: P) -> &mut Command {
+        self.attrs.cgroup = None;
+        self.scope_in = Some(parent.as_ref().to_owned());
         self
     }
 

@@ -462,3 +462,207 @@ fn signal_reaches_every_member_of_the_tree() {
     }
     scope.kill().unwrap();
 }
+
+// ---------------------------------------------------------------------------
+// A scope of the child's own: Command::scope_in, owned by the Child.
+
+#[test]
+fn a_child_with_its_own_scope_is_waited_for_with_its_tree() {
+    let parent = parent_or_skip!();
+    let (r, w) = io::pipe().expect("pipe");
+    let mut child = Command::new("sh")
+        .args(["-c", "setsid sh -c 'read x <&3' & exit 0"])
+        .fd(3, OwnedFd::from(r))
+        .scope_in(&parent)
+        .spawn()
+        .expect("spawn");
+    let path = child.scope().expect("its scope").path().to_path_buf();
+    assert!(
+        path.starts_with(&parent) && path.exists(),
+        "{}",
+        path.display()
+    );
+    assert!(child.wait().unwrap().success());
+    wait_for_members(child.scope().unwrap(), 1);
+    let status = std::thread::scope(|s| {
+        let t = s.spawn(|| child.wait_tree());
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!t.is_finished(), "wait_tree returned with the daemon alive");
+        drop(w);
+        t.join().unwrap()
+    });
+    assert!(status.expect("wait_tree").success());
+    assert!(child.scope().unwrap().is_empty().unwrap());
+    assert!(child.scope().unwrap().usage().unwrap().cpu.total > Duration::ZERO);
+    drop(child);
+    assert!(!path.exists(), "{} removed with the Child", path.display());
+}
+
+#[test]
+fn kill_tree_ends_the_childs_whole_tree() {
+    let parent = parent_or_skip!();
+    let mut child = Command::new("sh")
+        .args(["-c", TREE])
+        .scope_in(&parent)
+        .spawn()
+        .expect("spawn");
+    let members = wait_for_members(child.scope().unwrap(), 12);
+    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    child.kill_tree().expect("kill_tree");
+    let status = child.wait_tree().expect("wait_tree");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    for fd in &fds {
+        assert!(exited(fd), "a member survived kill_tree");
+    }
+}
+
+#[test]
+fn a_dropped_child_with_kill_on_drop_ends_its_tree() {
+    let parent = parent_or_skip!();
+    let child = Command::new("sh")
+        .args(["-c", "setsid sleep 1000 & sleep 1000 & wait"])
+        .scope_in(&parent)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let path = child.scope().unwrap().path().to_path_buf();
+    let members = wait_for_members(child.scope().unwrap(), 3);
+    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    drop(child);
+    for fd in &fds {
+        assert!(exited(fd), "a member outlived the dropped Child");
+    }
+    assert!(!path.exists(), "{} removed", path.display());
+}
+
+#[test]
+fn a_dropped_child_without_kill_on_drop_leaves_its_tree_running() {
+    let parent = parent_or_skip!();
+    let (r, w) = io::pipe().expect("pipe");
+    let child = Command::new("sh")
+        .args(["-c", "read x <&3; exit 0"])
+        .fd(3, OwnedFd::from(r))
+        .scope_in(&parent)
+        .spawn()
+        .expect("spawn");
+    let path = child.scope().unwrap().path().to_path_buf();
+    let fd = pidfd(child.id()).expect("pidfd");
+    drop(child);
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!exited(&fd), "killed though kill_on_drop is off");
+    assert!(path.exists(), "kept while the tree runs");
+    drop(w);
+    let start = Instant::now();
+    while path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} left behind",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn scope_in_failures_and_misuse_leave_nothing() {
+    let parent = parent_or_skip!();
+    // A parent of this test's own (other tests make scopes beside it).
+    let nest = Scope::new(&parent).expect("scope");
+    let parent = nest.path();
+    let cgroups = || {
+        std::fs::read_dir(parent)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .count()
+    };
+    assert_eq!(cgroups(), 0);
+    // A parent that is no cgroup: refused before any process.
+    let err = Command::new("true")
+        .scope_in("/tmp")
+        .spawn()
+        .expect_err("not a cgroup");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("scope"), "{err}");
+    // A failed spawn removes the scope it made.
+    let err = Command::new("/nonexistent/prog")
+        .scope_in(parent)
+        .spawn()
+        .expect_err("no program");
+    assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    assert_eq!(cgroups(), 0, "the failed spawn's scope is gone");
+    // spawn_pid cannot own a scope.
+    let err = Command::new("true")
+        .scope_in(parent)
+        .spawn_pid()
+        .expect_err("no owner");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(cgroups(), 0);
+    // kill_tree and wait_tree need a scope of the child's own.
+    let mut plain = Command::new("true").spawn().unwrap();
+    assert_eq!(
+        plain.kill_tree().unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        plain.wait_tree().unwrap_err().kind(),
+        io::ErrorKind::InvalidInput
+    );
+    plain.wait().unwrap();
+}
+
+#[test]
+fn a_child_set_kills_every_tree() {
+    let parent = parent_or_skip!();
+    let mut set = spawnfd::ChildSet::new().unwrap();
+    let mut fds = Vec::new();
+    for _ in 0..2 {
+        let child = Command::new("sh")
+            .args(["-c", "setsid sleep 1000 & sleep 1000 & wait"])
+            .scope_in(&parent)
+            .spawn()
+            .expect("spawn");
+        let members = wait_for_members(child.scope().unwrap(), 3);
+        fds.extend(members.iter().filter_map(|&pid| pidfd(pid)));
+        set.insert(child).unwrap();
+    }
+    set.kill_trees().expect("kill_trees");
+    for exited_child in set.exits() {
+        let exited_child = exited_child.unwrap();
+        assert!(
+            exited_child
+                .child
+                .scope()
+                .unwrap()
+                .wait_empty_timeout(Duration::from_secs(20))
+                .unwrap()
+        );
+    }
+    for fd in &fds {
+        assert!(exited(fd), "a member outlived kill_trees");
+    }
+}
+
+#[cfg(feature = "tokio")]
+#[tokio::test(flavor = "current_thread")]
+async fn tokio_children_wait_for_and_kill_their_trees() {
+    let parent = parent_or_skip!();
+    let mut child = spawnfd::tokio::Command::new("sh")
+        .args(["-c", "setsid sleep 1000 & sleep 1000 & wait"])
+        .scope_in(&parent)
+        .spawn()
+        .expect("spawn");
+    let members = wait_for_members(child.scope().unwrap(), 3);
+    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    child.kill_tree().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait_tree())
+        .await
+        .expect("in time")
+        .expect("wait_tree");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    for fd in &fds {
+        assert!(exited(fd));
+    }
+}

@@ -4,7 +4,7 @@
 use std::ffi::{CString, OsStr, c_int};
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -454,6 +454,14 @@ impl Attrs {
 }
 
 impl AttrPlan {
+    /// Starts the child in the cgroup directory `dir` (a scope's, which
+    /// outlives the spawn) in place of the command's.
+    pub(crate) fn use_cgroup(&mut self, dir: BorrowedFd<'_>) {
+        self.cgroup = Some(dir.as_raw_fd());
+        self.cgroup_opened = None;
+        self.cgroup_procs = None;
+    }
+
     /// The cgroup's `cgroup.procs`, opened for writing (close-on-exec,
     /// above fd 2) on first use: where the child writes `0` to move itself
     /// into the cgroup when the kernel cannot start it there. `None`

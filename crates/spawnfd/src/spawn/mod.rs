@@ -92,6 +92,45 @@ fn start(
     // errno on the way, the caller finds its own back.
     let _errno = os::KeepErrno::new();
     let mut prep = Prepared::new(cmd, defaults)?;
+    // A scope of its own (Command::scope_in): made now, the child started
+    // in it, and owned by the Child. A failed spawn drops it, and with it
+    // the directory.
+    let scope = match &cmd.scope_in {
+        None => None,
+        Some(_) if by_pid => {
+            return Err(invalid(
+                prep.program,
+                format_args!(
+                    "spawn_pid hands over only a pid: a scope of the child's own \
+                     (scope_in) would have no owner; use Command::scope with a Scope of yours"
+                ),
+            ));
+        }
+        Some(parent) => Some(crate::Scope::new(parent).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("spawn {:?}: the child's scope: {e}", prep.program),
+            )
+        })?),
+    };
+    if let Some(scope) = &scope {
+        use std::os::fd::AsFd;
+        prep.attrs.use_cgroup(scope.as_fd());
+    }
+    let spawned = start_prepared(cmd, prep, function, by_pid)?;
+    Ok(match (spawned, scope) {
+        (Spawned::Child(child), Some(scope)) => Spawned::Child(child.with_scope(scope)),
+        (spawned, _) => spawned,
+    })
+}
+
+/// `start` once the command is prepared.
+fn start_prepared(
+    cmd: &Command,
+    mut prep: Prepared<'_>,
+    function: Option<Function<'_>>,
+    by_pid: bool,
+) -> io::Result<Spawned> {
     if by_pid {
         if prep.parent_ends.iter().any(Option::is_some) {
             return Err(invalid(

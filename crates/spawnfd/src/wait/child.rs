@@ -81,6 +81,8 @@ pub struct Child {
     pub stdout: Option<ChildStdout>,
     /// The parent's end of the child's stderr, if it was `Stdio::piped()`.
     pub stderr: Option<ChildStderr>,
+    /// The child's own scope (`Command::scope_in`).
+    scope: Option<crate::Scope>,
 }
 
 /// What dropping an unreaped `Child` does.
@@ -195,6 +197,7 @@ impl Child {
             stdin: stdin.map(ChildStdin::from),
             stdout: stdout.map(ChildStdout::from),
             stderr: stderr.map(ChildStderr::from),
+            scope: None,
         }
     }
 
@@ -558,6 +561,62 @@ impl Child {
         self.watched.is_some()
     }
 
+    /// Gives the child its own scope (`Command::scope_in`).
+    pub(crate) fn with_scope(mut self, scope: crate::Scope) -> Child {
+        self.scope = Some(scope);
+        self
+    }
+
+    /// The child's own [`Scope`](crate::Scope), if it was spawned with
+    /// [`Command::scope_in`](crate::Command::scope_in): freeze it, read its
+    /// usage, set its limits, poll its events fd.
+    pub fn scope(&self) -> Option<&crate::Scope> {
+        self.scope.as_ref()
+    }
+
+    /// Kills the child and every process it started, daemons included
+    /// ([`Scope::kill`](crate::Scope::kill) of its own scope). The child
+    /// must still be waited for (or dropped); [`wait_tree`](Child::wait_tree)
+    /// waits for all of it.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a child without a scope of its own (spawned
+    /// without [`Command::scope_in`](crate::Command::scope_in)): use
+    /// [`kill`](Child::kill), or a process group; the scope's errors.
+    pub fn kill_tree(&mut self) -> io::Result<()> {
+        self.own_scope("kill_tree")?.kill()
+    }
+
+    /// Waits for the child to exit, then for every process it started to
+    /// be gone ([`Scope::wait_empty`](crate::Scope::wait_empty)), and
+    /// returns the child's status.
+    ///
+    /// # Errors
+    ///
+    /// As [`kill_tree`](Child::kill_tree), and [`wait`](Child::wait)'s.
+    pub fn wait_tree(&mut self) -> io::Result<ExitStatus> {
+        self.own_scope("wait_tree")?;
+        let status = self.wait()?;
+        if let Some(scope) = &self.scope {
+            scope.wait_empty()?;
+        }
+        Ok(status)
+    }
+
+    fn own_scope(&self, what: &str) -> io::Result<&crate::Scope> {
+        self.scope.as_ref().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "Child::{what}: child {} has no scope of its own (spawn it with \
+                     Command::scope_in)",
+                    self.pid
+                ),
+            )
+        })
+    }
+
     pub(crate) fn with_status(mut self, status: ExitStatus) -> Child {
         self.status = Some(status);
         self
@@ -566,6 +625,12 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
+        // Its own scope ends with the handle: the whole tree killed with
+        // kill_on_drop, else removed once the last of it is gone.
+        if let Some(mut scope) = self.scope.take() {
+            scope.kill_on_drop(self.on_drop.kill);
+            drop(scope);
+        }
         let Some(fd) = self.pidfd.take() else { return };
         if let Some(entry) = self.watched.take() {
             // Its watcher reaps it, dropped or not: no reaper needed.

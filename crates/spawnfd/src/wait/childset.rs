@@ -161,6 +161,27 @@ impl ChildSet {
         result
     }
 
+    /// Kills every child in the set with `SIGKILL`, and with it the whole
+    /// tree of each child that has a scope of its own
+    /// ([`Command::scope_in`](crate::Command::scope_in):
+    /// [`Child::kill_tree`]); returns the first error, after trying them
+    /// all. The children are still to be reaped (`wait_any`, `exits`).
+    pub fn kill_trees(&mut self) -> io::Result<()> {
+        let mut result = Ok(());
+        for child in self.children.values_mut() {
+            let killed = match child.scope() {
+                Some(_) => child.kill_tree(),
+                None => child.kill(),
+            };
+            if let Err(e) = killed {
+                if result.is_ok() {
+                    result = Err(e);
+                }
+            }
+        }
+        result
+    }
+
     /// Waits for some child to exit and reaps it; `None` when the set is
     /// empty.
     pub fn wait_any(&mut self) -> io::Result<Option<Exited>> {

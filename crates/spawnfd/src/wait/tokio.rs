@@ -173,6 +173,7 @@ impl Command {
         cgroup(dir: impl AsRef<Path>);
         cgroup_fd(dir: impl Into<OwnedFd>);
         scope(scope: &crate::Scope);
+        scope_in(parent: impl AsRef<Path>);
         default_signals(signals: SignalSet);
         search_path(dirs: impl AsRef<OsStr>);
         unshare(namespaces: Namespaces);
@@ -382,6 +383,40 @@ impl Child {
         self.start_kill()?;
         self.wait().await?;
         Ok(())
+    }
+
+    /// The child's own scope ([`Command::scope_in`]), as
+    /// [`crate::Child::scope`].
+    pub fn scope(&self) -> Option<&crate::Scope> {
+        self.inner.scope()
+    }
+
+    /// Kills the child's whole tree, as [`crate::Child::kill_tree`].
+    pub fn kill_tree(&mut self) -> io::Result<()> {
+        self.inner.kill_tree()
+    }
+
+    /// Waits for the child, then for every process it started to be gone
+    /// ([`crate::Scope::wait_empty_async`]), as
+    /// [`crate::Child::wait_tree`].
+    ///
+    /// # Errors
+    ///
+    /// As [`crate::Child::wait_tree`]: `InvalidInput` for a child without
+    /// a scope of its own.
+    pub async fn wait_tree(&mut self) -> io::Result<ExitStatus> {
+        if self.inner.scope().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "Child::wait_tree: the child has no scope of its own (spawn it with \
+                 Command::scope_in)",
+            ));
+        }
+        let status = self.wait().await?;
+        if let Some(scope) = self.inner.scope() {
+            scope.wait_empty_async().await?;
+        }
+        Ok(status)
     }
 
     /// Sends `signal` through the pidfd, as [`crate::Child::send_signal`]:
