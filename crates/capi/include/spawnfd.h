@@ -232,6 +232,22 @@
 #define SPAWNFD_STEP_HOOK 28
 
 /**
+ * Child: the capability sets (`id` is the capability, when one is to
+ * blame).
+ */
+#define SPAWNFD_STEP_CAPABILITIES 29
+
+/**
+ * Child: `landlock_restrict_self`.
+ */
+#define SPAWNFD_STEP_LANDLOCK 30
+
+/**
+ * Child: installing the seccomp filter, the last step before exec.
+ */
+#define SPAWNFD_STEP_SECCOMP 31
+
+/**
  * `spawnfd_error.flags`: `id` holds an id (uid, gid, process group,
  * niceness or resource number, or the index of the hook that failed,
  * per the step).

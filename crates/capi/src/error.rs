@@ -76,6 +76,13 @@ pub const SPAWNFD_STEP_MOUNT_PROC: c_int = 27;
 /// Child: a hook (`spawnfd_cmd_hook`) returned non-zero; `id` is its
 /// index (0 for the first added) and `error` the value it returned.
 pub const SPAWNFD_STEP_HOOK: c_int = 28;
+/// Child: the capability sets (`id` is the capability, when one is to
+/// blame).
+pub const SPAWNFD_STEP_CAPABILITIES: c_int = 29;
+/// Child: `landlock_restrict_self`.
+pub const SPAWNFD_STEP_LANDLOCK: c_int = 30;
+/// Child: installing the seccomp filter, the last step before exec.
+pub const SPAWNFD_STEP_SECCOMP: c_int = 31;
 
 /// `spawnfd_error.flags`: `id` holds an id (uid, gid, process group,
 /// niceness or resource number, or the index of the hook that failed,
@@ -309,6 +316,9 @@ fn step_c_name(step: Step) -> &'static CStrLit {
         Step::Unshare => c"unshare",
         Step::MountProc => c"mount proc",
         Step::Hook => c"pre_exec hook",
+        Step::Capabilities => c"capabilities",
+        Step::Landlock => c"landlock_restrict_self",
+        Step::Seccomp => c"seccomp filter",
         _ => c"unknown",
     }
 }
@@ -408,6 +418,9 @@ mod tests {
             SPAWNFD_STEP_UNSHARE,
             SPAWNFD_STEP_MOUNT_PROC,
             SPAWNFD_STEP_HOOK,
+            SPAWNFD_STEP_CAPABILITIES,
+            SPAWNFD_STEP_LANDLOCK,
+            SPAWNFD_STEP_SECCOMP,
         ];
         for (i, &code) in consts.iter().enumerate() {
             assert_eq!(code as usize, i + 1);

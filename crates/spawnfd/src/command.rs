@@ -105,6 +105,8 @@ pub struct Command {
     pub(crate) search_path: Option<OsString>,
     /// The parent cgroup of a scope made for each child (`scope_in`).
     pub(crate) scope_in: Option<PathBuf>,
+    /// Capability sets, seccomp filter, Landlock ruleset.
+    pub(crate) sandbox: crate::spawn::sandbox::Sandbox,
 }
 
 /// A `pre_exec` hook.
@@ -164,6 +166,7 @@ impl Command {
             keep_fds: false,
             search_path: None,
             scope_in: None,
+            sandbox: Default::default(),
         }
     }
 
@@ -669,6 +672,107 @@ impl Command {
     /// child), and a dropped child is reaped only when it exits.
     pub fn ptrace_traceme(&mut self, on: bool) -> &mut Command {
         self.attrs.traceme = on;
+        self
+    }
+
+    /// Keeps only `caps` in the child's capability bounding set (and so in
+    /// what it or any program it runs can ever gain): every other
+    /// capability the kernel knows is dropped (`PR_CAPBSET_DROP`), before
+    /// the credentials change, which needs `CAP_SETPCAP`. As
+    /// `setpriv --bounding-set` or `capsh --drop`. A failure is
+    /// [`Step::Capabilities`](crate::Step::Capabilities).
+    ///
+    /// ```no_run
+    /// use spawnfd::{Capability, CapabilitySet, Command};
+    /// // A server that may bind low ports and nothing else privileged.
+    /// let keep = CapabilitySet::empty().with(Capability::NET_BIND_SERVICE);
+    /// Command::new("server").capability_bounding_set(keep).spawn()?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn capability_bounding_set(&mut self, caps: crate::CapabilitySet) -> &mut Command {
+        self.sandbox.bounding = Some(caps);
+        self
+    }
+
+    /// Sets the child's inheritable capabilities (`capset`, after the
+    /// credentials change), which a program keeps across `execve` only if
+    /// its file grants them (see capabilities(7)); ambient ones are added
+    /// to it. A capability not in the bounding set, or (without
+    /// `CAP_SETPCAP`) not permitted, fails with `EPERM` at
+    /// [`Step::Capabilities`](crate::Step::Capabilities).
+    pub fn inheritable_capabilities(&mut self, caps: crate::CapabilitySet) -> &mut Command {
+        self.sandbox.inheritable = Some(caps);
+        self
+    }
+
+    /// Raises `caps` in the child's ambient set, after the credentials
+    /// change: the program gets them as permitted and effective
+    /// capabilities even as an unprivileged user, without file
+    /// capabilities (`setpriv --ambient-caps`). They are added to the
+    /// inheritable set, and the permitted set is kept across a change of
+    /// uid (as [`keep_capabilities`](Command::keep_capabilities)). Each
+    /// must be permitted to the parent and in the bounding set, else
+    /// `EPERM` at [`Step::Capabilities`](crate::Step::Capabilities).
+    ///
+    /// ```no_run
+    /// use spawnfd::{Capability, CapabilitySet, Command};
+    /// // As root: run as nobody, still allowed to bind port 80.
+    /// let caps = CapabilitySet::empty().with(Capability::NET_BIND_SERVICE);
+    /// Command::new("server").uid(65534).gid(65534).ambient_capabilities(caps).spawn()?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn ambient_capabilities(&mut self, caps: crate::CapabilitySet) -> &mut Command {
+        self.sandbox.ambient = Some(caps);
+        self
+    }
+
+    /// Keeps the child's permitted capabilities across its change of uid
+    /// (`PR_SET_KEEPCAPS`, before the credentials; the effective set is
+    /// cleared by the change all the same), for a hook or the ambient set
+    /// to use. `execve` of an unprivileged program still drops what is
+    /// neither ambient nor granted by the file.
+    pub fn keep_capabilities(&mut self, on: bool) -> &mut Command {
+        self.sandbox.keep_caps = on;
+        self
+    }
+
+    /// Installs the seccomp filter `filter` (a classic BPF program, as
+    /// `struct sock_filter`s, 1 to 4096 of them) in the child, the last
+    /// step before exec, so that it filters the program and nothing of the
+    /// set-up (as `bwrap --seccomp`). The kernel wants
+    /// [`no_new_privs(true)`](Command::no_new_privs) or `CAP_SYS_ADMIN`:
+    /// without, `EACCES` at [`Step::Seccomp`](crate::Step::Seccomp); a
+    /// program it finds invalid is `EINVAL` there. The filter must allow
+    /// `execve` (and the program's own start-up).
+    ///
+    /// ```no_run
+    /// use spawnfd::Command;
+    /// // Every uname(2) fails with EPERM; everything else is allowed.
+    /// let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    /// let filter = [
+    ///     libc::sock_filter { code: 0x20, jt: 0, jf: 0, k: 0 }, // ld [nr]
+    ///     libc::sock_filter { code: 0x15, jt: 0, jf: 1, k: libc::SYS_uname as u32 },
+    ///     libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: eperm },
+    ///     libc::sock_filter { code: 0x06, jt: 0, jf: 0, k: libc::SECCOMP_RET_ALLOW },
+    /// ];
+    /// Command::new("uname").no_new_privs(true).seccomp_filter(&filter).status()?;
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn seccomp_filter(&mut self, filter: &[libc::sock_filter]) -> &mut Command {
+        self.sandbox.seccomp = Some(filter.to_vec());
+        self
+    }
+
+    /// Restricts the child with the Landlock ruleset `ruleset` (an fd from
+    /// `landlock_create_ruleset(2)` with its rules added), just before the
+    /// seccomp filter and exec (`landlock_restrict_self`). The kernel
+    /// wants [`no_new_privs(true)`](Command::no_new_privs) or
+    /// `CAP_SYS_ADMIN`: without, `EPERM` at
+    /// [`Step::Landlock`](crate::Step::Landlock). The ruleset must allow
+    /// executing the program and reading what it loads. The fd is the
+    /// command's; the child does not keep it.
+    pub fn landlock_ruleset(&mut self, ruleset: impl Into<OwnedFd>) -> &mut Command {
+        self.sandbox.landlock = Some(ruleset.into());
         self
     }
 

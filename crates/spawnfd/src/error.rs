@@ -87,10 +87,24 @@ pub enum Step {
     /// the hooks were added; the errno is the one it returned, `EINVAL`
     /// for an error without one) or panicked (no errno).
     Hook,
+    /// Child: the capability sets
+    /// ([`Command::capability_bounding_set`](crate::Command::capability_bounding_set),
+    /// `inheritable_capabilities`, `ambient_capabilities`,
+    /// `keep_capabilities`): `PR_SET_KEEPCAPS` and the bounding set before
+    /// the credentials change, `capset` and the ambient set after it.
+    Capabilities,
+    /// Child: `landlock_restrict_self`
+    /// ([`Command::landlock_ruleset`](crate::Command::landlock_ruleset)),
+    /// after the hooks, before the seccomp filter and exec.
+    Landlock,
+    /// Child: installing the seccomp filter
+    /// ([`Command::seccomp_filter`](crate::Command::seccomp_filter)), the
+    /// last step before exec.
+    Seccomp,
 }
 
 /// Every step, in declaration order: step `code` is `STEPS[code - 1]`.
-const STEPS: [Step; 28] = [
+const STEPS: [Step; 31] = [
     Step::Pipe,
     Step::Clone,
     Step::IdMap,
@@ -119,6 +133,9 @@ const STEPS: [Step; 28] = [
     Step::Unshare,
     Step::MountProc,
     Step::Hook,
+    Step::Capabilities,
+    Step::Landlock,
+    Step::Seccomp,
 ];
 
 impl Step {
@@ -136,7 +153,11 @@ impl Step {
     /// mode mask, which cannot fail and so has no step, is set just after
     /// [`CpuAffinity`](Step::CpuAffinity). The
     /// [`pre_exec`](crate::Command::pre_exec) hooks ([`Hook`](Step::Hook))
-    /// run last before exec, once everything else is in place.
+    /// run last before exec, once everything else is in place, but for the
+    /// Landlock ruleset and the seccomp filter, which would restrict them.
+    /// [`Capabilities`](Step::Capabilities) appears twice too: the
+    /// bounding set and `PR_SET_KEEPCAPS` before the credentials, the
+    /// inheritable and ambient sets after.
     /// [`Command::exec`](crate::Command::exec) runs the same steps, after
     /// [`Unshare`](Step::Unshare).
     ///
@@ -166,9 +187,11 @@ impl Step {
         Step::MountProc,
         Step::Chroot,
         Step::MountProc,
+        Step::Capabilities,
         Step::Setgroups,
         Step::Setgid,
         Step::Setuid,
+        Step::Capabilities,
         Step::Chdir,
         Step::ParentDeathSignal,
         Step::NoNewPrivs,
@@ -176,6 +199,8 @@ impl Step {
         Step::SignalMask,
         Step::CloseFds,
         Step::Hook,
+        Step::Landlock,
+        Step::Seccomp,
         Step::Exec,
     ];
 
@@ -211,6 +236,9 @@ impl Step {
             Step::Unshare => "unshare",
             Step::MountProc => "mount proc",
             Step::Hook => "pre_exec hook",
+            Step::Capabilities => "capabilities",
+            Step::Landlock => "landlock_restrict_self",
+            Step::Seccomp => "seccomp filter",
         }
     }
 
@@ -225,9 +253,11 @@ impl Step {
     /// into its report, and the one `spawnfd exec --status-fd` writes.
     /// 1 is [`Pipe`](Step::Pipe), then each variant in the order they are
     /// declared here, up to 25 for [`Exec`](Step::Exec), 26 for
-    /// [`Unshare`](Step::Unshare), 27 for [`MountProc`](Step::MountProc)
-    /// and 28 for [`Hook`](Step::Hook); a new step gets the next free
-    /// number.
+    /// [`Unshare`](Step::Unshare), 27 for [`MountProc`](Step::MountProc),
+    /// 28 for [`Hook`](Step::Hook), 29 for
+    /// [`Capabilities`](Step::Capabilities), 30 for
+    /// [`Landlock`](Step::Landlock) and 31 for [`Seccomp`](Step::Seccomp);
+    /// a new step gets the next free number.
     pub const fn code(self) -> u32 {
         self as u32 + 1
     }
@@ -257,6 +287,8 @@ pub(crate) enum Detail {
     Id(i64),
     /// An `RLIMIT_*` resource.
     Resource(i32),
+    /// The capability being dropped or raised.
+    Capability(u32),
     /// The child died before `execve` without reporting (for example,
     /// killed by a signal); the value is the signal number.
     Died(i32),
@@ -398,6 +430,15 @@ impl SpawnError {
         }
     }
 
+    /// The capability that could not be dropped from the bounding set or
+    /// raised in the ambient set, for [`Step::Capabilities`].
+    pub fn capability(&self) -> Option<crate::Capability> {
+        match self.detail {
+            Detail::Capability(cap) => crate::Capability::new(cap),
+            _ => None,
+        }
+    }
+
     /// The resource whose limit could not be set, for [`Step::Rlimit`].
     pub fn resource(&self) -> Option<crate::Resource> {
         match self.detail {
@@ -482,6 +523,10 @@ impl fmt::Display for SpawnError {
             Detail::DirFd(fd) => write!(f, " (directory fd {fd})")?,
             Detail::Signal(sig) => write!(f, " (signal {sig})")?,
             Detail::Id(id) => write!(f, " {id}")?,
+            Detail::Capability(cap) => match crate::Capability::new(*cap) {
+                Some(cap) => write!(f, " {}", cap.name())?,
+                None => write!(f, " {cap}")?,
+            },
             Detail::Resource(r) => match crate::Resource::new(*r) {
                 Some(r) => write!(f, " {}", r.name())?,
                 None => write!(f, " {r}")?,

@@ -140,6 +140,7 @@ pub use scope::{CpuUsage, KillMethod, Scope, TreeUsage};
 pub use signal::{Signal, SignalSet};
 pub use spawn::attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
 pub use spawn::fork::{Forked, fork_with_pidfd};
+pub use spawn::sandbox::{Capability, CapabilitySet};
 pub use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 pub use wait::child::{Child, ResourceUsage};
 pub use wait::childset::{ChildId, ChildSet, Exited, Exits};

@@ -83,7 +83,10 @@
 //!    directory need not be), and procfs is mounted after the `chroot`, so
 //!    that it is the new root's `/proc` that shows the new PID namespace.
 //! 9. **Credentials**: `setgroups`, then `setgid`, then `setuid`: after
-//!    `setuid` the child could no longer change the others.
+//!    `setuid` the child could no longer change the others. Around them,
+//!    the **capability sets** ([`Step::Capabilities`]): `PR_SET_KEEPCAPS`
+//!    and the bounding set before (dropping from it needs `CAP_SETPCAP`),
+//!    the inheritable set (`capset`) and the ambient set after.
 //! 10. **Working directory by path** (`chdir`): inside the new root and as
 //!     the new user, who must be able to reach it; the program path is then
 //!     relative to it, as with std.
@@ -118,6 +121,9 @@
 //!     of the child's entry would abort it only after the panic machinery
 //!     had marked the *spawning thread* as panicking (its panic count
 //!     lives in the thread-local storage the child shares).
+//!     Then the **Landlock ruleset** (`landlock_restrict_self`) and the
+//!     **seccomp filter**, last of all, so that they restrict the program
+//!     and not the set-up (the filter need not allow the steps above).
 //! 16. **Exec**: `execve` each candidate path in order, as `execvp` does;
 //!     or, for `Command::spawn_fn`, run the function and exit with what it
 //!     returned.
@@ -145,6 +151,8 @@
 // can be tested in the parent). It is child-side code under this
 // module's lints, but needs no `unsafe`.
 pub(crate) mod fdmap;
+// The capability sets, the Landlock ruleset and the seccomp filter.
+mod sandbox;
 
 use core::ffi::{CStr, c_char, c_int, c_long, c_void};
 use core::sync::atomic::AtomicU32;
@@ -248,6 +256,8 @@ pub(crate) struct ChildCtx<'a> {
     pub(crate) mask: u64,
     /// Signals to set to `SIG_IGN`, after the reset.
     pub(crate) ignore_signals: u64,
+    /// The capability sets, the Landlock ruleset, the seccomp filter.
+    pub(crate) sandbox: crate::spawn::sandbox::ChildSandbox<'a>,
     /// Signals reset to `SIG_DFL` even with `keep_ignored`
     /// (`Command::default_signals`; never `SIGKILL` or `SIGSTOP`).
     pub(crate) default_signals: u64,
@@ -555,8 +565,12 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
     }
 
     // 9. Credentials: groups, then group id, then user id (after setuid the
-    //    child could no longer change its groups).
+    //    child could no longer change its groups); the capability sets
+    //    around them (the bounding set while CAP_SETPCAP is ours, the
+    //    ambient set once the ids are final).
+    sandbox::before_credentials(report, &ctx.sandbox)?;
     set_credentials(report, a)?;
+    sandbox::after_credentials(report, &ctx.sandbox)?;
 
     // 10. Working directory by path: inside the new root, as the new user.
     if let Some(dir) = ctx.cwd {
@@ -647,6 +661,10 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         stage(report, Step::Hook);
         run_hooks(ctx.hooks)?;
     }
+
+    // 15b. The Landlock ruleset and the seccomp filter, last: they would
+    //      restrict the hooks and the steps above.
+    sandbox::restrict(report, &ctx.sandbox)?;
 
     // 16. Exec, or the function of spawn_fn.
     stage(report, Step::Exec);

@@ -112,6 +112,7 @@ pub(crate) fn exec(cmd: &Command) -> io::Error {
         mask,
         ignore_signals: cmd.attrs.ignore.as_raw(),
         default_signals: crate::spawn::default_signals(cmd),
+        sandbox: crate::spawn::sandbox::plan(cmd),
         attrs,
         go: None,
         join_cgroup,

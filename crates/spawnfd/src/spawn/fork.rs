@@ -88,6 +88,7 @@ pub(crate) fn spawn_forked(
         mask,
         ignore_signals: cmd.attrs.ignore.as_raw(),
         default_signals: crate::spawn::default_signals(cmd),
+        sandbox: crate::spawn::sandbox::plan(cmd),
         attrs: prep.attrs.child_attrs(&cmd.attrs),
         go: None,
         join_cgroup,

@@ -12,6 +12,7 @@
 pub(crate) mod attrs;
 pub(crate) mod exec;
 pub(crate) mod fork;
+pub(crate) mod sandbox;
 
 use std::ffi::{CString, OsStr};
 use std::io;
@@ -278,6 +279,7 @@ fn spawn_vfork(
             mask,
             ignore_signals: cmd.attrs.ignore.as_raw(),
             default_signals: crate::spawn::default_signals(cmd),
+            sandbox: crate::spawn::sandbox::plan(cmd),
             attrs: prep.attrs.child_attrs(&cmd.attrs),
             go: user_ns.then_some(&go),
             join_cgroup,
@@ -397,6 +399,15 @@ impl<'a> Prepared<'a> {
             }
         }
         argv.terminate();
+
+        if let Some(filter) = &cmd.sandbox.seccomp {
+            if filter.is_empty() || filter.len() > 4096 {
+                return Err(bad(format_args!(
+                    "a seccomp filter has 1 to 4096 instructions (BPF_MAXINSNS), not {}",
+                    filter.len()
+                )));
+            }
+        }
 
         let (envp, mut path) = build_env(cmd, program)?;
         if let Some(dirs) = &cmd.search_path {
@@ -694,6 +705,7 @@ impl<'a> Prepared<'a> {
             Step::SignalDisposition | Step::ParentDeathSignal => Detail::Signal(detail as i32),
             Step::Setuid | Step::Setgid | Step::ProcessGroup | Step::Nice => Detail::Id(detail),
             Step::Rlimit => Detail::Resource(detail as i32),
+            Step::Capabilities if detail >= 0 => Detail::Capability(detail as u32),
             Step::Hook if detail >= HOOK_PANICKED => {
                 let index = (detail - HOOK_PANICKED) as usize;
                 return SpawnError::new(step, None, self.program, Detail::HookPanicked(index))
