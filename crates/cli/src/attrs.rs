@@ -41,6 +41,8 @@ pub struct AttrArgs {
     #[command(flatten)]
     privileges: PrivilegeArgs,
     #[command(flatten)]
+    sandbox: crate::sandbox::SandboxArgs,
+    #[command(flatten)]
     signals: SignalArgs,
 }
 
@@ -106,6 +108,7 @@ impl AttrArgs {
         self.limits.configure(cmd)?;
         self.isolation.configure(cmd);
         self.privileges.configure(cmd, setting.default_pdeathsig);
+        self.sandbox.configure(cmd)?;
         self.signals
             .configure(cmd, ignored_at_start, setting.mask_at_start);
         Ok(())

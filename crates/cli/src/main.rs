@@ -80,6 +80,7 @@ mod json_channel;
 mod program;
 mod report;
 mod run;
+mod sandbox;
 mod scope;
 mod signals;
 mod status_record;

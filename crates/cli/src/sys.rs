@@ -342,3 +342,95 @@ pub fn wait_either(
         }
     }
 }
+
+/// A Landlock ruleset that handles every file system access this kernel's
+/// Landlock knows, allowing reading and executing beneath `read` and every
+/// access beneath `write`; the path at fault, and why, if it cannot be
+/// made.
+pub fn landlock_ruleset(
+    read: &[std::path::PathBuf],
+    write: &[std::path::PathBuf],
+) -> Result<OwnedFd, (std::path::PathBuf, io::Error)> {
+    const EXECUTE: u64 = 1 << 0;
+    const WRITE_FILE: u64 = 1 << 1;
+    const READ_FILE: u64 = 1 << 2;
+    const READ_DIR: u64 = 1 << 3;
+    const TRUNCATE: u64 = 1 << 14;
+    const IOCTL_DEV: u64 = 1 << 15;
+    let first = || read.first().or(write.first()).cloned().unwrap_or_default();
+    // SAFETY: LANDLOCK_CREATE_RULESET_VERSION with no attribute: returns
+    // the ABI version.
+    let abi = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            ptr::null::<u8>(),
+            0usize,
+            1u32,
+        )
+    };
+    if abi < 1 {
+        let e = io::Error::last_os_error();
+        let why = io::Error::new(e.kind(), format!("this kernel has no Landlock ({e})"));
+        return Err((first(), why));
+    }
+    // ABI 1: 13 rights; 2: REFER; 3: TRUNCATE; 5: IOCTL_DEV.
+    let mut handled: u64 = (1 << 13) - 1;
+    if abi >= 2 {
+        handled |= 1 << 13;
+    }
+    if abi >= 3 {
+        handled |= TRUNCATE;
+    }
+    if abi >= 5 {
+        handled |= IOCTL_DEV;
+    }
+    // SAFETY: a ruleset attribute of which the kernel reads the first u64
+    // (handled_access_fs), the size given.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            &raw const handled,
+            8usize,
+            0u32,
+        )
+    };
+    if fd < 0 {
+        return Err((first(), io::Error::last_os_error()));
+    }
+    // SAFETY: a new fd owned by nobody else.
+    let ruleset = unsafe { OwnedFd::from_raw_fd(fd as c_int) };
+    let rules = read
+        .iter()
+        .map(|p| (p, EXECUTE | READ_FILE | READ_DIR))
+        .chain(write.iter().map(|p| (p, handled)));
+    for (path, access) in rules {
+        let dir = std::fs::File::open(path).map_err(|e| (path.clone(), e))?;
+        let is_dir = dir.metadata().map_err(|e| (path.clone(), e))?.is_dir();
+        // A file takes only the rights of files.
+        let file_rights = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV;
+        let allowed = access & handled & if is_dir { u64::MAX } else { file_rights };
+        #[repr(C, packed)]
+        struct PathBeneath {
+            allowed_access: u64,
+            parent_fd: i32,
+        }
+        let rule = PathBeneath {
+            allowed_access: allowed,
+            parent_fd: dir.as_raw_fd(),
+        };
+        // SAFETY: LANDLOCK_RULE_PATH_BENEATH (1) with its attribute.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_add_rule,
+                ruleset.as_raw_fd(),
+                1u32,
+                &raw const rule,
+                0u32,
+            )
+        };
+        if r != 0 {
+            return Err((path.clone(), io::Error::last_os_error()));
+        }
+    }
+    above_stdio(ruleset).map_err(|e| (first(), e))
+}
