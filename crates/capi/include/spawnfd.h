@@ -27,6 +27,7 @@
 #include <sys/types.h>
 #include <sys/resource.h>
 #include <sys/select.h>
+#include <linux/filter.h>
 /**
  * `spawnfd_cmd_stdin` and friends: the parent's fd of the same number
  * (the default); `/dev/null` if it is closed.
@@ -983,6 +984,115 @@ int spawnfd_cmd_inherit_signal_mask(struct spawnfd_cmd *cmd, int on);
  * As `spawnfd_cmd_arg`.
  */
 int spawnfd_cmd_reset_ignored_signals(struct spawnfd_cmd *cmd, int on);
+
+/**
+ * Resets the signals of `set` to `SIG_DFL` in the child even where
+ * `spawnfd_cmd_reset_ignored_signals(cmd, 0)` keeps the ignored ones
+ * (`posix_spawn`'s `POSIX_SPAWN_SETSIGDEF`). Replaces an earlier set.
+ *
+ * Returns 0, or `EINVAL` (a `NULL` argument).
+ *
+ * # Safety
+ *
+ * As `spawnfd_cmd_ignore_signals`.
+ */
+int spawnfd_cmd_default_signals(struct spawnfd_cmd *cmd, const sigset_t *set);
+
+/**
+ * Searches for a program without a `/` in `dirs` (a `PATH`-style list)
+ * instead of the child's `PATH`; `NULL` goes back to `PATH`.
+ *
+ * Returns 0, or `EINVAL` (`cmd` is `NULL`).
+ *
+ * # Safety
+ *
+ * As `spawnfd_cmd_arg`; `dirs` is `NULL` or a C string.
+ */
+int spawnfd_cmd_search_path(struct spawnfd_cmd *cmd, const char *dirs);
+
+/**
+ * Keeps only the capabilities of the mask `caps` (bit N for capability
+ * N, as in `/proc/PID/status`) in the child's bounding set
+ * (`PR_CAPBSET_DROP` of the others, before the credentials change:
+ * needs `CAP_SETPCAP`). A failure is `SPAWNFD_STEP_CAPABILITIES`.
+ *
+ * Returns 0, or `EINVAL` (`cmd` is `NULL`).
+ *
+ * # Safety
+ *
+ * As `spawnfd_cmd_arg`.
+ */
+int spawnfd_cmd_capability_bounding_set(struct spawnfd_cmd *cmd, uint64_t caps);
+
+/**
+ * Sets the child's inheritable capabilities to the mask `caps` (after
+ * the credentials change).
+ *
+ * Returns 0, or `EINVAL` (`cmd` is `NULL`).
+ *
+ * # Safety
+ *
+ * As `spawnfd_cmd_arg`.
+ */
+int spawnfd_cmd_inheritable_capabilities(struct spawnfd_cmd *cmd, uint64_t caps);
+
+/**
+ * Raises the capabilities of the mask `caps` in the child's ambient set,
+ * after the credentials change: the program has them even as an
+ * unprivileged user. They are added to the inheritable set, and the
+ * permitted set is kept across a change of uid. Each must be permitted
+ * here and in the bounding set, else `EPERM` at
+ * `SPAWNFD_STEP_CAPABILITIES`.
+ *
+ * Returns 0, or `EINVAL` (`cmd` is `NULL`).
+ *
+ * # Safety
+ *
+ * As `spawnfd_cmd_arg`.
+ */
+int spawnfd_cmd_ambient_capabilities(struct spawnfd_cmd *cmd, uint64_t caps);
+
+/**
+ * Keeps the child's permitted capabilities across its change of uid
+ * (`PR_SET_KEEPCAPS`), `on` non-zero.
+ *
+ * Returns 0, or `EINVAL` (`cmd` is `NULL`).
+ *
+ * # Safety
+ *
+ * As `spawnfd_cmd_arg`.
+ */
+int spawnfd_cmd_keep_capabilities(struct spawnfd_cmd *cmd, int on);
+
+/**
+ * Installs the seccomp filter of the `len` instructions at `filter` (a
+ * classic BPF program, copied) in the child, the last step before exec.
+ * The kernel wants `spawnfd_cmd_no_new_privs` or `CAP_SYS_ADMIN`
+ * (`EACCES` at `SPAWNFD_STEP_SECCOMP` otherwise); a program it finds
+ * invalid is `EINVAL` there. `NULL` with 0 removes the filter.
+ *
+ * Returns 0, or `EINVAL` (`cmd` is `NULL`, `len` 0 with a filter or more
+ * than 4096, `filter` `NULL` with a length).
+ *
+ * # Safety
+ *
+ * As `spawnfd_cmd_arg`; `filter` points to `len` `struct sock_filter`s.
+ */
+int spawnfd_cmd_seccomp_filter(struct spawnfd_cmd *cmd, const struct sock_filter *filter, size_t len);
+
+/**
+ * Restricts the child with the Landlock ruleset `fd` (borrowed: copied at
+ * each spawn, never closed), just before the seccomp filter and exec. The
+ * kernel wants `spawnfd_cmd_no_new_privs` or `CAP_SYS_ADMIN`. -1 removes
+ * it.
+ *
+ * Returns 0, or `EINVAL` (`cmd` is `NULL`, `fd` below -1).
+ *
+ * # Safety
+ *
+ * As `spawnfd_cmd_arg`.
+ */
+int spawnfd_cmd_landlock_ruleset(struct spawnfd_cmd *cmd, int fd);
 
 /**
  * The signal this process gets when the child exits: `SIGCHLD` by

@@ -7,7 +7,7 @@
 //! takes the command pointer the caller got from `spawnfd_cmd_new`.
 
 use std::collections::BTreeMap;
-use std::ffi::{OsString, c_char, c_int, c_uint, c_void};
+use std::ffi::{OsStr, OsString, c_char, c_int, c_uint, c_void};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -176,6 +176,17 @@ pub(crate) struct Recipe {
     pub(crate) use_fork: bool,
     /// Inherited fds left as they are (`spawnfd_cmd_keep_inherited_fds`).
     pub(crate) keep_fds: bool,
+    /// Reset to `SIG_DFL` even when ignored ones are kept.
+    pub(crate) default_signals: SignalSet,
+    /// Where a program without `/` is searched for, instead of `PATH`.
+    pub(crate) search_path: Option<OsString>,
+    pub(crate) bounding_caps: Option<u64>,
+    pub(crate) inheritable_caps: Option<u64>,
+    pub(crate) ambient_caps: Option<u64>,
+    pub(crate) keep_caps: bool,
+    pub(crate) seccomp: Option<Vec<libc::sock_filter>>,
+    /// The caller's Landlock ruleset fd, copied at each spawn.
+    pub(crate) landlock: Option<RawFd>,
 }
 
 impl Recipe {
@@ -217,6 +228,14 @@ impl Recipe {
             hooks: Vec::new(),
             use_fork: false,
             keep_fds: false,
+            default_signals: SignalSet::empty(),
+            search_path: None,
+            bounding_caps: None,
+            inheritable_caps: None,
+            ambient_caps: None,
+            keep_caps: false,
+            seccomp: None,
+            landlock: None,
         }
     }
 }
@@ -1273,6 +1292,208 @@ pub unsafe extern "C" fn spawnfd_cmd_reset_ignored_signals(
     unsafe {
         setter(cmd, |r| {
             r.reset_ignored = is_set(on);
+            Ok(())
+        })
+    }
+}
+
+/// Resets the signals of `set` to `SIG_DFL` in the child even where
+/// `spawnfd_cmd_reset_ignored_signals(cmd, 0)` keeps the ignored ones
+/// (`posix_spawn`'s `POSIX_SPAWN_SETSIGDEF`). Replaces an earlier set.
+///
+/// Returns 0, or `EINVAL` (a `NULL` argument).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_ignore_signals`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_default_signals(
+    cmd: *mut spawnfd_cmd,
+    set: *const libc::sigset_t,
+) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            // SAFETY: NULL or a sigset_t, by the contract.
+            r.default_signals = sigset(set)?;
+            Ok(())
+        })
+    }
+}
+
+/// Searches for a program without a `/` in `dirs` (a `PATH`-style list)
+/// instead of the child's `PATH`; `NULL` goes back to `PATH`.
+///
+/// Returns 0, or `EINVAL` (`cmd` is `NULL`).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`; `dirs` is `NULL` or a C string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_search_path(
+    cmd: *mut spawnfd_cmd,
+    dirs: *const c_char,
+) -> c_int {
+    // SAFETY: NULL or a C string, by the contract.
+    let dirs = unsafe { crate::ffi::os_str(dirs) }.map(OsStr::to_owned);
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.search_path = dirs;
+            Ok(())
+        })
+    }
+}
+
+/// Keeps only the capabilities of the mask `caps` (bit N for capability
+/// N, as in `/proc/PID/status`) in the child's bounding set
+/// (`PR_CAPBSET_DROP` of the others, before the credentials change:
+/// needs `CAP_SETPCAP`). A failure is `SPAWNFD_STEP_CAPABILITIES`.
+///
+/// Returns 0, or `EINVAL` (`cmd` is `NULL`).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_capability_bounding_set(
+    cmd: *mut spawnfd_cmd,
+    caps: u64,
+) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.bounding_caps = Some(caps);
+            Ok(())
+        })
+    }
+}
+
+/// Sets the child's inheritable capabilities to the mask `caps` (after
+/// the credentials change).
+///
+/// Returns 0, or `EINVAL` (`cmd` is `NULL`).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_inheritable_capabilities(
+    cmd: *mut spawnfd_cmd,
+    caps: u64,
+) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.inheritable_caps = Some(caps);
+            Ok(())
+        })
+    }
+}
+
+/// Raises the capabilities of the mask `caps` in the child's ambient set,
+/// after the credentials change: the program has them even as an
+/// unprivileged user. They are added to the inheritable set, and the
+/// permitted set is kept across a change of uid. Each must be permitted
+/// here and in the bounding set, else `EPERM` at
+/// `SPAWNFD_STEP_CAPABILITIES`.
+///
+/// Returns 0, or `EINVAL` (`cmd` is `NULL`).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_ambient_capabilities(
+    cmd: *mut spawnfd_cmd,
+    caps: u64,
+) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.ambient_caps = Some(caps);
+            Ok(())
+        })
+    }
+}
+
+/// Keeps the child's permitted capabilities across its change of uid
+/// (`PR_SET_KEEPCAPS`), `on` non-zero.
+///
+/// Returns 0, or `EINVAL` (`cmd` is `NULL`).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_keep_capabilities(cmd: *mut spawnfd_cmd, on: c_int) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.keep_caps = is_set(on);
+            Ok(())
+        })
+    }
+}
+
+/// Installs the seccomp filter of the `len` instructions at `filter` (a
+/// classic BPF program, copied) in the child, the last step before exec.
+/// The kernel wants `spawnfd_cmd_no_new_privs` or `CAP_SYS_ADMIN`
+/// (`EACCES` at `SPAWNFD_STEP_SECCOMP` otherwise); a program it finds
+/// invalid is `EINVAL` there. `NULL` with 0 removes the filter.
+///
+/// Returns 0, or `EINVAL` (`cmd` is `NULL`, `len` 0 with a filter or more
+/// than 4096, `filter` `NULL` with a length).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`; `filter` points to `len` `struct sock_filter`s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_seccomp_filter(
+    cmd: *mut spawnfd_cmd,
+    filter: *const libc::sock_filter,
+    len: usize,
+) -> c_int {
+    let program = if filter.is_null() && len == 0 {
+        None
+    } else if len == 0 || len > 4096 {
+        return libc::EINVAL;
+    } else {
+        // SAFETY: `len` instructions at `filter`, by the contract.
+        match unsafe { crate::ffi::slice(filter, len) } {
+            Ok(program) => Some(program.to_vec()),
+            Err(e) => return e,
+        }
+    };
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.seccomp = program;
+            Ok(())
+        })
+    }
+}
+
+/// Restricts the child with the Landlock ruleset `fd` (borrowed: copied at
+/// each spawn, never closed), just before the seccomp filter and exec. The
+/// kernel wants `spawnfd_cmd_no_new_privs` or `CAP_SYS_ADMIN`. -1 removes
+/// it.
+///
+/// Returns 0, or `EINVAL` (`cmd` is `NULL`, `fd` below -1).
+///
+/// # Safety
+///
+/// As `spawnfd_cmd_arg`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spawnfd_cmd_landlock_ruleset(cmd: *mut spawnfd_cmd, fd: c_int) -> c_int {
+    // SAFETY: the setter contract is the caller's.
+    unsafe {
+        setter(cmd, |r| {
+            r.landlock = match fd {
+                -1 => None,
+                fd if fd >= 0 => Some(fd),
+                _ => return Err(libc::EINVAL),
+            };
             Ok(())
         })
     }

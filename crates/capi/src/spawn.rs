@@ -11,7 +11,7 @@ use std::ffi::c_int;
 use std::os::fd::{IntoRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
-use spawnfd_core::{Command, Stdio};
+use spawnfd_core::{CapabilitySet, Command, Stdio};
 
 use crate::cmd::{Cgroup, Cwd, Mask, Recipe, Source, spawnfd_cmd};
 use crate::error::{self, Failure, spawnfd_error};
@@ -142,6 +142,26 @@ fn command(r: &Recipe) -> Result<Command, Failure> {
     c.exit_signal(r.exit_signal);
     c.use_fork(r.use_fork);
     c.keep_inherited_fds(r.keep_fds);
+    c.default_signals(r.default_signals);
+    if let Some(dirs) = &r.search_path {
+        c.search_path(dirs);
+    }
+    if let Some(caps) = r.bounding_caps {
+        c.capability_bounding_set(CapabilitySet::from_raw(caps));
+    }
+    if let Some(caps) = r.inheritable_caps {
+        c.inheritable_capabilities(CapabilitySet::from_raw(caps));
+    }
+    if let Some(caps) = r.ambient_caps {
+        c.ambient_capabilities(CapabilitySet::from_raw(caps));
+    }
+    c.keep_capabilities(r.keep_caps);
+    if let Some(filter) = &r.seccomp {
+        c.seccomp_filter(filter);
+    }
+    if let Some(fd) = r.landlock {
+        c.landlock_ruleset(borrow(fd, "Landlock ruleset")?);
+    }
     for &hook in &r.hooks {
         // SAFETY: the hook keeps the rules of the path it runs on, by
         // spawnfd_cmd_hook's contract (the same as pre_exec's); the

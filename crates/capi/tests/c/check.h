@@ -143,6 +143,11 @@ static inline int report(int argc, char **argv)
     print_status_line("Umask");
     print_status_line("Cpus_allowed_list");
     print_status_line("TracerPid");
+    print_status_line("CapInh");
+    print_status_line("CapEff");
+    print_status_line("CapBnd");
+    print_status_line("CapAmb");
+    print_status_line("Seccomp");
     printf("sched %d\n", sched_getscheduler(0));
     if (getcwd(buf, sizeof buf))
         printf("cwd %s\n", buf);
