@@ -1096,6 +1096,12 @@ impl Command {
     /// [`use_fork(true)`](Command::use_fork) the child is a forked copy
     /// and this returns as soon as the child is about to call `f`.
     ///
+    /// No exec follows: the fds the child is not given are only *marked*
+    /// close-on-exec (step 14 of the child), so they are still open while
+    /// `f` runs. A function that must not hold them (a pipe whose end of
+    /// file another process waits for) closes them itself, for instance
+    /// with `close_range` above its own fds.
+    ///
     /// A child that runs a function usually wants what a forked child
     /// gets: [`keep_inherited_fds(true)`](Command::keep_inherited_fds)
     /// (every fd as it is), [`reset_ignored_signals(false)`](Command::reset_ignored_signals)

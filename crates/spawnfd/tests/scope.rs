@@ -41,23 +41,50 @@ macro_rules! parent_or_skip {
     };
 }
 
-/// A pidfd for `pid`, if it still runs.
-fn pidfd(pid: u32) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open takes integers.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    // SAFETY: a new fd owned by nobody else.
-    (fd >= 0).then(|| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+/// A process being watched for its end: through a pidfd, or where
+/// pidfds are refused (the forced paths of `.ci/paths`) by its start time
+/// in `/proc/PID/stat`, which a process that reused the pid would not
+/// share.
+enum Watched {
+    Pidfd(OwnedFd),
+    Stat(u32, String),
 }
 
-/// Whether the process behind `fd` has exited (its pidfd is readable).
-fn exited(fd: &OwnedFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd; no wait.
-    unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+/// `pid`'s start time (field 22 of `/proc/PID/stat`), unless it is gone
+/// or a zombie.
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    (fields.first() != Some(&"Z")).then(|| fields.get(19).map(|s| s.to_string()))?
+}
+
+/// A watch on `pid`, if it still runs.
+fn pidfd(pid: u32) -> Option<Watched> {
+    // SAFETY: pidfd_open takes integers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd >= 0 {
+        // SAFETY: a new fd owned by nobody else.
+        return Some(Watched::Pidfd(unsafe {
+            <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32)
+        }));
+    }
+    start_time(pid).map(|start| Watched::Stat(pid, start))
+}
+
+/// Whether the watched process has exited.
+fn exited(watched: &Watched) -> bool {
+    match watched {
+        Watched::Pidfd(fd) => {
+            let mut pfd = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; no wait.
+            unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+        }
+        Watched::Stat(pid, start) => start_time(*pid).as_ref() != Some(start),
+    }
 }
 
 /// Waits up to 20 s until the scope holds at least `n` processes.
@@ -664,5 +691,118 @@ async fn tokio_children_wait_for_and_kill_their_trees() {
     assert_eq!(status.signal(), Some(libc::SIGKILL));
     for fd in &fds {
         assert!(exited(fd));
+    }
+}
+
+/// The helper run of `the_tree_dies_with_its_process_however_it_ends`:
+/// makes a scope bound to its own life, starts a tree in it, prints the
+/// scope's path and the tree's pids, and waits to be killed.
+#[test]
+#[ignore = "run as a helper process by the_tree_dies_with_its_process_however_it_ends"]
+fn process_bound_scope_helper() {
+    let Some(parent) = std::env::var_os("SPAWNFD_TEST_SCOPE_PARENT") else {
+        return;
+    };
+    let mut scope = Scope::new(parent).expect("scope");
+    scope.kill_on_process_exit().expect("watchdog");
+    let _child = Command::new("sh")
+        .args(["-c", "setsid sleep 1000 & sleep 1000 & wait"])
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    let pids = wait_for_members(&scope, 3);
+    println!("scope {}", scope.path().display());
+    for pid in pids {
+        println!("pid {pid}");
+    }
+    use std::io::Write;
+    std::io::stdout().flush().unwrap();
+    std::thread::sleep(Duration::from_secs(1000));
+}
+
+#[test]
+fn the_tree_dies_with_its_process_however_it_ends() {
+    let parent = parent_or_skip!();
+    // Killed on the way out, whatever happens here.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let helper = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "process_bound_scope_helper",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SPAWNFD_TEST_SCOPE_PARENT", &parent)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut helper = Killed(helper);
+    let mut lines = BufReader::new(helper.0.stdout.take().unwrap()).lines();
+    let mut path = None;
+    let mut fds = Vec::new();
+    while fds.len() < 3 {
+        let line = lines.next().expect("the helper's report").unwrap();
+        // (The harness may print "test NAME ... " on the same line.)
+        if let Some((_, p)) = line.split_once("scope ") {
+            path = Some(PathBuf::from(p));
+        } else if let Some((_, pid)) = line.split_once("pid ") {
+            fds.extend(pidfd(pid.trim().parse().unwrap()));
+        }
+    }
+    let path = path.expect("the scope's path");
+    assert!(path.exists());
+    // SIGKILL: no destructor of the helper runs.
+    helper.0.kill().unwrap();
+    helper.0.wait().unwrap();
+    let start = Instant::now();
+    while path.exists() || !fds.iter().all(exited) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the tree outlived its killed process ({})",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_process_bound_scope_closes_without_killing_what_it_must_keep() {
+    let parent = parent_or_skip!();
+    // Dropped with kill_on_drop(false): the watchdog must not kill the
+    // tree when the handle goes; the directory goes once the tree ends.
+    let mut scope = Scope::new(&parent).expect("scope");
+    scope.kill_on_process_exit().expect("watchdog");
+    scope.kill_on_drop(false);
+    let path = scope.path().to_path_buf();
+    let (r, w) = io::pipe().expect("pipe");
+    let mut child = Command::new("sh")
+        .args(["-c", "read x <&3; exit 0"])
+        .fd(3, OwnedFd::from(r))
+        .scope(&scope)
+        .spawn()
+        .expect("spawn");
+    drop(scope);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(
+        child.try_wait().unwrap(),
+        None,
+        "killed though kill_on_drop is off"
+    );
+    drop(w);
+    assert!(child.wait().unwrap().success());
+    let start = Instant::now();
+    while path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} left behind",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }

@@ -88,6 +88,8 @@ pub struct Scope {
     kill_on_drop: bool,
     method: KillMethod,
     removed: bool,
+    /// `kill_on_process_exit`'s watchdog and the write end of its pipe.
+    watchdog: Option<(crate::Child, OwnedFd)>,
 }
 
 /// Tells the scopes this process makes apart.
@@ -186,6 +188,7 @@ impl Scope {
             kill_on_drop: true,
             method,
             removed: false,
+            watchdog: None,
         })
     }
 
@@ -339,6 +342,68 @@ impl Scope {
         self
     }
 
+    /// Binds the tree's life to this process's: when the process ends,
+    /// however it ends (exit, a crash, `SIGKILL`), the tree is killed and
+    /// the directory removed, by a watchdog: a small forked process
+    /// (`setsid`, so no terminal signal reaches it) that sleeps on a pipe
+    /// whose only write end this scope holds, and acts when it closes. The
+    /// watchdog lives as long as the scope; dropping or closing the scope
+    /// ends it (after the scope's own clean-up; with
+    /// [`kill_on_drop(false)`](Scope::kill_on_drop), once the tree is
+    /// empty).
+    ///
+    /// What each lifetime option promises:
+    /// - [`Command::parent_death_signal`](crate::Command::parent_death_signal)
+    ///   (`PR_SET_PDEATHSIG`) signals the *child* when the *thread* that
+    ///   spawned it exits, which in a thread pool may be long before the
+    ///   process; it never reaches the child's own children.
+    /// - `kill_on_process_exit` kills the *whole tree* when the *process*
+    ///   ends, at the cost of one more process per scope. A `fork` made
+    ///   by another thread of this process at the moment the pipe is
+    ///   made, without exec, could hold a copy of the write end and delay
+    ///   the kill until it exits.
+    /// - `CLONE_PIDFD_AUTOKILL` (announced for Linux 7.1, a child killed
+    ///   when its pidfd is closed) is not used: this kernel does not have
+    ///   it, and its value is in no header available to this build.
+    ///
+    /// ```no_run
+    /// use spawnfd::{Command, Scope};
+    /// let mut scope = Scope::in_own_cgroup()?;
+    /// scope.kill_on_process_exit()?;
+    /// Command::new("server").scope(&scope).spawn()?;
+    /// // Whatever happens to this process, the server and all it starts
+    /// // go with it.
+    /// # std::io::Result::Ok(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Those of making a pipe and spawning the watchdog (on the fork
+    /// path: [`Command::use_fork`](crate::Command::use_fork)).
+    #[allow(unsafe_code)] // spawn_fn's contract, kept as its comment says.
+    pub fn kill_on_process_exit(&mut self) -> io::Result<()> {
+        if self.watchdog.is_some() {
+            return Ok(());
+        }
+        let (read, write) = crate::sys::os::pipe()?;
+        let name = self.name.clone();
+        let mut cmd = crate::Command::new("spawnfd-scope-watchdog");
+        cmd.use_fork(true)
+            .setsid(true)
+            .stdin(crate::Stdio::null())
+            .stdout(crate::Stdio::null())
+            .stderr(crate::Stdio::null())
+            .fd(3, read)
+            .fd(4, self.dir.try_clone()?)
+            .fd(5, self.parent.try_clone()?);
+        // SAFETY: on the fork path the function runs in a forked copy of
+        // this process, where `watchdog_main` makes only async-signal-safe
+        // calls; `name` is the copy's own.
+        let watchdog = unsafe { cmd.spawn_fn(move || cgroup::watchdog_main(&name)) }?;
+        self.watchdog = Some((watchdog, write));
+        Ok(())
+    }
+
     /// Kills what is left, waits until the scope is empty and removes its
     /// directory, reporting what fails (`Drop` does the same, silently).
     pub fn close(mut self) -> io::Result<()> {
@@ -387,7 +452,9 @@ impl Drop for Scope {
         if self.remove().is_ok() {
             return;
         }
-        // Not empty yet: a thread removes it once it is.
+        // Not empty yet: a thread removes it once it is (and keeps the
+        // watchdog's pipe open until then, so that it does not kill what
+        // kill_on_drop(false) leaves running).
         let Ok(parent) = self.parent.try_clone() else {
             return;
         };
@@ -395,6 +462,7 @@ impl Drop for Scope {
             return;
         };
         let name = self.name.clone();
+        let watchdog = self.watchdog.take();
         let _ = std::thread::Builder::new()
             .name("spawnfd-scope".into())
             .stack_size(64 * 1024)
@@ -407,6 +475,7 @@ impl Drop for Scope {
                     }
                 }
                 let _ = cgroup::rmdir_at(parent.as_fd(), &name);
+                drop(watchdog);
             });
     }
 }

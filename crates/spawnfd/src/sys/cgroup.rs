@@ -6,7 +6,7 @@
 
 #![allow(unsafe_code)]
 
-use std::ffi::CStr;
+use std::ffi::{CStr, c_int};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
@@ -135,4 +135,126 @@ pub(crate) fn subdirectories(dir: BorrowedFd<'_>) -> io::Result<Vec<std::ffi::CS
         }
     }
     Ok(names)
+}
+
+/// The body of a scope's watchdog (`Scope::kill_on_process_exit`), run in
+/// a forked child (the fork path's `spawn_fn`) with the pipe's read end as
+/// fd 3, the scope's directory as fd 4 and its parent as fd 5: sleeps until
+/// every write end of the pipe is closed (its owner exited, however, or
+/// let go), then kills the tree, waits until it is empty and removes the
+/// directory. Only async-signal-safe calls: the child of a threaded
+/// process.
+pub(crate) fn watchdog_main(name: &CStr) -> i32 {
+    const PIPE: c_int = 3;
+    const DIR: c_int = 4;
+    const PARENT: c_int = 5;
+    // A function child does not exec, so the fds the spawn marked
+    // close-on-exec are still open here, the pipe's write end among them
+    // (and whatever pipes the owner's own readers wait on): close them,
+    // or the end of file would never come.
+    // SAFETY: integer arguments.
+    if unsafe { libc::syscall(libc::SYS_close_range, PARENT + 1, c_int::MAX, 0) } != 0 {
+        for fd in PARENT + 1..65536 {
+            // SAFETY: closing fds of this single-threaded child.
+            unsafe { libc::close(fd) };
+        }
+    }
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: a one-byte buffer.
+        let n = unsafe { libc::read(PIPE, byte.as_mut_ptr().cast(), 1) };
+        if n == 0 || (n < 0 && last_errno() != libc::EINTR) {
+            break;
+        }
+    }
+    if !write_file_at(DIR, c"cgroup.kill", b"1") {
+        // Before Linux 5.14: freeze, kill each member, thaw, until empty.
+        for _ in 0..1000 {
+            if populated(DIR) != Some(true) {
+                break;
+            }
+            write_file_at(DIR, c"cgroup.freeze", b"1");
+            kill_listed(DIR);
+            write_file_at(DIR, c"cgroup.freeze", b"0");
+            // SAFETY: a plain sleep.
+            unsafe { libc::usleep(10_000) };
+        }
+    }
+    // Until the last one is gone (at most a minute), then the directory.
+    for _ in 0..6000 {
+        if populated(DIR) != Some(true) {
+            break;
+        }
+        // SAFETY: a plain sleep.
+        unsafe { libc::usleep(10_000) };
+    }
+    // SAFETY: a NUL-terminated name; fd 5 is the parent directory.
+    unsafe { libc::unlinkat(PARENT, name.as_ptr(), libc::AT_REMOVEDIR) };
+    0
+}
+
+fn last_errno() -> c_int {
+    // SAFETY: this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+/// `openat(dir, name)`, one write, close; whether the write was taken.
+fn write_file_at(dir: c_int, name: &CStr, value: &[u8]) -> bool {
+    // SAFETY: a NUL-terminated name.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: `value` is readable for its length; `fd` is ours.
+    let n = unsafe { libc::write(fd, value.as_ptr().cast(), value.len()) };
+    // SAFETY: our fd.
+    unsafe { libc::close(fd) };
+    n == value.len() as isize
+}
+
+/// Reads a small cgroup file into `buf`; its length.
+fn read_file_at(dir: c_int, name: &CStr, buf: &mut [u8]) -> Option<usize> {
+    // SAFETY: a NUL-terminated name.
+    let fd = unsafe { libc::openat(dir, name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `buf` is writable for its length; `fd` is ours.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    // SAFETY: our fd.
+    unsafe { libc::close(fd) };
+    usize::try_from(n).ok()
+}
+
+/// Whether `cgroup.events` says `populated 1`; `None` if unreadable.
+fn populated(dir: c_int) -> Option<bool> {
+    let mut buf = [0u8; 128];
+    let n = read_file_at(dir, c"cgroup.events", &mut buf)?;
+    let text = buf.get(..n)?;
+    let key = b"populated ";
+    let at = text.windows(key.len()).position(|w| w == key)?;
+    Some(text.get(at + key.len()) == Some(&b'1'))
+}
+
+/// Sends `SIGKILL` to each pid in `cgroup.procs` (the tree is frozen: a
+/// listed member cannot exit and give its pid up meanwhile).
+fn kill_listed(dir: c_int) {
+    let mut buf = [0u8; 4096];
+    let Some(n) = read_file_at(dir, c"cgroup.procs", &mut buf) else {
+        return;
+    };
+    let mut pid: libc::pid_t = 0;
+    for &b in buf.get(..n).unwrap_or_default() {
+        if b.is_ascii_digit() {
+            pid = pid
+                .saturating_mul(10)
+                .saturating_add(libc::pid_t::from(b - b'0'));
+        } else {
+            if pid > 0 {
+                // SAFETY: integer arguments.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            pid = 0;
+        }
+    }
 }

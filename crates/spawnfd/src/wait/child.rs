@@ -82,7 +82,7 @@ pub struct Child {
     /// The parent's end of the child's stderr, if it was `Stdio::piped()`.
     pub stderr: Option<ChildStderr>,
     /// The child's own scope (`Command::scope_in`).
-    scope: Option<crate::Scope>,
+    scope: Option<Box<crate::Scope>>,
 }
 
 /// What dropping an unreaped `Child` does.
@@ -563,7 +563,7 @@ impl Child {
 
     /// Gives the child its own scope (`Command::scope_in`).
     pub(crate) fn with_scope(mut self, scope: crate::Scope) -> Child {
-        self.scope = Some(scope);
+        self.scope = Some(Box::new(scope));
         self
     }
 
@@ -571,7 +571,7 @@ impl Child {
     /// [`Command::scope_in`](crate::Command::scope_in): freeze it, read its
     /// usage, set its limits, poll its events fd.
     pub fn scope(&self) -> Option<&crate::Scope> {
-        self.scope.as_ref()
+        self.scope.as_deref()
     }
 
     /// Kills the child and every process it started, daemons included
@@ -605,7 +605,7 @@ impl Child {
     }
 
     fn own_scope(&self, what: &str) -> io::Result<&crate::Scope> {
-        self.scope.as_ref().ok_or_else(|| {
+        self.scope.as_deref().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
