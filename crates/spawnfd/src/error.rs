@@ -577,7 +577,8 @@ mod tests {
     fn body<'a>(source: &'a str, name: &str) -> &'a str {
         let start = source
             .find(&format!("\nfn {name}("))
-            .unwrap_or_else(|| panic!("no fn {name} in in_child/mod.rs"));
+            .or_else(|| source.find(&format!("\npub(super) fn {name}(")))
+            .unwrap_or_else(|| panic!("no fn {name} in the child's source"));
         let rest = &source[start + 1..];
         let end = rest.find("\n}\n").expect("the end of the function");
         &rest[..end]
@@ -594,8 +595,14 @@ mod tests {
                 order.push("umask".to_string());
             }
             for helper in ["set_terminal", "set_credentials"] {
-                if line.contains(&format!("{helper}(report")) {
+                if line.contains(&format!(" {helper}(report")) {
                     order.extend(staged(source, helper));
+                }
+            }
+            // The sandbox steps, in in_child/sandbox.rs.
+            for helper in ["before_credentials", "after_credentials", "restrict"] {
+                if line.contains(&format!("sandbox::{helper}(report")) {
+                    order.extend(staged(include_str!("in_child/sandbox.rs"), helper));
                 }
             }
         }
