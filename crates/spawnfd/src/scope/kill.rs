@@ -25,12 +25,14 @@ pub enum KillMethod {
 }
 
 impl KillMethod {
-    /// `CgroupKill` where the directory has a `cgroup.kill`.
+    /// `CgroupKill` where the directory has a `cgroup.kill` (a property
+    /// of the kernel: looked at once per process).
     pub(super) fn detect(dir: BorrowedFd<'_>) -> KillMethod {
-        match cgroup::open_file_at(dir, c"cgroup.kill") {
+        static DETECTED: std::sync::OnceLock<KillMethod> = std::sync::OnceLock::new();
+        *DETECTED.get_or_init(|| match cgroup::open_file_at(dir, c"cgroup.kill") {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => KillMethod::FreezeAndSignal,
             _ => KillMethod::CgroupKill,
-        }
+        })
     }
 }
 
