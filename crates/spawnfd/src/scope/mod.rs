@@ -220,7 +220,9 @@ impl Scope {
     /// Whether no process is left in the scope or below it (zombies do
     /// not count: a process leaves its cgroup when it exits).
     pub fn is_empty(&self) -> io::Result<bool> {
-        Ok(events_field(&cgroup::pread_all(&self.events)?, "populated") == Some(0))
+        // Read anew, leaving the caller's events_fd armed as it was.
+        let events = cgroup::read_at(self.dir.as_fd(), c"cgroup.events")?;
+        Ok(events_field(&events, "populated") == Some(0))
     }
 
     /// Waits until no process is left in the scope.
@@ -235,18 +237,7 @@ impl Scope {
     }
 
     fn wait_empty_timeout_inner(&self, timeout: Option<Duration>) -> io::Result<bool> {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        loop {
-            // The read re-arms the poll: a change after it wakes us.
-            if self.is_empty()? {
-                return Ok(true);
-            }
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) {
-                return Ok(false);
-            }
-            cgroup::wait_changed(self.events.as_fd(), left)?;
-        }
+        self.wait_for("populated", 0, timeout)
     }
 
     /// Stops every process in the scope (`cgroup.freeze`), and returns once
@@ -259,17 +250,34 @@ impl Scope {
 
     /// Waits at most `timeout` for `frozen 1`; whether it came.
     fn wait_frozen(&self, timeout: Option<Duration>) -> io::Result<bool> {
+        self.wait_for("frozen", 1, timeout)
+    }
+
+    /// Waits at most `timeout` until `cgroup.events` says `key value`.
+    ///
+    /// Through an open file of its own: a kernfs file is re-armed for
+    /// `POLLPRI` by each read of its open file description, which dups
+    /// share, so a waiter reading the same description as another (or as
+    /// the caller's `events_fd`) could take the other's wake-up. Opened
+    /// before the first look, so that no change after it goes unseen.
+    fn wait_for(&self, key: &str, value: u64, timeout: Option<Duration>) -> io::Result<bool> {
+        let events = self.open_events()?;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         loop {
-            if self.is_frozen()? {
+            if events_field(&cgroup::pread_all(&events)?, key) == Some(value) {
                 return Ok(true);
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             if left == Some(Duration::ZERO) {
                 return Ok(false);
             }
-            cgroup::wait_changed(self.events.as_fd(), left)?;
+            cgroup::wait_changed(events.as_fd(), left)?;
         }
+    }
+
+    /// `cgroup.events`, opened anew (see `wait_for`).
+    pub(crate) fn open_events(&self) -> io::Result<File> {
+        cgroup::open_file_at(self.dir.as_fd(), c"cgroup.events")
     }
 
     /// Resumes the processes [`freeze`](Scope::freeze) stopped.
@@ -279,7 +287,8 @@ impl Scope {
 
     /// Whether the scope is frozen.
     pub fn is_frozen(&self) -> io::Result<bool> {
-        Ok(events_field(&cgroup::pread_all(&self.events)?, "frozen") == Some(1))
+        let events = cgroup::read_at(self.dir.as_fd(), c"cgroup.events")?;
+        Ok(events_field(&events, "frozen") == Some(1))
     }
 
     /// Kills every process in the scope, and below it, with `SIGKILL` (a
@@ -458,7 +467,7 @@ impl Drop for Scope {
         let Ok(parent) = self.parent.try_clone() else {
             return;
         };
-        let Ok(events) = self.events.try_clone() else {
+        let Ok(events) = self.open_events() else {
             return;
         };
         let name = self.name.clone();
@@ -530,6 +539,11 @@ fn collect_pids(dir: BorrowedFd<'_>, pids: &mut Vec<u32>, depth: u32) -> io::Res
         }
     }
     Ok(())
+}
+
+/// Whether a `cgroup.events` text says `populated value`.
+pub(crate) fn populated_is(text: &str, value: u64) -> bool {
+    events_field(text, "populated") == Some(value)
 }
 
 /// The value of `key` in a `cgroup.events`-style file (`key value` lines).

@@ -426,7 +426,10 @@ pub(crate) unsafe fn spawn_vfork(
     request: Request<'_>,
     _blocked: &BlockAllSignals,
 ) -> Result<Created, Failure> {
-    debug_assert!(request.cgroup.is_none() || cgroup_by_clone(method));
+    // (`request.cgroup` was asked for while `cgroup_by_clone(method)`
+    // held; another thread may have learnt since that the kernel refuses
+    // CLONE_INTO_CGROUP. The kernel then refuses this clone too, and the
+    // caller plans again with the child joining its cgroup.)
     if method >= Method::Clone && request.namespaces & CLONE_NEWTIME != 0 {
         return Err(Failure::Error(io::Error::new(
             io::ErrorKind::Unsupported,

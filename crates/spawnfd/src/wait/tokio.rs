@@ -534,12 +534,15 @@ impl crate::Scope {
     /// ```
     #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn wait_empty_async(&self) -> io::Result<()> {
-        // A copy of its own, so that any number of waits can register.
-        let events = self.events_fd().try_clone_to_owned()?;
+        // An open file of its own (not a dup: each read of a description
+        // re-arms it for all its dups, and could take another waiter's
+        // wake-up), opened before the first look.
+        let events = self.open_events()?;
         let registered = register_for(events.as_fd(), Interest::PRIORITY)?;
         loop {
-            // The read re-arms the file: a change after it wakes us.
-            if self.is_empty()? {
+            // The read re-arms this file: a change after it wakes us.
+            let text = crate::sys::cgroup::pread_all(&events)?;
+            if crate::scope::populated_is(&text, 0) {
                 return Ok(());
             }
             let mut ready = registered.ready(Interest::PRIORITY).await?;
