@@ -11,7 +11,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileExt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::os::open_at;
 
@@ -69,36 +69,9 @@ pub(crate) fn pread_all(file: &File) -> io::Result<String> {
 }
 
 /// Sleeps until a kernfs file changes (`POLLPRI`) or `timeout` passes;
-/// whether it changed. `EINTR` goes on sleeping until the deadline.
+/// whether it changed.
 pub(crate) fn wait_changed(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    loop {
-        let ms = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                // Rounded up: never wake just before the deadline.
-                left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
-            }
-        };
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLPRI,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        match unsafe { libc::poll(&mut pfd, 1, ms) } {
-            -1 => {
-                let e = io::Error::last_os_error();
-                if e.raw_os_error() != Some(libc::EINTR) {
-                    return Err(e);
-                }
-            }
-            0 if deadline.is_some_and(|d| Instant::now() >= d) => return Ok(false),
-            0 => {}
-            _ => return Ok(true),
-        }
-    }
+    super::os::poll_one(fd, libc::POLLPRI, timeout)
 }
 
 /// `pidfd_open(pid, 0)`; `None` if the process is gone or pidfds are

@@ -298,3 +298,43 @@ fn set_nonblocking(fd: &impl AsFd) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Waits until `fd` reports one of `events` or `timeout` passes (`None`:
+/// no limit); `Ok(false)` on time-out. `poll` retried on `EINTR` with the
+/// time that is left.
+pub(crate) fn poll_one(
+    fd: BorrowedFd<'_>,
+    events: libc::c_short,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    // A deadline beyond what the clock can hold is no deadline.
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
+    loop {
+        let ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(std::time::Instant::now());
+                // Round up, so a short wait does not become a busy loop.
+                let ms = left.as_nanos().div_ceil(1_000_000);
+                libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            0 if ms == 0 => return Ok(false),
+            0 => {}
+            _ => return Ok(true),
+        }
+    }
+}

@@ -287,36 +287,7 @@ pub(crate) fn is_child(pidfd: BorrowedFd<'_>) -> io::Result<bool> {
 /// passes (`None`: no limit); `Ok(false)` on time-out. `poll` retried on
 /// `EINTR` with the time that is left.
 pub(crate) fn wait_readable(pidfd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    // A deadline beyond what the clock can hold is no deadline.
-    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-    loop {
-        let ms = match deadline {
-            None => -1,
-            Some(d) => {
-                let left = d.saturating_duration_since(Instant::now());
-                // Round up, so a short wait does not become a busy loop.
-                let ms = left.as_nanos().div_ceil(1_000_000);
-                libc::c_int::try_from(ms).unwrap_or(libc::c_int::MAX)
-            }
-        };
-        let mut pfd = libc::pollfd {
-            fd: pidfd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        match unsafe { libc::poll(&mut pfd, 1, ms) } {
-            -1 => {
-                let err = io::Error::last_os_error();
-                if err.kind() != io::ErrorKind::Interrupted {
-                    return Err(err);
-                }
-            }
-            0 if ms == 0 => return Ok(false),
-            0 => {}
-            _ => return Ok(true),
-        }
-    }
+    super::os::poll_one(pidfd, libc::POLLIN, timeout)
 }
 
 /// The pid behind a pidfd, as glibc's `pidfd_getpid`: read from the `Pid:`
