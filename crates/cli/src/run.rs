@@ -86,7 +86,7 @@ use crate::help;
 use crate::json_channel::{self, JsonArgs, Sink};
 use crate::program::{ProgramArgs, Setting};
 use crate::report::{self, EXIT_STATUS_HELP, Ended, Error};
-use crate::scope::ScopeArgs;
+use crate::scope::{Hold, ScopeArgs};
 use crate::signals::{self, Forwarder, Target};
 use crate::wait::WaitArgs;
 
@@ -213,10 +213,19 @@ fn execute(args: &RunArgs, json: &mut Option<Sink>) -> Result<Ended, Error> {
         args.program.attrs.signal_target()
     };
     let (mut signals, mask_at_start) = Forwarder::new(target).map_err(Error::Signals)?;
-    // PROGRAM's scope, with --scope: the signals go to its whole tree.
-    let scope = args.scope.create()?.map(Arc::new);
+    // PROGRAM's scope, with --scope (or --contain): the signals go to its
+    // whole tree; or with --contain where no cgroup can be made, to its
+    // process group.
+    let (scope, group_tree) = match args.scope.create()? {
+        Hold::Nothing => (None, false),
+        Hold::Scope(scope) => (Some(Arc::new(scope)), false),
+        Hold::Group => (None, true),
+    };
     if let Some(scope) = &scope {
         signals.send_to_scope(Arc::clone(scope));
+    }
+    if group_tree {
+        signals.send_to_group();
     }
     let setting = Setting {
         mask_at_start,
@@ -233,10 +242,19 @@ fn execute(args: &RunArgs, json: &mut Option<Sink>) -> Result<Ended, Error> {
     if let Some(scope) = &scope {
         cmd.scope(scope);
     }
+    if group_tree {
+        cmd.process_group_tree();
+    }
     let (started, clock) = (SystemTime::now(), Instant::now());
     let mut child = cmd.spawn().map_err(Error::Spawn)?;
     // (A scope dropped on the way out kills what is left in it and is
     // removed; on an error too.)
-    args.wait
-        .wait(&mut child, &signals, started, clock, scope.as_deref())
+    args.wait.wait(
+        &mut child,
+        &signals,
+        started,
+        clock,
+        scope.as_deref(),
+        group_tree,
+    )
 }

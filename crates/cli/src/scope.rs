@@ -8,6 +8,12 @@
 //! [`Scope::kill`] (`cgroup.kill`, or the freezer path before Linux 5.14),
 //! and once PROGRAM has been reaped whatever it left running is killed,
 //! the tree's usage read, and the directory removed.
+//!
+//! `--contain` makes such a scope under spawnfd's own cgroup where spawnfd
+//! may, and else holds the tree in PROGRAM's own process group (the
+//! library's `Command::process_group_tree`): signals and the time limit
+//! go to the group (as with `--kill-group`), and what is left of the group
+//! when PROGRAM has been reaped is killed ([`finish_group`]).
 
 use std::io;
 use std::path::Path;
@@ -15,7 +21,7 @@ use std::time::Duration;
 
 use clap::Args;
 use serde_json::{Map, Value};
-use spawnfd::{Scope, TreeUsage};
+use spawnfd::{Child, Containment, Scope, TreeUsage};
 
 use crate::report::Error;
 
@@ -46,6 +52,23 @@ pub struct ScopeArgs {
     #[arg(long, value_name = "WHERE", conflicts_with = "cgroup")]
     scope: Option<String>,
 
+    /// Hold PROGRAM and all it starts together: a new cgroup where spawnfd
+    /// may make one, else PROGRAM's own process group
+    ///
+    /// As --scope with a new cgroup named spawnfd-PID-N under spawnfd's own
+    /// cgroup, where spawnfd may create one there. Where it may not (the
+    /// cgroup is not delegated to it, the hierarchy is read-only or not
+    /// mounted, or cgroup.max.descendants is reached), PROGRAM leads a new
+    /// process group instead, as with --kill-group, and whatever is left
+    /// of the group when PROGRAM has ended is killed. The group is the
+    /// weaker hold: a process that leaves it (setsid, setpgid, as daemons
+    /// do) is out of reach, and PROGRAM is no longer in the terminal's
+    /// foreground group. With a JSON report, the "scope" object says which
+    /// ("containment": "scope" or "process_group"). Not with --scope,
+    /// --cgroup or the limits, which need a cgroup.
+    #[arg(long, conflicts_with_all = ["scope", "cgroup", "memory_max", "pids_max", "cpu_max"])]
+    contain: bool,
+
     /// Limit the scope's memory to SIZE (memory.max)
     ///
     /// SIZE in bytes, or with a unit K, M, G or T (powers of 1024): `512M`.
@@ -74,11 +97,31 @@ pub struct ScopeArgs {
 /// The period `--cpu-max` shares out.
 const CPU_PERIOD: Duration = Duration::from_millis(100);
 
+/// How PROGRAM's tree is held.
+#[derive(Debug)]
+pub enum Hold {
+    /// Not at all (neither `--scope` nor `--contain`).
+    Nothing,
+    Scope(Scope),
+    /// PROGRAM's own process group (`--contain` without a cgroup).
+    Group,
+}
+
 impl ScopeArgs {
-    /// Makes the scope, with its limits; `None` without `--scope`.
-    pub fn create(&self) -> Result<Option<Scope>, Error> {
+    /// Makes the scope, with its limits, or settles for a group.
+    pub fn create(&self) -> Result<Hold, Error> {
+        if self.contain {
+            return match Scope::in_own_cgroup() {
+                Ok(scope) => Ok(Hold::Scope(scope)),
+                Err(e) if no_cgroup_here(&e) => Ok(Hold::Group),
+                Err(source) => Err(Error::Scope {
+                    what: "--contain".to_owned(),
+                    source,
+                }),
+            };
+        }
         let Some(place) = &self.scope else {
-            return Ok(None);
+            return Ok(Hold::Nothing);
         };
         let made = if place.contains('/') {
             Scope::new(Path::new(place))
@@ -104,8 +147,19 @@ impl ScopeArgs {
         if let Some(quota) = self.cpu_max {
             limit("--cpu-max", scope.set_cpu_max(Some(quota), CPU_PERIOD))?;
         }
-        Ok(Some(scope))
+        Ok(Hold::Scope(scope))
     }
+}
+
+/// Whether `e`, from making a scope under spawnfd's own cgroup, says that
+/// spawnfd may not create cgroups there (the library's
+/// `Command::contain_tree` falls back on the same).
+fn no_cgroup_here(e: &io::Error) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::PermissionDenied | K::ReadOnlyFilesystem | K::NotFound | K::WouldBlock | K::InvalidInput
+    )
 }
 
 /// A scope named `name` under spawnfd's own cgroup.
@@ -122,8 +176,9 @@ fn own_cgroup_scope(name: &str) -> io::Result<Scope> {
 /// What the tree did, for the report: read once PROGRAM has been reaped.
 #[derive(Clone, Debug)]
 pub struct Summary {
-    /// The scope's directory.
-    pub path: String,
+    pub containment: Containment,
+    /// The scope's directory; `None` for a process group.
+    pub path: Option<String>,
     /// Processes still running when PROGRAM had ended (then killed).
     pub left_running: usize,
     /// The tree's usage, if it could be read.
@@ -138,19 +193,46 @@ pub fn finish(scope: &Scope) -> Summary {
         let _ = scope.wait_empty_timeout(Duration::from_secs(10));
     }
     Summary {
-        path: scope.path().display().to_string(),
+        containment: Containment::Scope,
+        path: Some(scope.path().display().to_string()),
         left_running,
         usage: scope.usage().ok(),
     }
 }
 
+/// Ends what PROGRAM, reaped, left in its process group (`--contain`
+/// without a cgroup).
+pub fn finish_group(child: &mut Child) -> Summary {
+    let left_running = child.tree_pids().map_or(0, |pids| pids.len());
+    if left_running > 0 && child.kill_tree().is_ok() {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while child.tree_pids().is_ok_and(|pids| !pids.is_empty())
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    Summary {
+        containment: Containment::ProcessGroup,
+        path: None,
+        left_running,
+        usage: None,
+    }
+}
+
 impl Summary {
-    /// The `"scope"` object of the JSON report: `"path"`,
-    /// `"left_running"`, and with the usage `"cpu_time_us"`,
+    /// The `"scope"` object of the JSON report: `"containment"`
+    /// (`"scope"` or `"process_group"`), `"path"` (null for a group),
+    /// `"left_running"`, and with a scope's usage `"cpu_time_us"`,
     /// `"user_time_us"`, `"system_time_us"`, `"memory_peak_bytes"` and
     /// `"pids_peak"` (null where the controller is not enabled).
     pub fn to_json(&self) -> Value {
         let mut map = Map::new();
+        let containment = match self.containment {
+            Containment::ProcessGroup => "process_group",
+            _ => "scope",
+        };
+        map.insert("containment".into(), containment.into());
         map.insert("path".into(), self.path.clone().into());
         map.insert("left_running".into(), self.left_running.into());
         if let Some(usage) = &self.usage {

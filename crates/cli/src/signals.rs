@@ -176,6 +176,12 @@ impl Forwarder {
         ))
     }
 
+    /// Passes the signals on to PROGRAM's own process group (`--contain`
+    /// where no cgroup can be made).
+    pub fn send_to_group(&mut self) {
+        self.target = Target::Group;
+    }
+
     /// Passes the signals on to every process of `scope` (`--scope`).
     pub fn send_to_scope(&mut self, scope: Arc<Scope>) {
         self.target = Target::Scope;

@@ -26,6 +26,10 @@
 //! time-out, as with `--kill-group`; once PROGRAM is reaped, what it left
 //! in the scope is killed in any case ([`crate::scope::finish`]).
 //!
+//! `--contain` where no cgroup can be made holds PROGRAM's tree in its
+//! process group: signals as with `--kill-group`, and what is left of the
+//! group once PROGRAM is reaped is killed ([`crate::scope::finish_group`]).
+//!
 //! With `--kill-group` PROGRAM leads a process group of its own and every
 //! signal goes to that whole group ([`Child::send_signal_to_group`]), and
 //! with `--kill-after` the group ends with PROGRAM: once PROGRAM has ended
@@ -174,7 +178,9 @@ impl WaitArgs {
         started: SystemTime,
         clock: Instant,
         scope: Option<&Scope>,
+        group_tree: bool,
     ) -> Result<Ended, Error> {
+        let group = self.kill_group || group_tree;
         let pid = child.id();
         let wait_error = |source| Error::Wait { pid, source };
         let timed_out = match self.timeout {
@@ -183,7 +189,7 @@ impl WaitArgs {
             Some(limit) => {
                 let ended = signals.wait(child, deadline(limit)).map_err(wait_error)?;
                 if !ended {
-                    self.stop(child, signals, scope)?;
+                    self.stop(child, signals, scope, group)?;
                 }
                 Some(!ended)
             }
@@ -198,8 +204,13 @@ impl WaitArgs {
             (child.wait().map_err(wait_error)?, Usage::NotAsked)
         };
         let elapsed = clock.elapsed();
-        // What PROGRAM left in its scope ends with it.
-        let scope = scope.map(crate::scope::finish);
+        // What PROGRAM left in its scope (or its group, with --contain)
+        // ends with it.
+        let scope = match scope {
+            Some(scope) => Some(crate::scope::finish(scope)),
+            None if group_tree => Some(crate::scope::finish_group(child)),
+            None => None,
+        };
         Ok(Ended {
             pid,
             status,
@@ -213,7 +224,8 @@ impl WaitArgs {
 
     /// Sends the `--signal` to `child`, which ran out of time, and with
     /// `--kill-after` `KILL` if it is still running after the grace period
-    /// (with `--kill-group`, to the group also once `child` has ended).
+    /// (with `--kill-group` or `group`, to the group also once `child`
+    /// has ended).
     /// Returns when the last signal has been sent or `child` has ended,
     /// whichever is first; `child` is not reaped.
     fn stop(
@@ -221,16 +233,17 @@ impl WaitArgs {
         child: &mut Child,
         signals: &Forwarder,
         scope: Option<&Scope>,
+        group: bool,
     ) -> Result<(), Error> {
         let signal = self.signal.unwrap_or(Signal::TERM);
-        self.send(child, signal, scope)?;
+        self.send(child, signal, scope, group)?;
         if signal == Signal::KILL {
             return Ok(());
         }
         if signal != Signal::CONT {
             // Only a child that could be sent `signal` gets here, so this
             // one may be sent too; a failure would change nothing.
-            let _ = self.send(child, Signal::CONT, scope);
+            let _ = self.send(child, Signal::CONT, scope, group);
         }
         // No KILL unless asked for, as timeout(1).
         let Some(grace) = self.kill_after.filter(|grace| !grace.is_zero()) else {
@@ -243,12 +256,12 @@ impl WaitArgs {
                 source,
             })?;
         if !ended {
-            self.send(child, Signal::KILL, scope)?;
-        } else if self.kill_group || scope.is_some() {
+            self.send(child, Signal::KILL, scope, group)?;
+        } else if group || scope.is_some() {
             // PROGRAM is a zombie, which keeps the group's id ours: what
             // is left of its group (or scope) ends with it. The group may
             // be empty but for the zombie, which takes no harm.
-            let _ = self.send(child, Signal::KILL, scope);
+            let _ = self.send(child, Signal::KILL, scope, group);
         }
         Ok(())
     }
@@ -256,7 +269,13 @@ impl WaitArgs {
     /// Sends `signal` to `child`, which has not been reaped, or with
     /// `--kill-group` to its group: through its pidfd, which names it even
     /// if it has exited meanwhile (a zombie accepts and ignores signals).
-    fn send(&self, child: &Child, signal: Signal, scope: Option<&Scope>) -> Result<(), Error> {
+    fn send(
+        &self,
+        child: &Child,
+        signal: Signal,
+        scope: Option<&Scope>,
+        group: bool,
+    ) -> Result<(), Error> {
         let sent = if let Some(scope) = scope {
             // The whole tree: KILL by the kernel at once, any other signal
             // to each process, the tree frozen meanwhile.
@@ -265,7 +284,7 @@ impl WaitArgs {
             } else {
                 scope.signal(signal).map(drop)
             }
-        } else if self.kill_group {
+        } else if group {
             match child.send_signal_to_group(signal) {
                 // Nobody in the group: PROGRAM left it, taking nobody
                 // along (with the zombie of a leader the group is never

@@ -104,7 +104,7 @@ fn json_report_agrees_with_this_kernel() {
     let report = json_of(&doctor(&[], true));
     assert_eq!(report["kernel"]["release"], libc_uname_release().as_str());
     let features = report["features"].as_array().expect("features");
-    assert_eq!(features.len(), 15, "{report}");
+    assert_eq!(features.len(), 16, "{report}");
     for f in features {
         assert!(f["available"].is_boolean(), "{f}");
         assert!(f["reason"].as_str().is_some_and(|r| !r.is_empty()), "{f}");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{BIN, json_report, new_cgroup, remove_cgroup, run, scratch_path, stderr};
+use common::{BIN, json_report, new_cgroup, remove_cgroup, run, scratch_path, stderr, stdout};
 
 /// A parent cgroup for one test, removed when dropped.
 struct Parent(PathBuf);
@@ -282,5 +282,113 @@ fn bad_scope_options_are_usage_errors_or_refused() {
         let out = run(args);
         assert_eq!(out.status.code(), Some(125), "{args:?}");
         assert!(stderr(&out).contains("error"), "{args:?}: {}", stderr(&out));
+    }
+}
+
+/// The pids PROGRAM printed, one per line, before the JSON report.
+fn printed_pids(out: &std::process::Output) -> Vec<u32> {
+    stdout(out)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// `spawnfd run ARGS...` as the user nobody, who may create no cgroup
+/// here.
+fn run_as_nobody(args: &[&str]) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    Command::new(BIN)
+        .arg("run")
+        .args(args)
+        .uid(65534)
+        .gid(65534)
+        .stdin(Stdio::null())
+        .output()
+        .expect("start spawnfd as nobody")
+}
+
+#[test]
+fn contain_holds_the_tree_in_a_scope_where_it_may() {
+    if parent("contain").is_none() {
+        return;
+    }
+    let out = run([
+        "--json",
+        "--contain",
+        "--",
+        "sh",
+        "-c",
+        "sleep 1000 & echo $!; sleep 1000 & echo $!; exit 0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json_report(&out);
+    assert_eq!(report["scope"]["containment"], "scope", "{report}");
+    assert_eq!(report["scope"]["left_running"], 2, "{report}");
+    let path = report["scope"]["path"].as_str().expect("a path").to_owned();
+    assert!(!Path::new(&path).exists(), "{path} removed");
+    let started = printed_pids(&out);
+    assert_eq!(started.len(), 2, "{}", stdout(&out));
+    for pid in started {
+        assert!(!sleeping(pid), "{pid} outlived PROGRAM");
+    }
+}
+
+#[test]
+fn contain_falls_back_to_programs_process_group() {
+    // As nobody, spawnfd may make no cgroup under its own (root's).
+    let out = run_as_nobody(&[
+        "--json",
+        "--contain",
+        "--",
+        "sh",
+        "-c",
+        "sleep 1000 & echo $!; sh -c 'sleep 1000' & echo $!; exit 0",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = json_report(&out);
+    assert_eq!(report["scope"]["containment"], "process_group", "{report}");
+    assert_eq!(report["scope"]["path"], serde_json::Value::Null, "{report}");
+    assert!(
+        report["scope"]["left_running"].as_u64() >= Some(2),
+        "{report}"
+    );
+    let started = printed_pids(&out);
+    assert_eq!(started.len(), 2, "{}", stdout(&out));
+    for pid in started {
+        assert!(!sleeping(pid), "{pid} outlived PROGRAM");
+    }
+    // The time limit reaches the group.
+    let out = run_as_nobody(&[
+        "--json",
+        "--contain",
+        "--timeout",
+        "0.5",
+        "--",
+        "sh",
+        "-c",
+        "sleep 1000 & echo $!; sleep 1000 & echo $!; wait",
+    ]);
+    assert_eq!(out.status.code(), Some(124), "{}", stderr(&out));
+    let report = json_report(&out);
+    assert_eq!(report["scope"]["containment"], "process_group", "{report}");
+    for pid in printed_pids(&out) {
+        assert!(!sleeping(pid), "{pid} outlived the time-out");
+    }
+}
+
+#[test]
+fn contain_excludes_the_options_that_need_a_cgroup() {
+    for args in [
+        &["--contain", "--scope", "x", "--", "true"][..],
+        &["--contain", "--cgroup", "/sys/fs/cgroup", "--", "true"],
+        &["--contain", "--memory-max", "1G", "--", "true"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
+        assert!(
+            stderr(&out).contains("cannot be used with"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
 }

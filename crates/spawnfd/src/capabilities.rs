@@ -19,6 +19,15 @@ const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// Since Linux 5.6.
 const CLONE_NEWTIME: u64 = 0x80;
+/// Linux 7.1: the child is reaped by the kernel at its exit (its exit
+/// signal must be 0).
+const CLONE_AUTOREAP: u64 = 1 << 34;
+/// Linux 7.1: the child gets `no_new_privs`.
+const CLONE_NNP: u64 = 1 << 35;
+/// Linux 7.1: the child is killed when the last copy of the pidfd clone3
+/// returned is closed (needs `CLONE_PIDFD` and `CLONE_AUTOREAP`; without
+/// `CLONE_NNP`, `CAP_SYS_ADMIN`).
+const CLONE_PIDFD_AUTOKILL: u64 = 1 << 36;
 /// Since Linux 6.9.
 const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 4;
 /// Since Linux 5.11.
@@ -66,6 +75,12 @@ pub enum Feature {
     /// such a clone as a fork (valgrind, qemu-user) do not: every child is
     /// then made on the fork path.
     SharedMemoryChild,
+    /// `CLONE_PIDFD_AUTOKILL` (Linux 7.1): a child the kernel kills when
+    /// the last copy of its clone3 pidfd is closed, however the process
+    /// holding it ends. Reported, not used: see
+    /// [`Scope::kill_on_process_exit`](crate::Scope::kill_on_process_exit)
+    /// for what the library offers instead.
+    PidfdAutokill,
 }
 
 impl Feature {
@@ -86,6 +101,7 @@ impl Feature {
         Feature::UserNamespace,
         Feature::Cgroup2,
         Feature::SharedMemoryChild,
+        Feature::PidfdAutokill,
     ];
 
     /// A stable `snake_case` key (the CLI's JSON uses it).
@@ -106,6 +122,7 @@ impl Feature {
             Feature::UserNamespace => "user_namespace",
             Feature::Cgroup2 => "cgroup2",
             Feature::SharedMemoryChild => "clone_vm_shared",
+            Feature::PidfdAutokill => "clone_pidfd_autokill",
         }
     }
 
@@ -127,6 +144,7 @@ impl Feature {
             Feature::UserNamespace => "user namespaces",
             Feature::Cgroup2 => "cgroup v2",
             Feature::SharedMemoryChild => "CLONE_VM children sharing memory",
+            Feature::PidfdAutokill => "CLONE_PIDFD_AUTOKILL",
         }
     }
 }
@@ -361,6 +379,7 @@ pub fn capabilities() -> Capabilities {
     features.push(probe_user_namespace(&creation));
     features.push(probe_cgroup2());
     features.push(probe_shared_memory());
+    features.push(probe_autokill(&creation));
     Capabilities {
         kernel_release,
         machine,
@@ -407,6 +426,9 @@ fn flag_names(flags: u64) -> String {
         (CLONE_NEWUSER, "CLONE_NEWUSER"),
         (CLONE_CLEAR_SIGHAND, "CLONE_CLEAR_SIGHAND"),
         (CLONE_INTO_CGROUP, "CLONE_INTO_CGROUP"),
+        (CLONE_AUTOREAP, "CLONE_AUTOREAP"),
+        (CLONE_NNP, "CLONE_NNP"),
+        (CLONE_PIDFD_AUTOKILL, "CLONE_PIDFD_AUTOKILL"),
     ]
     .iter()
     .filter(|(bit, _)| flags & bit != 0)
@@ -1039,6 +1061,64 @@ fn probe_time_namespace(creation: &Creation) -> FeatureReport {
             )
         }
     }
+}
+
+/// What a process-bound child gets instead of `CLONE_PIDFD_AUTOKILL`.
+const AUTOKILL_INSTEAD: &str = "Scope::kill_on_process_exit (a watchdog process)";
+
+fn probe_autokill(creation: &Creation) -> FeatureReport {
+    let feature = Feature::PidfdAutokill;
+    let Some(base) = creation.clone3_flags else {
+        let why = creation
+            .clone3_refusal
+            .as_deref()
+            .unwrap_or("clone3 is refused");
+        return report(
+            feature,
+            false,
+            Some(AUTOKILL_INSTEAD),
+            format!("only clone3 carries CLONE_PIDFD_AUTOKILL, and {why}"),
+            vec![],
+        );
+    };
+    // CLONE_NNP, so that no privilege is needed; exit signal 0, as
+    // CLONE_AUTOREAP requires.
+    let (answer, taken) = clone3(base | CLONE_AUTOREAP | CLONE_NNP | CLONE_PIDFD_AUTOKILL, 64);
+    if answer != Answer::Accepted {
+        let e = answer.errno().unwrap_or(0);
+        let hint = if e == libc::EINVAL {
+            " (the flags are new in Linux 7.1)"
+        } else {
+            ""
+        };
+        return report(
+            feature,
+            false,
+            Some(AUTOKILL_INSTEAD),
+            format!("clone3 refuses the flag: {}{hint}", errno_name(e)),
+            vec![taken],
+        );
+    }
+    // The bit is the flag only if it keeps the flag's rule: no
+    // CLONE_PIDFD_AUTOKILL without CLONE_AUTOREAP (EINVAL).
+    let (alone, rule) = clone3(base | CLONE_NNP | CLONE_PIDFD_AUTOKILL, 64);
+    if alone.errno() != Some(libc::EINVAL) {
+        return report(
+            feature,
+            false,
+            Some(AUTOKILL_INSTEAD),
+            "clone3 takes the bit without CLONE_AUTOREAP: it is not CLONE_PIDFD_AUTOKILL here",
+            vec![taken, rule],
+        );
+    }
+    report(
+        feature,
+        true,
+        Some(AUTOKILL_INSTEAD),
+        "clone3 took CLONE_PIDFD_AUTOKILL with CLONE_AUTOREAP and refused it without; \
+         the library does not use it yet",
+        vec![taken, rule],
+    )
 }
 
 fn probe_user_namespace(creation: &Creation) -> FeatureReport {

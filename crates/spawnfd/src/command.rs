@@ -9,6 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 
+use crate::scope::tree::TreeRequest;
 use crate::signal::{Signal, SignalSet};
 use crate::spawn::attrs::{Attrs, Cgroup, IdMap, Namespaces, Resource};
 use crate::spawn::{self, Defaults};
@@ -103,8 +104,9 @@ pub struct Command {
     pub(crate) keep_fds: bool,
     /// Where a program without a `/` is searched for, instead of `PATH`.
     pub(crate) search_path: Option<OsString>,
-    /// The parent cgroup of a scope made for each child (`scope_in`).
-    pub(crate) scope_in: Option<PathBuf>,
+    /// A tree of each child's own (`scope_in`, `contain_tree`,
+    /// `contain_tree_in`, `process_group_tree`).
+    pub(crate) tree: Option<crate::scope::tree::TreeRequest>,
     /// Capability sets, seccomp filter, Landlock ruleset.
     pub(crate) sandbox: crate::spawn::sandbox::Sandbox,
 }
@@ -165,7 +167,7 @@ impl Command {
             use_fork: false,
             keep_fds: false,
             search_path: None,
-            scope_in: None,
+            tree: None,
             sandbox: Default::default(),
         }
     }
@@ -541,14 +543,14 @@ impl Command {
     /// [`Step::Clone`]: crate::Step::Clone
     pub fn cgroup<P: AsRef<Path>>(&mut self, dir: P) -> &mut Command {
         self.attrs.cgroup = Some(Cgroup::Path(dir.as_ref().to_owned()));
-        self.scope_in = None;
+        self.tree = None;
         self
     }
 
     /// As [`Command::cgroup`], with the cgroup directory already open.
     pub fn cgroup_fd(&mut self, dir: impl Into<OwnedFd>) -> &mut Command {
         self.attrs.cgroup = Some(Cgroup::Fd(dir.into()));
-        self.scope_in = None;
+        self.tree = None;
         self
     }
 
@@ -583,8 +585,92 @@ impl Command {
     /// # std::io::Result::Ok(())
     /// ```
     pub fn scope_in<P: AsRef<Path>>(&mut self, parent: P) -> &mut Command {
+        self.set_tree(TreeRequest::Scope(parent.as_ref().to_owned()))
+    }
+
+    /// Gives each child a tree of its own, held by the [`Child`]: a
+    /// [`Scope`](crate::Scope) under this process's own cgroup (as
+    /// [`Scope::in_own_cgroup`](crate::Scope::in_own_cgroup)) where this
+    /// process may make one, else a process group the child leads.
+    /// [`Child::containment`] says which. Either way
+    /// [`Child::kill_tree`], [`Child::wait_tree`],
+    /// [`kill_on_drop(true)`](Command::kill_on_drop) and
+    /// [`ChildSet::kill_trees`](crate::ChildSet::kill_trees) act on the
+    /// whole tree; only a scope can also be frozen, accounted and limited
+    /// ([`Child::scope`]). Replaces an earlier cgroup or tree.
+    ///
+    /// The process group is the weaker of the two, and these are its
+    /// limits:
+    ///
+    /// - A descendant that leaves the group (`setsid`, `setpgid`, as
+    ///   daemons do) is neither killed nor waited for.
+    /// - It is found by looking: `wait_tree` looks every few milliseconds
+    ///   (up to 20) whether the group is empty, where a scope gets an
+    ///   event.
+    /// - Its signals are exact since Linux 6.9: the kernel finds the group
+    ///   from the child's pidfd (`PIDFD_SIGNAL_PROCESS_GROUP`), even once
+    ///   the child has been reaped. Before, they are `kill(-pgid)` while
+    ///   the child is unreaped (its zombie keeps the id from being
+    ///   reused), and once it has been reaped, a signal to each member
+    ///   `/proc` lists, through a pidfd opened while it was listed.
+    /// - The child leads its group (`setpgid(0, 0)`, unless
+    ///   [`setsid`](Command::setsid) makes it lead a session), so it is no
+    ///   longer in the terminal's foreground group: a terminal's Ctrl-C
+    ///   does not reach it, and reading the terminal stops it
+    ///   (`SIGTTIN`), as for any background job.
+    ///
+    /// The fallback is taken where the scope cannot be made: the cgroup
+    /// is not delegated to this process (`EACCES`, `EPERM`), the hierarchy
+    /// is read-only or not mounted, or `cgroup.max.descendants` is
+    /// reached. A scope that is made but that the kernel then refuses to
+    /// start the child in fails the spawn, as with
+    /// [`scope_in`](Command::scope_in).
+    ///
+    /// # Errors
+    ///
+    /// The spawn fails with `InvalidInput` if the command also asks for
+    /// [`process_group(pgid)`](Command::process_group) with a `pgid` other
+    /// than 0: the child must lead its own group. Otherwise as
+    /// [`scope_in`](Command::scope_in), but where the fallback applies.
+    ///
+    /// ```
+    /// use spawnfd::{Command, Containment};
+    ///
+    /// let mut child = Command::new("sh")
+    ///     .args(["-c", "sleep 30 & sleep 30 & wait"])
+    ///     .contain_tree()
+    ///     .spawn()?;
+    /// child.kill_tree()?; // sh and both sleeps
+    /// child.wait_tree()?;
+    /// assert!(matches!(
+    ///     child.containment(),
+    ///     Some(Containment::Scope | Containment::ProcessGroup)
+    /// ));
+    /// # std::io::Result::Ok(())
+    /// ```
+    pub fn contain_tree(&mut self) -> &mut Command {
+        self.set_tree(TreeRequest::ScopeOrGroup(None))
+    }
+
+    /// As [`contain_tree`](Command::contain_tree), with the scope made
+    /// under the cgroup v2 directory `parent`, and the process group where
+    /// it cannot be made there. A `parent` that is not a cgroup v2
+    /// directory is an error (`InvalidInput`), not a reason to fall back.
+    pub fn contain_tree_in<P: AsRef<Path>>(&mut self, parent: P) -> &mut Command {
+        self.set_tree(TreeRequest::ScopeOrGroup(Some(parent.as_ref().to_owned())))
+    }
+
+    /// Holds each child's tree in a process group the child leads, with
+    /// no attempt at a scope: [`contain_tree`](Command::contain_tree)'s
+    /// fallback, with its limits, for where cgroups are known to be out of
+    /// reach (or to see what the fallback does).
+    pub fn process_group_tree(&mut self) -> &mut Command {
+        self.set_tree(TreeRequest::Group)
+    }
+
+    fn set_tree(&mut self, request: TreeRequest) -> &mut Command {
         self.attrs.cgroup = None;
-        self.scope_in = Some(parent.as_ref().to_owned());
+        self.tree = Some(request);
         self
     }
 

@@ -136,7 +136,7 @@ pub use wait::tokio;
 pub use capabilities::{Capabilities, Feature, FeatureReport, Probe, capabilities};
 pub use command::{Command, CommandArgs, CommandEnvs, Stdio};
 pub use error::{SpawnError, Step};
-pub use scope::{CpuUsage, KillMethod, Scope, TreeUsage};
+pub use scope::{Containment, CpuUsage, KillMethod, Scope, TreeUsage};
 pub use signal::{Signal, SignalSet};
 pub use spawn::attrs::{IdMap, Namespaces, RLIM_INFINITY, Resource};
 pub use spawn::fork::{Forked, fork_with_pidfd};

@@ -118,6 +118,22 @@ fn the_report_agrees_with_this_kernel() {
         assert!(caps.is_available(Feature::UserNamespace), "{caps}");
         assert!(caps.is_available(Feature::TimeNamespace), "{caps}");
     }
+    // CLONE_PIDFD_AUTOKILL is Linux 7.1's: before, clone3 refuses the
+    // unknown flag with EINVAL; from 7.1 the bit keeps the flag's rule (no
+    // autokill without autoreap). Either way the library's own
+    // process-bound hold is what the report names.
+    let autokill = caps.get(Feature::PidfdAutokill).unwrap();
+    assert_eq!(
+        autokill.mechanism(),
+        Some("Scope::kill_on_process_exit (a watchdog process)")
+    );
+    if (major, minor) < (7, 1) {
+        assert!(!autokill.is_available(), "{autokill}");
+        assert_eq!(autokill.probes()[0].outcome(), "EINVAL", "{autokill}");
+    } else {
+        assert!(autokill.is_available(), "{autokill}");
+        assert_eq!(autokill.probes()[1].outcome(), "EINVAL", "{autokill}");
+    }
 }
 
 /// Under `spawnfd-paths` (the `.ci/paths` matrix), the features the path
@@ -211,6 +227,12 @@ fn forced_paths_flip_their_features() {
         "no-pidfd" => {}
         _ => assert!(available(Feature::WaitidPidfd), "{caps}"),
     }
+    // Linux 5.4 had pidfd_send_signal, but its flags had to be 0.
+    if path == "old-kernel" {
+        assert_eq!(errno_of(Feature::SignalProcessGroup), "EINVAL", "{caps}");
+    }
+    // None of the emulated kernels has Linux 7.1's flag.
+    assert!(!available(Feature::PidfdAutokill), "{caps}");
 }
 
 /// Probing leaves no fd open, no child (running or zombie) and sends this

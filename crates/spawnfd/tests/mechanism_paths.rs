@@ -103,6 +103,30 @@ fn pidfd_open_self() -> Option<i32> {
     None
 }
 
+/// `pidfd_send_signal(pidfd_open(self), 0, NULL, PIDFD_SIGNAL_PROCESS_GROUP)`:
+/// signal 0 to this process's own group. The errno of a refusal; `None`
+/// where the kernel takes the flag. `Some(ENOSYS)` without pidfds.
+fn group_signal_self() -> Option<i32> {
+    // SAFETY: pidfd_open with integers.
+    let r = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if r < 0 {
+        return Some(io::Error::last_os_error().raw_os_error().unwrap_or(0));
+    }
+    // SAFETY: the fd just made, owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(r as i32) };
+    // SAFETY: integers and a NULL siginfo; signal 0 only checks.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            0,
+            std::ptr::null::<libc::siginfo_t>(),
+            1u32 << 2,
+        )
+    };
+    (r < 0).then(|| io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
 /// `clone(CLONE_PIDFD)` with the pidfd to be written at a kernel address:
 /// `EFAULT` where the kernel takes the flag (no process is created), the
 /// errno of a refusal; `None` if a child was created after all (it exits
@@ -190,6 +214,12 @@ fn the_filter_is_in_force() {
         }
         "no-close-range" | "no-cloexec-range" | "no-waitid-pidfd" => {}
         other => panic!("unknown forced path {other}"),
+    }
+    match path.as_str() {
+        "old-kernel" => assert_eq!(group_signal_self(), Some(libc::EINVAL)),
+        "no-pidfd" | "kernel-4x" => assert_eq!(group_signal_self(), Some(libc::ENOSYS)),
+        // As the running kernel answers.
+        _ => {}
     }
     match path.as_str() {
         "no-waitid-pidfd" | "kernel-4x" => assert_eq!(waitid_pidfd(), Some(libc::EINVAL)),

@@ -14,6 +14,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::{exited, watch};
 use spawnfd::{Command, KillMethod, Scope, Stdio};
 
 /// Where the tests make their scopes: this process's own cgroup, if a
@@ -39,52 +40,6 @@ macro_rules! parent_or_skip {
             }
         }
     };
-}
-
-/// A process being watched for its end: through a pidfd, or where
-/// pidfds are refused (the forced paths of `.ci/paths`) by its start time
-/// in `/proc/PID/stat`, which a process that reused the pid would not
-/// share.
-enum Watched {
-    Pidfd(OwnedFd),
-    Stat(u32, String),
-}
-
-/// `pid`'s start time (field 22 of `/proc/PID/stat`), unless it is gone
-/// or a zombie.
-fn start_time(pid: u32) -> Option<String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    (fields.first() != Some(&"Z")).then(|| fields.get(19).map(|s| s.to_string()))?
-}
-
-/// A watch on `pid`, if it still runs.
-fn pidfd(pid: u32) -> Option<Watched> {
-    // SAFETY: pidfd_open takes integers.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd >= 0 {
-        // SAFETY: a new fd owned by nobody else.
-        return Some(Watched::Pidfd(unsafe {
-            <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32)
-        }));
-    }
-    start_time(pid).map(|start| Watched::Stat(pid, start))
-}
-
-/// Whether the watched process has exited.
-fn exited(watched: &Watched) -> bool {
-    match watched {
-        Watched::Pidfd(fd) => {
-            let mut pfd = libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd; no wait.
-            unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
-        }
-        Watched::Stat(pid, start) => start_time(*pid).as_ref() != Some(start),
-    }
 }
 
 /// Waits up to 20 s until the scope holds at least `n` processes.
@@ -123,7 +78,7 @@ fn kill_a_forking_tree(method: KillMethod) {
         .spawn()
         .expect("spawn");
     let members = wait_for_members(&scope, 12);
-    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    let fds: Vec<_> = members.iter().filter_map(|&pid| watch(pid)).collect();
     scope.kill().expect("kill");
     assert!(
         scope
@@ -235,7 +190,7 @@ fn dropping_a_scope_kills_its_tree_and_removes_it() {
         .spawn()
         .expect("spawn");
     let members = wait_for_members(&scope, 3);
-    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    let fds: Vec<_> = members.iter().filter_map(|&pid| watch(pid)).collect();
     drop(scope);
     assert!(!path.exists(), "{} removed", path.display());
     for fd in &fds {
@@ -534,7 +489,7 @@ fn kill_tree_ends_the_childs_whole_tree() {
         .spawn()
         .expect("spawn");
     let members = wait_for_members(child.scope().unwrap(), 12);
-    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    let fds: Vec<_> = members.iter().filter_map(|&pid| watch(pid)).collect();
     child.kill_tree().expect("kill_tree");
     let status = child.wait_tree().expect("wait_tree");
     use std::os::unix::process::ExitStatusExt;
@@ -555,7 +510,7 @@ fn a_dropped_child_with_kill_on_drop_ends_its_tree() {
         .expect("spawn");
     let path = child.scope().unwrap().path().to_path_buf();
     let members = wait_for_members(child.scope().unwrap(), 3);
-    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    let fds: Vec<_> = members.iter().filter_map(|&pid| watch(pid)).collect();
     drop(child);
     for fd in &fds {
         assert!(exited(fd), "a member outlived the dropped Child");
@@ -574,7 +529,7 @@ fn a_dropped_child_without_kill_on_drop_leaves_its_tree_running() {
         .spawn()
         .expect("spawn");
     let path = child.scope().unwrap().path().to_path_buf();
-    let fd = pidfd(child.id()).expect("pidfd");
+    let fd = watch(child.id()).expect("a watch");
     drop(child);
     std::thread::sleep(Duration::from_millis(50));
     assert!(!exited(&fd), "killed though kill_on_drop is off");
@@ -651,7 +606,7 @@ fn a_child_set_kills_every_tree() {
             .spawn()
             .expect("spawn");
         let members = wait_for_members(child.scope().unwrap(), 3);
-        fds.extend(members.iter().filter_map(|&pid| pidfd(pid)));
+        fds.extend(members.iter().filter_map(|&pid| watch(pid)));
         set.insert(child).unwrap();
     }
     set.kill_trees().expect("kill_trees");
@@ -681,7 +636,7 @@ async fn tokio_children_wait_for_and_kill_their_trees() {
         .spawn()
         .expect("spawn");
     let members = wait_for_members(child.scope().unwrap(), 3);
-    let fds: Vec<_> = members.iter().filter_map(|&pid| pidfd(pid)).collect();
+    let fds: Vec<_> = members.iter().filter_map(|&pid| watch(pid)).collect();
     child.kill_tree().unwrap();
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait_tree())
         .await
@@ -752,7 +707,7 @@ fn the_tree_dies_with_its_process_however_it_ends() {
         if let Some((_, p)) = line.split_once("scope ") {
             path = Some(PathBuf::from(p));
         } else if let Some((_, pid)) = line.split_once("pid ") {
-            fds.extend(pidfd(pid.trim().parse().unwrap()));
+            fds.extend(watch(pid.trim().parse().unwrap()));
         }
     }
     let path = path.expect("the scope's path");

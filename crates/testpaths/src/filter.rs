@@ -35,6 +35,8 @@ const fn arg_low(n: u32) -> u32 {
 const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
 /// `waitid`'s id type for a pidfd (Linux 5.4).
 const P_PIDFD: u32 = 3;
+/// `pidfd_send_signal`'s flag for the process group (Linux 6.9).
+const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 1 << 2;
 
 fn op(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
@@ -131,6 +133,14 @@ pub fn program(path: &Path) -> Vec<libc::sock_filter> {
         ] {
             rule(&mut p, nr, When::Always, ret_errno(libc::ENOSYS));
         }
+    }
+    if path.no_group_signal {
+        rule(
+            &mut p,
+            libc::SYS_pidfd_send_signal,
+            When::ArgHas(3, PIDFD_SIGNAL_PROCESS_GROUP),
+            ret_errno(libc::EINVAL),
+        );
     }
     if path.no_waitid_pidfd {
         rule(

@@ -15,7 +15,8 @@
 //!   `ENOSYS`, `close_range` with `CLOSE_RANGE_CLOEXEC` → `EINVAL`,
 //!   `clone` with `CLONE_PIDFD` → `EINVAL`, `pidfd_open`,
 //!   `pidfd_send_signal` and `pidfd_getfd` → `ENOSYS`, `waitid` with
-//!   `P_PIDFD` → `EINVAL`) is a plain BPF rule; the tool then execs CMD in
+//!   `P_PIDFD` → `EINVAL`, `pidfd_send_signal` with
+//!   `PIDFD_SIGNAL_PROCESS_GROUP` → `EINVAL`) is a plain BPF rule; the tool then execs CMD in
 //!   its own place.
 //! - A `clone3` verdict that depends on the flags or the size of `struct
 //!   clone_args` (which BPF cannot read) comes from a supervisor: the tool

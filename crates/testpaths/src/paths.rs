@@ -32,6 +32,9 @@ pub struct Path {
     /// `waitid(P_PIDFD, ...)` fails with `EINVAL` (before Linux 5.4, an
     /// unknown id type).
     pub no_waitid_pidfd: bool,
+    /// `pidfd_send_signal` with `PIDFD_SIGNAL_PROCESS_GROUP` fails with
+    /// `EINVAL` (before Linux 6.9, when its flags had to be 0).
+    pub no_group_signal: bool,
 }
 
 /// How `clone3` is answered.
@@ -92,6 +95,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Native,
         no_pidfd: false,
         no_waitid_pidfd: false,
+        no_group_signal: false,
     },
     Path {
         name: "clone3-eperm",
@@ -103,6 +107,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Native,
         no_pidfd: false,
         no_waitid_pidfd: false,
+        no_group_signal: false,
     },
     Path {
         name: "no-clear-sighand",
@@ -114,6 +119,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Native,
         no_pidfd: false,
         no_waitid_pidfd: false,
+        no_group_signal: false,
     },
     Path {
         name: "no-into-cgroup",
@@ -128,6 +134,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Native,
         no_pidfd: false,
         no_waitid_pidfd: false,
+        no_group_signal: false,
     },
     Path {
         name: "no-close-range",
@@ -136,6 +143,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Missing,
         no_pidfd: false,
         no_waitid_pidfd: false,
+        no_group_signal: false,
     },
     Path {
         name: "no-cloexec-range",
@@ -144,10 +152,11 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::NoCloexec,
         no_pidfd: false,
         no_waitid_pidfd: false,
+        no_group_signal: false,
     },
     Path {
         name: "old-kernel",
-        emulates: "Linux 5.4: no-clear-sighand and no-close-range together",
+        emulates: "Linux 5.4: no-clear-sighand and no-close-range together, and pidfd_send_signal without PIDFD_SIGNAL_PROCESS_GROUP (EINVAL)",
         clone3: Clone3::Supervised(Clone3Rules {
             refuse_pidfd_spawns: false,
             kernel: Some(LINUX_5_4),
@@ -155,6 +164,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Missing,
         no_pidfd: false,
         no_waitid_pidfd: false,
+        no_group_signal: true,
     },
     Path {
         name: "no-pidfd",
@@ -163,6 +173,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Native,
         no_pidfd: true,
         no_waitid_pidfd: false,
+        no_group_signal: false,
     },
     Path {
         name: "no-waitid-pidfd",
@@ -171,6 +182,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Native,
         no_pidfd: false,
         no_waitid_pidfd: true,
+        no_group_signal: false,
     },
     Path {
         name: "kernel-4x",
@@ -179,6 +191,7 @@ pub static PATHS: &[Path] = &[
         close_range: CloseRange::Missing,
         no_pidfd: true,
         no_waitid_pidfd: true,
+        no_group_signal: false,
     },
 ];
 

@@ -14,6 +14,7 @@
 //! moves itself there as its first step, before it can start anything.
 
 mod kill;
+pub(crate) mod tree;
 mod usage;
 
 use std::ffi::{CString, OsStr};
@@ -28,6 +29,7 @@ use std::time::{Duration, Instant};
 use crate::sys::cgroup;
 
 pub use kill::KillMethod;
+pub use tree::Containment;
 pub use usage::{CpuUsage, TreeUsage};
 
 /// How long `Drop` waits for a killed tree to be gone before it leaves the
@@ -371,9 +373,18 @@ impl Scope {
     ///   by another thread of this process at the moment the pipe is
     ///   made, without exec, could hold a copy of the write end and delay
     ///   the kill until it exits.
-    /// - `CLONE_PIDFD_AUTOKILL` (announced for Linux 7.1, a child killed
-    ///   when its pidfd is closed) is not used: this kernel does not have
-    ///   it, and its value is in no header available to this build.
+    /// - `CLONE_PIDFD_AUTOKILL` (Linux 7.1) has the kernel kill the
+    ///   *child alone* (not what it started) when the last copy of the
+    ///   pidfd `clone3` returned is closed: however the process ends, and,
+    ///   unlike the parent-death signal, through set-user-ID execs and
+    ///   credential changes. It needs `CLONE_AUTOREAP` (the child is never
+    ///   a zombie: its status is only in the pidfd, `PIDFD_GET_INFO`) and
+    ///   `CAP_SYS_ADMIN` or `CLONE_NNP`. The library probes for it once
+    ///   ([`Feature::PidfdAutokill`](crate::Feature::PidfdAutokill) in
+    ///   [`capabilities`](crate::capabilities), `spawnfd doctor`) but does
+    ///   not offer it as an attribute yet: its wait path (autoreaped, the
+    ///   status from the pidfd alone) is to be tested on a 7.1 kernel
+    ///   first.
     ///
     /// ```no_run
     /// use spawnfd::{Command, Scope};
@@ -542,6 +553,7 @@ fn collect_pids(dir: BorrowedFd<'_>, pids: &mut Vec<u32>, depth: u32) -> io::Res
 }
 
 /// Whether a `cgroup.events` text says `populated value`.
+#[cfg(feature = "tokio")]
 pub(crate) fn populated_is(text: &str, value: u64) -> bool {
     events_field(text, "populated") == Some(value)
 }

@@ -278,6 +278,9 @@ pub(crate) struct AttrPlan {
     pub(crate) namespaces: u64,
     pub(crate) uid_map: Vec<u8>,
     pub(crate) gid_map: Vec<u8>,
+    /// The child leads a new process group, whatever the command says
+    /// (its tree's group: `Command::contain_tree`).
+    pub(crate) lead_group: bool,
 }
 
 /// The most CPUs [`Command::cpu_affinity`](crate::Command::cpu_affinity)
@@ -483,7 +486,12 @@ impl AttrPlan {
     pub(crate) fn child_attrs<'a>(&'a self, attrs: &Attrs) -> ChildAttrs<'a> {
         ChildAttrs {
             setsid: attrs.setsid,
-            pgid: attrs.pgid,
+            // A session leader leads its group already.
+            pgid: if self.lead_group && !attrs.setsid {
+                Some(0)
+            } else {
+                attrs.pgid
+            },
             rlimits: &self.rlimits,
             nice: attrs.nice,
             cpus: &self.cpus,

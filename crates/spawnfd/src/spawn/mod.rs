@@ -28,6 +28,7 @@ use crate::in_child::fdmap::Slot;
 use crate::in_child::{
     ChildCtx, EXISTS_BUT, HOOK_PANICKED, JoinCgroup, MOUNT_PROC_AT, Report, Source, child_main,
 };
+use crate::scope::tree::Tree;
 use crate::spawn::attrs::{AttrPlan, Namespaces};
 use crate::sys::clone::{self, BlockAllSignals, Created, Failure, Method, UserNsSetup};
 use crate::sys::watch::{self, Pending};
@@ -93,34 +94,57 @@ fn start(
     // errno on the way, the caller finds its own back.
     let _errno = os::KeepErrno::new();
     let mut prep = Prepared::new(cmd, defaults)?;
-    // A scope of its own (Command::scope_in): made now, the child started
-    // in it, and owned by the Child. A failed spawn drops it, and with it
+    // A tree of its own (Command::scope_in, contain_tree): the scope made
+    // now, the child started in it, and owned by the Child; or a process
+    // group the child leads. A failed spawn drops the scope, and with it
     // the directory.
-    let scope = match &cmd.scope_in {
+    let tree = match &cmd.tree {
         None => None,
         Some(_) if by_pid => {
             return Err(invalid(
                 prep.program,
                 format_args!(
-                    "spawn_pid hands over only a pid: a scope of the child's own \
-                     (scope_in) would have no owner; use Command::scope with a Scope of yours"
+                    "spawn_pid hands over only a pid: a tree of the child's own \
+                     (scope_in, contain_tree) would have no owner; use Command::scope with a \
+                     Scope of yours"
                 ),
             ));
         }
-        Some(parent) => Some(crate::Scope::new(parent).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("spawn {:?}: the child's scope: {e}", prep.program),
-            )
-        })?),
+        Some(request) => {
+            if request.may_use_group() {
+                if let Some(pgid) = cmd.attrs.pgid.filter(|&p| p != 0) {
+                    return Err(invalid(
+                        prep.program,
+                        format_args!(
+                            "process_group({pgid}) conflicts with a tree held in a process \
+                             group (contain_tree, process_group_tree): the child must lead \
+                             its own group"
+                        ),
+                    ));
+                }
+            }
+            let scope = crate::scope::tree::make(request).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("spawn {:?}: the child's scope: {e}", prep.program),
+                )
+            })?;
+            Some(match scope {
+                Some(scope) => {
+                    use std::os::fd::AsFd;
+                    prep.attrs.use_cgroup(scope.as_fd());
+                    Tree::Scope(Box::new(scope))
+                }
+                None => {
+                    prep.attrs.lead_group = true;
+                    Tree::Group
+                }
+            })
+        }
     };
-    if let Some(scope) = &scope {
-        use std::os::fd::AsFd;
-        prep.attrs.use_cgroup(scope.as_fd());
-    }
     let spawned = start_prepared(cmd, prep, function, by_pid)?;
-    Ok(match (spawned, scope) {
-        (Spawned::Child(child), Some(scope)) => Spawned::Child(child.with_scope(scope)),
+    Ok(match (spawned, tree) {
+        (Spawned::Child(child), Some(tree)) => Spawned::Child(child.with_tree(tree)),
         (spawned, _) => spawned,
     })
 }

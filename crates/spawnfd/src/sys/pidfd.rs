@@ -492,6 +492,12 @@ pub(crate) fn send_group_signal(pidfd: BorrowedFd<'_>, sig: i32) -> GroupSignal 
     }
 }
 
+/// Whether a call of [`send_group_signal`] found the kernel refusing
+/// `PIDFD_SIGNAL_PROCESS_GROUP` (before Linux 6.9).
+pub(crate) fn group_signal_refused() -> bool {
+    GROUP_FLAG_REFUSED.load(Ordering::Relaxed)
+}
+
 /// `kill(-pgid, sig)`. The caller must know that no other group can have
 /// taken the id `pgid` (its leader is an unreaped child of this process).
 pub(crate) fn kill_group(pgid: u32, sig: i32) -> io::Result<()> {

@@ -6,6 +6,7 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout, ExitStatus, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::scope::tree::{self, Containment, Tree};
 use crate::signal::Signal;
 use crate::sys::watch::Watched;
 use crate::sys::{os, pidfd};
@@ -81,8 +82,8 @@ pub struct Child {
     pub stdout: Option<ChildStdout>,
     /// The parent's end of the child's stderr, if it was `Stdio::piped()`.
     pub stderr: Option<ChildStderr>,
-    /// The child's own scope (`Command::scope_in`).
-    scope: Option<Box<crate::Scope>>,
+    /// The child's own tree (`Command::scope_in`, `contain_tree`).
+    tree: Option<Tree>,
 }
 
 /// What dropping an unreaped `Child` does.
@@ -197,7 +198,7 @@ impl Child {
             stdin: stdin.map(ChildStdin::from),
             stdout: stdout.map(ChildStdout::from),
             stderr: stderr.map(ChildStderr::from),
-            scope: None,
+            tree: None,
         }
     }
 
@@ -502,18 +503,24 @@ impl Child {
     /// [`Command::process_group(0)`]: crate::Command::process_group
     /// [`Command::setsid(true)`]: crate::Command::setsid
     pub fn send_signal_to_group(&self, signal: Signal) -> io::Result<()> {
+        self.signal_group(signal.as_raw())
+    }
+
+    /// `send_signal_to_group` with a raw signal number (0 included: is
+    /// anyone left?).
+    fn signal_group(&self, sig: i32) -> io::Result<()> {
         if let Some(entry) = &self.watched {
-            return entry.signal_group(signal.as_raw());
+            return entry.signal_group(sig);
         }
-        match pidfd::send_group_signal(self.fd(), signal.as_raw()) {
+        match pidfd::send_group_signal(self.fd(), sig) {
             pidfd::GroupSignal::Sent(result) => result,
-            pidfd::GroupSignal::Unsupported => self.kill_group_while_unreaped(signal),
+            pidfd::GroupSignal::Unsupported => self.kill_group_while_unreaped(sig),
         }
     }
 
-    /// `kill(-pid, signal)`, only while the child is known to be unreaped,
+    /// `kill(-pid, sig)`, only while the child is known to be unreaped,
     /// so that its pid (the group's id) cannot name another group.
-    fn kill_group_while_unreaped(&self, signal: Signal) -> io::Result<()> {
+    fn kill_group_while_unreaped(&self, sig: i32) -> io::Result<()> {
         let reaped = || io::Error::from_raw_os_error(libc::ESRCH);
         if self.status.is_some() {
             return Err(reaped());
@@ -529,7 +536,7 @@ impl Child {
         if !pidfd::is_child(self.fd())? {
             return Err(reaped());
         }
-        pidfd::kill_group(self.pid, signal.as_raw())
+        pidfd::kill_group(self.pid, sig)
     }
 
     /// Waits for the child and collects what it writes to the pipes of its
@@ -561,60 +568,156 @@ impl Child {
         self.watched.is_some()
     }
 
-    /// Gives the child its own scope (`Command::scope_in`).
-    pub(crate) fn with_scope(mut self, scope: crate::Scope) -> Child {
-        self.scope = Some(Box::new(scope));
+    /// Gives the child its own tree (`Command::scope_in`, `contain_tree`).
+    pub(crate) fn with_tree(mut self, tree: Tree) -> Child {
+        self.tree = Some(tree);
         self
     }
 
     /// The child's own [`Scope`](crate::Scope), if it was spawned with
-    /// [`Command::scope_in`](crate::Command::scope_in): freeze it, read its
-    /// usage, set its limits, poll its events fd.
+    /// [`Command::scope_in`](crate::Command::scope_in) (or
+    /// [`contain_tree`](crate::Command::contain_tree) made one): freeze it,
+    /// read its usage, set its limits, poll its events fd.
     pub fn scope(&self) -> Option<&crate::Scope> {
-        self.scope.as_deref()
+        match &self.tree {
+            Some(Tree::Scope(scope)) => Some(scope),
+            _ => None,
+        }
     }
 
-    /// Kills the child and every process it started, daemons included
-    /// ([`Scope::kill`](crate::Scope::kill) of its own scope). The child
-    /// must still be waited for (or dropped); [`wait_tree`](Child::wait_tree)
+    /// How the child's own tree is held: by a [`Scope`](crate::Scope) or
+    /// by the process group it leads (see
+    /// [`Command::contain_tree`](crate::Command::contain_tree) for what
+    /// each promises); `None` for a child spawned without a tree of its
+    /// own.
+    pub fn containment(&self) -> Option<Containment> {
+        self.tree.as_ref().map(Tree::containment)
+    }
+
+    /// The processes of the child's own tree that still run, the child
+    /// included until it exits: with a scope, those its cgroup lists
+    /// ([`Scope::pids`](crate::Scope::pids)); with a process group, those
+    /// `/proc` lists in it (not the ones that exited and wait for their
+    /// parent to reap them).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a child without a tree of its own, as
+    /// [`kill_tree`](Child::kill_tree); the errors of reading the cgroup or
+    /// `/proc`.
+    pub fn tree_pids(&self) -> io::Result<Vec<u32>> {
+        match self.own_tree("tree_pids")? {
+            Tree::Scope(scope) => scope.pids(),
+            Tree::Group => Ok(tree::members(self.pid)?
+                .into_iter()
+                .filter(|m| !m.zombie)
+                .map(|m| m.pid)
+                .collect()),
+        }
+    }
+
+    /// Kills the child and every process it started: with a scope,
+    /// daemons included ([`Scope::kill`](crate::Scope::kill)); with a
+    /// process group, every process still in the group. The child must
+    /// still be waited for (or dropped); [`wait_tree`](Child::wait_tree)
     /// waits for all of it.
     ///
     /// # Errors
     ///
-    /// `InvalidInput` for a child without a scope of its own (spawned
-    /// without [`Command::scope_in`](crate::Command::scope_in)): use
-    /// [`kill`](Child::kill), or a process group; the scope's errors.
+    /// `InvalidInput` for a child without a tree of its own (spawned
+    /// without [`Command::scope_in`](crate::Command::scope_in) or
+    /// [`contain_tree`](crate::Command::contain_tree)): use
+    /// [`kill`](Child::kill) or [`send_signal_to_group`](Child::send_signal_to_group);
+    /// the scope's errors.
     pub fn kill_tree(&mut self) -> io::Result<()> {
-        self.own_scope("kill_tree")?.kill()
+        match self.own_tree("kill_tree")? {
+            Tree::Scope(scope) => scope.kill(),
+            Tree::Group => self.signal_group_tree(libc::SIGKILL),
+        }
     }
 
     /// Waits for the child to exit, then for every process it started to
-    /// be gone ([`Scope::wait_empty`](crate::Scope::wait_empty)), and
-    /// returns the child's status.
+    /// be gone, and returns the child's status. With a scope,
+    /// [`Scope::wait_empty`](crate::Scope::wait_empty); with a process
+    /// group, until no process is left in it, looked at every few
+    /// milliseconds.
     ///
     /// # Errors
     ///
     /// As [`kill_tree`](Child::kill_tree), and [`wait`](Child::wait)'s.
     pub fn wait_tree(&mut self) -> io::Result<ExitStatus> {
-        self.own_scope("wait_tree")?;
+        self.own_tree("wait_tree")?;
         let status = self.wait()?;
-        if let Some(scope) = &self.scope {
-            scope.wait_empty()?;
+        match &self.tree {
+            Some(Tree::Scope(scope)) => scope.wait_empty()?,
+            _ => {
+                tree::wait_group_gone(|| self.group_tree_is_empty(), None)?;
+            }
         }
         Ok(status)
     }
 
-    fn own_scope(&self, what: &str) -> io::Result<&crate::Scope> {
-        self.scope.as_deref().ok_or_else(|| {
+    fn own_tree(&self, what: &str) -> io::Result<&Tree> {
+        self.tree.as_ref().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!(
-                    "Child::{what}: child {} has no scope of its own (spawn it with \
-                     Command::scope_in)",
+                    "Child::{what}: child {} has no tree of its own (spawn it with \
+                     Command::scope_in or Command::contain_tree)",
                     self.pid
                 ),
             )
         })
+    }
+
+    /// Sends `sig` to the process group the child leads as its tree.
+    ///
+    /// `send_signal_to_group` reaches the whole group at once where it
+    /// can: through the pidfd since 6.9 (`ESRCH` then means the group is
+    /// empty), else while the child is unreaped. Where it cannot (the
+    /// child reaped before 6.9, or watched by pid), each member `/proc`
+    /// lists.
+    pub(crate) fn signal_group_tree(&self, sig: i32) -> io::Result<()> {
+        match self.signal_group(sig) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) && self.group_signal_is_exact() => {
+                Ok(())
+            }
+            Err(e)
+                if e.raw_os_error() == Some(libc::ESRCH)
+                    || e.kind() == io::ErrorKind::Unsupported =>
+            {
+                tree::sweep(self.pid, sig).map(drop)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the group the child leads as its tree is empty, the child's
+    /// own zombie included.
+    pub(crate) fn group_tree_is_empty(&self) -> io::Result<bool> {
+        match self.signal_group(0) {
+            Ok(()) => Ok(false),
+            // Members this process may not signal (set-user-ID programs).
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(false),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) && self.group_signal_is_exact() => {
+                Ok(true)
+            }
+            Err(e)
+                if e.raw_os_error() == Some(libc::ESRCH)
+                    || e.kind() == io::ErrorKind::Unsupported =>
+            {
+                Ok(tree::members(self.pid)?.is_empty())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether `send_signal_to_group` reaches the group through the pidfd
+    /// (6.9), so that `ESRCH` means that the group is empty rather than
+    /// that the child has been reaped.
+    fn group_signal_is_exact(&self) -> bool {
+        self.watched.is_none() && !pidfd::group_signal_refused()
     }
 
     pub(crate) fn with_status(mut self, status: ExitStatus) -> Child {
@@ -625,11 +728,17 @@ impl Child {
 
 impl Drop for Child {
     fn drop(&mut self) {
-        // Its own scope ends with the handle: the whole tree killed with
-        // kill_on_drop, else removed once the last of it is gone.
-        if let Some(mut scope) = self.scope.take() {
-            scope.kill_on_drop(self.on_drop.kill);
-            drop(scope);
+        // Its own tree ends with the handle with kill_on_drop; a scope is
+        // removed once the last of it is gone.
+        match self.tree.take() {
+            Some(Tree::Scope(mut scope)) => {
+                scope.kill_on_drop(self.on_drop.kill);
+                drop(scope);
+            }
+            Some(Tree::Group) if self.on_drop.kill => {
+                let _ = self.signal_group_tree(libc::SIGKILL);
+            }
+            _ => {}
         }
         let Some(fd) = self.pidfd.take() else { return };
         if let Some(entry) = self.watched.take() {
@@ -683,7 +792,7 @@ impl AsRawFd for Child {
 mod tests {
     use std::os::unix::process::ExitStatusExt;
 
-    use crate::{Command, Signal, Stdio};
+    use crate::{Command, Stdio};
 
     /// The `kill(-pid)` path of `send_signal_to_group`, which a kernel
     /// with `PIDFD_SIGNAL_PROCESS_GROUP` never takes: it signals the group
@@ -697,19 +806,17 @@ mod tests {
             .process_group(0)
             .spawn()
             .unwrap();
-        child.kill_group_while_unreaped(Signal::TERM).unwrap();
+        child.kill_group_while_unreaped(libc::SIGTERM).unwrap();
         assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGTERM));
-        let err = child.kill_group_while_unreaped(Signal::TERM).unwrap_err();
+        let err = child.kill_group_while_unreaped(libc::SIGTERM).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
 
         // A zombie still holds its group's id: signal 0 is accepted.
         let mut child = Command::new("true").process_group(0).spawn().unwrap();
         assert!(crate::sys::pidfd::wait_readable(child.pidfd(), None).unwrap());
-        child
-            .kill_group_while_unreaped(Signal::new(libc::SIGCONT).unwrap())
-            .unwrap();
+        child.kill_group_while_unreaped(libc::SIGCONT).unwrap();
         assert!(child.wait().unwrap().success());
-        let err = child.kill_group_while_unreaped(Signal::TERM).unwrap_err();
+        let err = child.kill_group_while_unreaped(libc::SIGTERM).unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::ESRCH));
     }
 
@@ -726,7 +833,7 @@ mod tests {
             super::Child::from_pidfd(child.pidfd().try_clone_to_owned().unwrap()).unwrap();
         stranger.parent = None;
         let err = stranger
-            .kill_group_while_unreaped(Signal::TERM)
+            .kill_group_while_unreaped(libc::SIGTERM)
             .unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::Unsupported);
         // Not dropped: that would hand the (running) child to the reaper.

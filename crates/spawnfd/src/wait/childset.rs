@@ -162,14 +162,15 @@ impl ChildSet {
     }
 
     /// Kills every child in the set with `SIGKILL`, and with it the whole
-    /// tree of each child that has a scope of its own
-    /// ([`Command::scope_in`](crate::Command::scope_in):
+    /// tree of each child that has a tree of its own
+    /// ([`Command::scope_in`](crate::Command::scope_in),
+    /// [`contain_tree`](crate::Command::contain_tree):
     /// [`Child::kill_tree`]); returns the first error, after trying them
     /// all. The children are still to be reaped (`wait_any`, `exits`).
     pub fn kill_trees(&mut self) -> io::Result<()> {
         let mut result = Ok(());
         for child in self.children.values_mut() {
-            let killed = match child.scope() {
+            let killed = match child.containment() {
                 Some(_) => child.kill_tree(),
                 None => child.kill(),
             };

@@ -174,6 +174,9 @@ impl Command {
         cgroup_fd(dir: impl Into<OwnedFd>);
         scope(scope: &crate::Scope);
         scope_in(parent: impl AsRef<Path>);
+        contain_tree();
+        contain_tree_in(parent: impl AsRef<Path>);
+        process_group_tree();
         default_signals(signals: SignalSet);
         search_path(dirs: impl AsRef<OsStr>);
         unshare(namespaces: Namespaces);
@@ -391,30 +394,44 @@ impl Child {
         self.inner.scope()
     }
 
+    /// How the child's own tree is held, as
+    /// [`crate::Child::containment`].
+    pub fn containment(&self) -> Option<crate::Containment> {
+        self.inner.containment()
+    }
+
     /// Kills the child's whole tree, as [`crate::Child::kill_tree`].
     pub fn kill_tree(&mut self) -> io::Result<()> {
         self.inner.kill_tree()
     }
 
     /// Waits for the child, then for every process it started to be gone
-    /// ([`crate::Scope::wait_empty_async`]), as
+    /// (with a scope, [`crate::Scope::wait_empty_async`]; with a process
+    /// group, looking every few milliseconds), as
     /// [`crate::Child::wait_tree`].
     ///
     /// # Errors
     ///
     /// As [`crate::Child::wait_tree`]: `InvalidInput` for a child without
-    /// a scope of its own.
+    /// a tree of its own.
     pub async fn wait_tree(&mut self) -> io::Result<ExitStatus> {
-        if self.inner.scope().is_none() {
+        if self.inner.containment().is_none() {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                "Child::wait_tree: the child has no scope of its own (spawn it with \
-                 Command::scope_in)",
+                "Child::wait_tree: the child has no tree of its own (spawn it with \
+                 Command::scope_in or Command::contain_tree)",
             ));
         }
         let status = self.wait().await?;
-        if let Some(scope) = self.inner.scope() {
-            scope.wait_empty_async().await?;
+        match self.inner.scope() {
+            Some(scope) => scope.wait_empty_async().await?,
+            None => {
+                let mut pause = std::time::Duration::from_millis(1);
+                while !self.inner.group_tree_is_empty()? {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(crate::scope::tree::GROUP_POLL_MAX);
+                }
+            }
         }
         Ok(status)
     }

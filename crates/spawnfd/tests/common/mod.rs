@@ -7,6 +7,7 @@
 
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,4 +133,62 @@ fn parse_stat(stat: &str) -> Option<(char, u32)> {
 /// `SpawnError` payload.
 pub fn spawn_errno(err: &io::Error) -> Option<i32> {
     spawnfd::SpawnError::from_io(err).and_then(spawnfd::SpawnError::raw_os_error)
+}
+
+/// A process being watched for its end: through a pidfd, or where
+/// pidfds are refused (the forced paths of `.ci/paths`) by its start time
+/// in `/proc/PID/stat`, which a process that reused the pid would not
+/// share.
+pub enum Watched {
+    Pidfd(OwnedFd),
+    Stat(u32, String),
+}
+
+/// `pid`'s start time (field 22 of `/proc/PID/stat`), unless it is gone
+/// or a zombie.
+pub fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    (fields.first() != Some(&"Z")).then(|| fields.get(19).map(|s| s.to_string()))?
+}
+
+/// A watch on `pid`, if it still runs.
+pub fn watch(pid: u32) -> Option<Watched> {
+    // SAFETY: pidfd_open takes integers.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd >= 0 {
+        // SAFETY: a new fd owned by nobody else.
+        return Some(Watched::Pidfd(unsafe {
+            <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32)
+        }));
+    }
+    start_time(pid).map(|start| Watched::Stat(pid, start))
+}
+
+/// Whether the watched process has exited.
+pub fn exited(watched: &Watched) -> bool {
+    match watched {
+        Watched::Pidfd(fd) => {
+            let mut pfd = libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd; no wait.
+            unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+        }
+        Watched::Stat(pid, start) => start_time(*pid).as_ref() != Some(start),
+    }
+}
+
+/// Waits up to 20 s for the watched process to exit; whether it did.
+pub fn exits_in_time(watched: &Watched) -> bool {
+    let start = std::time::Instant::now();
+    while !exited(watched) {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    true
 }
