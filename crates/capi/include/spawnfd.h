@@ -351,6 +351,14 @@
 typedef struct spawnfd_cmd spawnfd_cmd;
 
 /**
+ * A scope: a cgroup v2 directory made for a child and everything it
+ * starts. Opaque; made by `spawnfd_scope_new` or
+ * `spawnfd_scope_new_named`, freed by `spawnfd_scope_free` (or
+ * `spawnfd_scope_close`).
+ */
+typedef struct spawnfd_scope spawnfd_scope;
+
+/**
  * One line of a `uid_map` or `gid_map`: ids `inside .. inside + count`
  * in the new user namespace are `outside .. outside + count` outside it.
  */
@@ -463,6 +471,34 @@ typedef struct spawnfd_posix_spawnattr_t {
    */
   void *_reserved[7];
 } spawnfd_posix_spawnattr_t;
+
+/**
+ * What a tree used (`spawnfd_scope_usage`). A field whose controller is
+ * not enabled for the scope is `-1`.
+ */
+typedef struct spawnfd_tree_usage {
+  /**
+   * CPU time of every process that was in the scope, in microseconds
+   * (`cpu.stat`, present in every cgroup v2 directory).
+   */
+  int64_t cpu_usec;
+  /**
+   * Of it, in user mode.
+   */
+  int64_t user_usec;
+  /**
+   * Of it, in the kernel.
+   */
+  int64_t system_usec;
+  /**
+   * The most memory the tree held at once, in bytes (`memory.peak`).
+   */
+  int64_t memory_peak;
+  /**
+   * The most processes the tree had at once (`pids.peak`).
+   */
+  int64_t pids_peak;
+} spawnfd_tree_usage;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1594,6 +1630,231 @@ int spawnfd_pidfd_spawn(int *pidfd, const char *path, const struct spawnfd_posix
  * As `spawnfd_pidfd_spawn`.
  */
 int spawnfd_pidfd_spawnp(int *pidfd, const char *file, const struct spawnfd_posix_spawn_file_actions_t *fa, const struct spawnfd_posix_spawnattr_t *attr, char *const *argv, char *const *envp);
+
+/**
+ * Makes a scope: a new cgroup named `spawnfd-PID-N` under the cgroup v2
+ * directory `parent`, or with `parent` `NULL`, under this process's own
+ * cgroup (found from `/proc/self/cgroup` and the cgroup2 mount). Stores
+ * it in `*scope`.
+ *
+ * Returns 0, or:
+ * - `EINVAL`: `scope` is `NULL`, or `parent` is not a cgroup v2
+ *   directory;
+ * - `ENOENT`: no cgroup v2 hierarchy is mounted (with `parent` `NULL`),
+ *   or `parent` does not exist;
+ * - `EPERM` (`EACCES`), `EROFS`: this process may not create cgroups
+ *   there (the cgroup is not delegated to it);
+ * - `EAGAIN`: `cgroup.max.descendants` is reached.
+ *
+ * Thread-safe. Free it with `spawnfd_scope_free`.
+ *
+ * # Safety
+ *
+ * `scope` points to writable storage for a pointer; `parent` is `NULL` or
+ * a C string.
+ */
+int spawnfd_scope_new(struct spawnfd_scope **scope, const char *parent);
+
+/**
+ * As `spawnfd_scope_new`, with the cgroup named `name` (one path
+ * component) under `parent` (not `NULL` here).
+ *
+ * Returns as `spawnfd_scope_new`, and `EINVAL` for a `NULL` argument or a
+ * name that is empty, `.`, `..` or holds a `/`; `EEXIST` if `parent` has
+ * a cgroup of that name.
+ *
+ * # Safety
+ *
+ * As `spawnfd_scope_new`; `name` is `NULL` or a C string.
+ */
+int spawnfd_scope_new_named(struct spawnfd_scope **scope, const char *parent, const char *name);
+
+/**
+ * The scope's directory, a C string that lives as long as the scope;
+ * `NULL` for a `NULL` scope.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope.
+ */
+const char *spawnfd_scope_path(const struct spawnfd_scope *scope);
+
+/**
+ * The fd of `cgroup.events`, owned by the scope: `poll` it for
+ * `POLLPRI`, which the kernel raises on each change (the tree becoming
+ * empty, or frozen), then look with `spawnfd_scope_is_empty`. `-1` for a
+ * `NULL` or closed scope.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope.
+ */
+int spawnfd_scope_events_fd(const struct spawnfd_scope *scope);
+
+/**
+ * Starts the command's children in `scope` (as `spawnfd_cmd_cgroup_fd`
+ * with the scope's directory): atomically with `CLONE_INTO_CGROUP`, else
+ * the child moves itself there before anything else. The scope must
+ * outlive the spawns. Replaces an earlier cgroup.
+ *
+ * Returns 0, or `EINVAL` (a `NULL` argument).
+ *
+ * # Safety
+ *
+ * `cmd` is a live command no other thread uses meanwhile; `scope` is
+ * `NULL` or a live scope.
+ */
+int spawnfd_cmd_scope(struct spawnfd_cmd *cmd, const struct spawnfd_scope *scope);
+
+/**
+ * Kills every process in the scope: `cgroup.kill` (Linux 5.14), else the
+ * tree frozen, each process sent `SIGKILL` through a pidfd, thawed, until
+ * none is left. No process can escape by forking meanwhile. The children
+ * must still be waited for.
+ *
+ * Returns 0, or the errno of writing the cgroup's files (`EINVAL` for a
+ * `NULL` scope).
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope.
+ */
+int spawnfd_scope_kill(const struct spawnfd_scope *scope);
+
+/**
+ * Sends `sig` to every process in the scope, the tree frozen meanwhile
+ * so that none forks out of its reach; stores in `*count` (if not
+ * `NULL`) how many got it.
+ *
+ * Returns 0, or `EINVAL` (a `NULL` scope, `sig` not a signal), the errno
+ * of a signal or of the cgroup's files.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope; `count` is `NULL` or writable.
+ */
+int spawnfd_scope_signal(const struct spawnfd_scope *scope, int sig, size_t *count);
+
+/**
+ * Freezes every process of the scope (`cgroup.freeze`), and returns once
+ * the kernel says the tree is frozen.
+ *
+ * Returns 0, or the errno of the cgroup's files.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope.
+ */
+int spawnfd_scope_freeze(const struct spawnfd_scope *scope);
+
+/**
+ * Thaws the scope's tree.
+ *
+ * Returns 0, or the errno of the cgroup's files.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope.
+ */
+int spawnfd_scope_thaw(const struct spawnfd_scope *scope);
+
+/**
+ * Stores in `*empty` 1 if no process is left in the scope, else 0.
+ *
+ * Returns 0, or `EINVAL` (a `NULL` argument), the errno of reading
+ * `cgroup.events`.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope; `empty` is `NULL` or writable.
+ */
+int spawnfd_scope_is_empty(const struct spawnfd_scope *scope, int *empty);
+
+/**
+ * Waits until no process is left in the scope (the child's exit is
+ * `spawnfd_wait`'s: two events), at most `timeout_ms` milliseconds (`-1`:
+ * no limit). Sleeps in `poll` on the cgroup's events; not a cancellation
+ * point.
+ *
+ * Returns 0 once the tree is empty, `ETIMEDOUT` when the time passed
+ * first, `EINVAL` (a `NULL` scope, `timeout_ms` below -1), or the errno
+ * of `poll` and of reading `cgroup.events`.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope.
+ */
+int spawnfd_scope_wait_empty(const struct spawnfd_scope *scope, int timeout_ms);
+
+/**
+ * Stores what the scope's tree used in `*usage`: CPU time always, memory
+ * and process peaks where their controllers are enabled (`-1` where not).
+ *
+ * Returns 0, or `EINVAL` (a `NULL` argument), the errno of reading the
+ * cgroup's files.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope; `usage` is `NULL` or writable.
+ */
+int spawnfd_scope_usage(const struct spawnfd_scope *scope, struct spawnfd_tree_usage *usage);
+
+/**
+ * Whether freeing the scope kills what is still in it (`on` non-zero,
+ * the default). With 0, a scope freed while processes remain is removed
+ * by a background thread once the last of them is gone.
+ *
+ * Returns 0, or `EINVAL` (a `NULL` scope).
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope no other thread uses meanwhile.
+ */
+int spawnfd_scope_kill_on_free(struct spawnfd_scope *scope, int on);
+
+/**
+ * Binds the tree's life to this process's: when the process ends,
+ * however it ends (`exit`, a crash, `SIGKILL`), the tree is killed and
+ * the directory removed by a watchdog, a small process of its own that
+ * lives as long as the scope. Where `PR_SET_PDEATHSIG` follows the thread
+ * that spawned a child and reaches that child alone, this follows the
+ * process and reaches the whole tree.
+ *
+ * Returns 0, or `EINVAL` (a `NULL` scope), the errno of making a pipe or
+ * starting the watchdog.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope no other thread uses meanwhile.
+ */
+int spawnfd_scope_kill_on_process_exit(struct spawnfd_scope *scope);
+
+/**
+ * Ends the scope and frees it, reporting what went wrong: kills what is
+ * left in the tree (unless `spawnfd_scope_kill_on_free(scope, 0)`), waits
+ * for it to be gone and removes the directory. `scope` is freed in every
+ * case. `NULL` is ignored.
+ *
+ * Returns 0, or the errno of the kill or of the removal (`EBUSY`: the
+ * tree did not empty).
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope, not used again.
+ */
+int spawnfd_scope_close(struct spawnfd_scope *scope);
+
+/**
+ * Frees a scope as `spawnfd_scope_close` does, without the report: what
+ * is left is killed (unless `spawnfd_scope_kill_on_free(scope, 0)`) and
+ * the directory removed, by a background thread if the tree is slow to
+ * go. `NULL` is ignored.
+ *
+ * # Safety
+ *
+ * `scope` is `NULL` or a live scope, not used again.
+ */
+void spawnfd_scope_free(struct spawnfd_scope *scope);
 
 /**
  * Starts the child `cmd` describes.

@@ -127,6 +127,9 @@ pub(crate) fn errno_of(e: &io::Error) -> c_int {
         io::ErrorKind::PermissionDenied => libc::EPERM,
         io::ErrorKind::WouldBlock => libc::EAGAIN,
         io::ErrorKind::TimedOut => libc::ETIMEDOUT,
+        io::ErrorKind::ReadOnlyFilesystem => libc::EROFS,
+        io::ErrorKind::AlreadyExists => libc::EEXIST,
+        io::ErrorKind::ResourceBusy => libc::EBUSY,
         _ => libc::EIO,
     }
 }

@@ -18,7 +18,8 @@
 //!
 //! Modules: `cmd` (the command and its setters), `spawn`
 //! (`spawnfd_spawn`), `error` (`spawnfd_error`, the step codes), `wait`
-//! (waiting, signalling, detaching), `forkfd` (Qt's API), `ffi` (what
+//! (waiting, signalling, detaching), `scope` (`spawnfd_scope`: a child's
+//! whole tree in a cgroup of its own), `forkfd` (Qt's API), `ffi` (what
 //! every entry point shares).
 //!
 //! Qt's forkfd API (`forkfd`, `vforkfd`, `forkfd_wait4`, `forkfd_close`)
@@ -37,6 +38,7 @@ pub mod error;
 mod ffi;
 pub mod forkfd;
 pub mod posix;
+pub mod scope;
 pub mod spawn;
 pub mod trampoline;
 pub mod wait;
