@@ -1182,11 +1182,13 @@ impl Command {
     /// [`use_fork(true)`](Command::use_fork) the child is a forked copy
     /// and this returns as soon as the child is about to call `f`.
     ///
-    /// No exec follows: the fds the child is not given are only *marked*
-    /// close-on-exec (step 14 of the child), so they are still open while
-    /// `f` runs. A function that must not hold them (a pipe whose end of
-    /// file another process waits for) closes them itself, for instance
-    /// with `close_range` above its own fds.
+    /// `f` starts with the fds a program would have: no exec follows, so
+    /// just before calling `f` the child closes every fd marked
+    /// close-on-exec, as an exec would (the fds it was not given, which
+    /// step 14 marked, and the close-on-exec fds its hooks made). A pipe
+    /// whose end of file another process waits for is not held open by
+    /// `f`. With [`keep_inherited_fds(true)`](Command::keep_inherited_fds)
+    /// nothing is closed: `f` gets the fd table as it is, as after `fork`.
     ///
     /// A child that runs a function usually wants what a forked child
     /// gets: [`keep_inherited_fds(true)`](Command::keep_inherited_fds)

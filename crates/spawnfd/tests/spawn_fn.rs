@@ -12,7 +12,7 @@ mod support;
 
 use std::os::fd::AsRawFd;
 use std::sync::Once;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use spawnfd::{Command, SpawnError, Step};
 
@@ -97,6 +97,15 @@ fn fd_flags(fd: i32) -> i32 {
     unsafe { libc::fcntl(fd, libc::F_GETFD) }
 }
 
+/// What the function sees of `fd`: bit 0 set if it is open, bit 1 if it
+/// is close-on-exec.
+fn seen(fd: i32) -> i32 {
+    match fd_flags(fd) {
+        -1 => 0,
+        flags => 1 | (flags & libc::FD_CLOEXEC) << 1,
+    }
+}
+
 #[test]
 fn kept_fds_are_inherited_as_they_are() {
     let cloexec = support::memfd("spawn-fn-cloexec");
@@ -107,19 +116,63 @@ fn kept_fds_are_inherited_as_they_are() {
             let mut cmd = forkfd_like(fork);
             cmd.keep_inherited_fds(keep);
             // SAFETY: fcntl is a system call.
-            let mut child =
-                unsafe { cmd.spawn_fn(|| (fd_flags(c) << 2 | fd_flags(l)) & 0xf) }.unwrap();
+            let mut child = unsafe { cmd.spawn_fn(|| seen(c) | seen(l) << 2) }.unwrap();
             let code = child.wait().unwrap().code().unwrap();
             let expected = if keep {
                 // Both open, each with its own flag.
-                libc::FD_CLOEXEC << 2
+                0b01_11
             } else {
-                // Both open still (marked, not closed: the function may use
-                // them, and they close if it execs), both close-on-exec.
-                libc::FD_CLOEXEC << 2 | libc::FD_CLOEXEC
+                // Both closed before the function, as an exec would have
+                // closed them for a program.
+                0
             };
             assert_eq!(code, expected, "fork {fork}, keep {keep}");
         }
+    }
+}
+
+#[test]
+fn the_function_starts_with_the_fds_a_program_would_have() {
+    let given = support::memfd("spawn-fn-given");
+    let parents = support::memfd("spawn-fn-parents");
+    let p = parents.as_raw_fd();
+    // A number that is neither of the parent's.
+    let target = p.max(given.as_raw_fd()) + 1;
+    // The fds the hook opens (a hook is 'static; this test alone uses
+    // these).
+    static KEPT: AtomicI32 = AtomicI32::new(-1);
+    static MARKED: AtomicI32 = AtomicI32::new(-1);
+    for fork in PATHS {
+        let mut cmd = Command::new("function");
+        cmd.use_fork(fork).fd(target, given.try_clone().unwrap());
+        // SAFETY: open is async-signal-safe; the atomics are plain stores.
+        unsafe {
+            cmd.pre_exec(|| {
+                let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+                KEPT.store(fd, Ordering::SeqCst);
+                let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+                MARKED.store(fd, Ordering::SeqCst);
+                Ok(())
+            });
+        }
+        // SAFETY: fcntl and atomic loads.
+        let mut child = unsafe {
+            cmd.spawn_fn(|| {
+                let (k, m) = (KEPT.load(Ordering::SeqCst), MARKED.load(Ordering::SeqCst));
+                // What an exec would keep is open; what it would close is
+                // gone: the parent's fd, the hook's close-on-exec fd.
+                let mut code = seen(target) | seen(k) << 2 | seen(m) << 4 | seen(p) << 6;
+                if k < 0 || m < 0 {
+                    code = 255;
+                }
+                code
+            })
+        }
+        .unwrap();
+        let code = child.wait().unwrap().code().unwrap();
+        // The given fd and the hook's plain fd open without the flag; the
+        // rest closed.
+        assert_eq!(code, 0b00_00_01_01, "fork {fork}: {code:#b}");
     }
 }
 

@@ -125,8 +125,9 @@
 //!     **seccomp filter**, last of all, so that they restrict the program
 //!     and not the set-up (the filter need not allow the steps above).
 //! 16. **Exec**: `execve` each candidate path in order, as `execvp` does;
-//!     or, for `Command::spawn_fn`, run the function and exit with what it
-//!     returned.
+//!     or, for `Command::spawn_fn`, close every fd marked close-on-exec
+//!     (as the exec would have; not with `keep_inherited_fds`), run the
+//!     function and exit with what it returned.
 //!
 //! # The fork path
 //!
@@ -673,6 +674,13 @@ fn steps(ctx: &mut ChildCtx<'_>) -> Result<core::convert::Infallible, Fail> {
         if let Some(fd) = report.pipe {
             close_fd(fd);
         }
+        // What step 14 marked (and whatever else is close-on-exec) goes
+        // now, as an exec would close it: the function starts with the
+        // fds the program would have had. A failure leaves them open, as
+        // marked; the function runs all the same.
+        if !ctx.keep_fds {
+            let _ = close_marked();
+        }
         exit(call_function(function))
     }
     Err(exec(ctx))
@@ -1105,11 +1113,37 @@ fn close_fd(fd: c_int) {
 }
 
 /// Marks every fd that is not a target close-on-exec, without
-/// `close_range(CLOSE_RANGE_CLOEXEC)`: list `/proc/self/fd` into a buffer
-/// on the stack, or, without `/proc`, try every number below
-/// `RLIMIT_NOFILE`. Marked rather than closed, as `close_range` does: exec
-/// closes them, and an exec in place whose execve fails keeps them.
+/// `close_range(CLOSE_RANGE_CLOEXEC)` ([`each_fd`]). Marked rather than
+/// closed, as `close_range` does: exec closes them, and an exec in place
+/// whose execve fails keeps them.
 fn close_unlisted(slots: &[Slot]) -> Result<(), Errno> {
+    each_fd(|fd| {
+        if !is_target(slots, fd) {
+            set_cloexec(fd);
+        }
+    })
+}
+
+/// Closes every fd marked close-on-exec, as an exec would: the fd table a
+/// `spawn_fn` function starts with is the one the program would have had
+/// ([`each_fd`]).
+fn close_marked() -> Result<(), Errno> {
+    each_fd(|fd| {
+        // SAFETY: fcntl with integer arguments; EBADF (a number that is
+        // not open, without /proc) gives no flag.
+        if let Ok(flags) = unsafe { syscall!(libc::SYS_fcntl, fd, libc::F_GETFD, 0usize) } {
+            if flags as c_int & libc::FD_CLOEXEC != 0 {
+                close_fd(fd);
+            }
+        }
+    })
+}
+
+/// Calls `f` with each fd `/proc/self/fd` lists (read into a buffer on the
+/// stack, the directory's own fd left out), or, without `/proc`, with
+/// every number below `RLIMIT_NOFILE` (open or not: `f` takes `EBADF`).
+/// `f` may close the fd it is given.
+fn each_fd(mut f: impl FnMut(c_int)) -> Result<(), Errno> {
     // SAFETY: the path is a NUL-terminated literal.
     let dir = match unsafe {
         syscall!(
@@ -1121,7 +1155,7 @@ fn close_unlisted(slots: &[Slot]) -> Result<(), Errno> {
         )
     } {
         Ok(fd) => fd as c_int,
-        Err(_) => return close_below_limit(slots),
+        Err(_) => return each_below_limit(f),
     };
     // 8-byte aligned, as linux_dirent64 records are.
     let mut buf = [0u64; 128];
@@ -1155,8 +1189,8 @@ fn close_unlisted(slots: &[Slot]) -> Result<(), Errno> {
                 break;
             }
             if let Some(fd) = rec.get(19..reclen).and_then(parse_fd) {
-                if fd != dir && !is_target(slots, fd) {
-                    set_cloexec(fd);
+                if fd != dir {
+                    f(fd);
                 }
             }
             off = off.wrapping_add(reclen);
@@ -1182,7 +1216,9 @@ fn parse_fd(name: &[u8]) -> Option<c_int> {
     seen_digit.then_some(fd)
 }
 
-fn close_below_limit(slots: &[Slot]) -> Result<(), Errno> {
+/// [`each_fd`] without `/proc`: every number below the soft
+/// `RLIMIT_NOFILE`.
+fn each_below_limit(mut f: impl FnMut(c_int)) -> Result<(), Errno> {
     let mut limit = libc::rlimit64 {
         rlim_cur: 0,
         rlim_max: 0,
@@ -1199,9 +1235,7 @@ fn close_below_limit(slots: &[Slot]) -> Result<(), Errno> {
     }?;
     let top = c_int::try_from(limit.rlim_cur).unwrap_or(c_int::MAX);
     for fd in 0..top {
-        if !is_target(slots, fd) {
-            set_cloexec(fd);
-        }
+        f(fd);
     }
     Ok(())
 }

@@ -121,10 +121,11 @@ pub(crate) fn watchdog_main(name: &CStr) -> i32 {
     const PIPE: c_int = 3;
     const DIR: c_int = 4;
     const PARENT: c_int = 5;
-    // A function child does not exec, so the fds the spawn marked
-    // close-on-exec are still open here, the pipe's write end among them
-    // (and whatever pipes the owner's own readers wait on): close them,
-    // or the end of file would never come.
+    // The spawn closed what it marked close-on-exec before calling this
+    // (as an exec would), the pipe's write end among them. Closing every
+    // fd above ours again costs one call and holds even if that listing
+    // failed: a write end left open here would keep the end of file from
+    // ever coming.
     // SAFETY: integer arguments.
     if unsafe { libc::syscall(libc::SYS_close_range, PARENT + 1, c_int::MAX, 0) } != 0 {
         for fd in PARENT + 1..65536 {
