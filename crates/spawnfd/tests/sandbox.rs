@@ -110,6 +110,54 @@ fn an_ambient_capability_outside_the_bounding_set_fails_at_its_step() {
     assert!(err.to_string().contains("capabilities"), "{err}");
 }
 
+#[test]
+fn a_bounding_set_drop_that_fails_names_its_capability() {
+    if !is_root() {
+        println!("skipped: needs root");
+        return;
+    }
+    // A thread of its own gives up CAP_SETPCAP, which PR_CAPBSET_DROP
+    // needs: capabilities belong to each thread, and the child (made by
+    // this thread, on either path) inherits this one's. The thread ends
+    // with the test; no other thread is touched.
+    std::thread::spawn(|| {
+        const CAP_SETPCAP: u32 = 8;
+        let header = [0x2008_0522u32, 0];
+        let mut data = [0u32; 6];
+        // SAFETY: a version-3 header and room for its two data structs.
+        assert_eq!(
+            unsafe { libc::syscall(libc::SYS_capget, header.as_ptr(), data.as_mut_ptr()) },
+            0
+        );
+        data[0] &= !(1 << CAP_SETPCAP);
+        // SAFETY: as above; the kernel only reads `data`.
+        assert_eq!(
+            unsafe { libc::syscall(libc::SYS_capset, header.as_ptr(), data.as_ptr()) },
+            0
+        );
+        for fork in [false, true] {
+            // Everything but CAP_NET_ADMIN: the one drop, which fails.
+            let keep = CapabilitySet::from_raw(u64::MAX).without(Capability::NET_ADMIN);
+            let err = Command::new("true")
+                .use_fork(fork)
+                .capability_bounding_set(keep)
+                .spawn()
+                .expect_err("no CAP_SETPCAP");
+            let spawn_error = SpawnError::from_io(&err).expect("a SpawnError");
+            assert_eq!(spawn_error.step(), Step::Capabilities, "{err}");
+            assert_eq!(spawn_error.raw_os_error(), Some(libc::EPERM), "{err}");
+            assert_eq!(
+                spawn_error.capability(),
+                Some(Capability::NET_ADMIN),
+                "{err}"
+            );
+            assert!(err.to_string().contains("CAP_NET_ADMIN"), "{err}");
+        }
+    })
+    .join()
+    .unwrap();
+}
+
 /// A filter that makes `uname(2)` fail with EPERM and allows the rest.
 fn deny_uname() -> Vec<libc::sock_filter> {
     let eperm = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;

@@ -4,14 +4,20 @@
 //!    interleaved round by round: plain; in a fresh `Scope` (made, the
 //!    child started in it with `CLONE_INTO_CGROUP`, waited for, the scope
 //!    closed); with `Command::scope_in` (the same, owned by the `Child`);
-//!    and systemd's way (`mkdir` a cgroup, spawn, write the pid to its
+//!    systemd's way (`mkdir` a cgroup, spawn, write the pid to its
 //!    `cgroup.procs`, wait, `rmdir`), which leaves the child outside the
-//!    cgroup until the write.
+//!    cgroup until the write; and `Command::process_group_tree` (the
+//!    fallback where no cgroup can be made: the child leads a process
+//!    group, `wait_tree` looks until it is empty).
 //! 2. Killing a tree of 100 sleeping processes and waiting until the last
 //!    is gone: `cgroup.kill`, the freezer path (freeze, `SIGKILL` each
 //!    member, thaw), and `kill(-pgid, SIGKILL)` of a process group (whose
 //!    members have not left it). Each tree runs in a scope either way, so
-//!    that "gone" is observed the same way (`cgroup.events`).
+//!    that "gone" is observed the same way (`cgroup.events`). And the
+//!    fallback end to end, with no scope: `kill_tree` and `wait_tree` of
+//!    a `process_group_tree` child (the group signalled through the
+//!    pidfd, its emptiness looked at every 1 to 20 ms, exited members
+//!    counted until their parent, here init, reaps them).
 //!
 //! Needs a cgroup v2 directory this process may create cgroups in: its
 //! own, as root.
@@ -59,6 +65,11 @@ fn scope_in(program: &Path, parent: &Path) {
     assert!(child.wait().unwrap().success());
 }
 
+fn group_tree(program: &Path) {
+    let mut child = Command::new(program).process_group_tree().spawn().unwrap();
+    assert!(child.wait_tree().unwrap().success());
+}
+
 fn create_then_move(program: &Path, parent: &Path, n: usize) {
     let dir = parent.join(format!("spawnfd-bench-move-{}-{n}", std::process::id()));
     std::fs::create_dir(&dir).unwrap();
@@ -86,6 +97,21 @@ fn tree(parent: &Path, n: usize) -> (Scope, spawnfd::Child) {
     (scope, child)
 }
 
+/// A `process_group_tree` child: a shell and `n` sleeping processes in
+/// its group, no scope.
+fn group_tree_of(n: usize) -> spawnfd::Child {
+    let script = format!("i=0; while [ $i -lt {n} ]; do sleep 1000 & i=$((i+1)); done; wait");
+    let child = Command::new("sh")
+        .args(["-c", &script])
+        .process_group_tree()
+        .spawn()
+        .unwrap();
+    while child.tree_pids().unwrap().len() < n + 1 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child
+}
+
 fn main() {
     let mut spawns = 2000;
     let mut kills = 30;
@@ -110,7 +136,13 @@ fn main() {
 
     // Part 1, interleaved: each round one spawn of each contender, in a
     // rotating order.
-    let names = ["plain", "fresh Scope", "scope_in", "mkdir + move + rmdir"];
+    let names = [
+        "plain",
+        "fresh Scope",
+        "scope_in",
+        "mkdir + move + rmdir",
+        "process_group_tree",
+    ];
     let mut times: Vec<Vec<Duration>> = vec![Vec::new(); names.len()];
     for round in 0..spawns + 20 {
         for k in 0..names.len() {
@@ -120,7 +152,8 @@ fn main() {
                 0 => plain(&program),
                 1 => in_scope(&program, &parent),
                 2 => scope_in(&program, &parent),
-                _ => create_then_move(&program, &parent, round),
+                3 => create_then_move(&program, &parent, round),
+                _ => group_tree(&program),
             }
             if round >= 20 {
                 times[c].push(start.elapsed());
@@ -145,11 +178,24 @@ fn main() {
     }
 
     // Part 2: kill a 100-process tree and wait until it is gone.
-    let kinds = ["cgroup.kill", "freeze + SIGKILL each + thaw", "kill(-pgid)"];
+    let kinds = [
+        "cgroup.kill",
+        "freeze + SIGKILL each + thaw",
+        "kill(-pgid)",
+        "process_group_tree: kill_tree + wait_tree",
+    ];
     let mut kill_times: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
     for round in 0..kills {
         for k in 0..kinds.len() {
             let c = (round + k) % kinds.len();
+            if c == 3 {
+                let mut child = group_tree_of(100);
+                let start = Instant::now();
+                child.kill_tree().unwrap();
+                child.wait_tree().unwrap();
+                kill_times[c].push(start.elapsed());
+                continue;
+            }
             let (mut scope, mut child) = tree(&parent, 100);
             let start = Instant::now();
             match c {
