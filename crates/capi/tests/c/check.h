@@ -235,6 +235,22 @@ static inline const char *own_status(const char *key)
     return value;
 }
 
+/* The state letter of `pid` in /proc/PID/stat ('S', 'R', 'Z', ...), or
+ * 0 if there is no such process. */
+static inline char proc_state(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *after = strrchr(buf, ')');
+    return after && after[1] == ' ' ? after[2] : 0;
+}
+
 /* A command that runs this program as `report`. */
 static inline spawnfd_cmd *report_cmd(void)
 {

@@ -219,20 +219,6 @@ static int proc_exists(pid_t pid)
     return access(path, F_OK) == 0;
 }
 
-static int zombie_or_running(pid_t pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *after = strrchr(buf, ')');
-    return after ? after[2] : 0;
-}
-
 /* forkfd_close on a running child: exactly that fd closed, once; no
  * zombie once it exits. */
 static void test_close_running_child(void)
@@ -254,7 +240,7 @@ static void test_close_running_child(void)
             usleep(10000);
     }
     if (!gone)
-        FAIL("pid %d still there (state %c) after forkfd_close", (int)pid, zombie_or_running(pid));
+        FAIL("pid %d still there (state %c) after forkfd_close", (int)pid, proc_state(pid));
     printf("ok forkfd_close on a running child: fd closed once, no zombie\n");
 }
 

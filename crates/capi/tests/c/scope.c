@@ -11,16 +11,8 @@
 /* Whether `pid` runs and is no zombie. */
 static int running(pid_t pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *close_paren = strrchr(buf, ')');
-    return close_paren && close_paren[1] == ' ' && close_paren[2] != 'Z';
+    char state = proc_state(pid);
+    return state != 0 && state != 'Z';
 }
 
 /* The value of `key` in the cgroup file `dir/name` ("frozen 1"). */
