@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::process::ExitStatusExt;
 
 use spawnfd::{Child, Command, Signal, Stdio};
-use support::{ProcessWatch, is_pipe, no_pidfds, skipped, watched_by_pid};
+use support::{ProcessWatch, is_pipe, skipped, watched_by_pid};
 
 /// A child that runs until its stdin is closed: it cannot exit before the
 /// test says so, whatever the machine's load.
@@ -287,9 +287,10 @@ fn send_signal_to_group_after_the_leader_is_reaped() {
     let (mut child, grandchild) = leader_with_grandchild("exit 0");
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let result = child.send_signal_to_group(Signal::TERM);
-    // Where there are no pidfds (a child watched by pid without one), the
-    // group is signalled with kill(-pid), as before 6.9.
-    if kernel_at_least(6, 9) && !no_pidfds() {
+    // Where there are no pidfds (a child watched by pid without one), or
+    // the forced path refuses the flag, the group is signalled with
+    // kill(-pid), as before 6.9.
+    if kernel_at_least(6, 9) && !support::no_group_signal() {
         // Through the pidfd the group is still the same group: the
         // grandchild, still in it, gets the signal.
         result.unwrap();

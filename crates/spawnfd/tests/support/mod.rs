@@ -891,6 +891,13 @@ pub fn no_pidfds() -> bool {
     matches!(forced_path().as_deref(), Some("no-pidfd" | "kernel-4x"))
 }
 
+/// Whether the forced path refuses `PIDFD_SIGNAL_PROCESS_GROUP` (a group
+/// signal through a pidfd, Linux 6.9): `old-kernel`, and the paths
+/// without pidfds.
+pub fn no_group_signal() -> bool {
+    no_pidfds() || forced_path().as_deref() == Some("old-kernel")
+}
+
 /// Says that (part of) `test` does not apply on this path, and why.
 pub fn skipped(test: &str, why: &str) {
     println!("skipped: {test}: {why}");
