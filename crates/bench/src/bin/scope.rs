@@ -16,8 +16,8 @@
 //!    that "gone" is observed the same way (`cgroup.events`). And the
 //!    fallback end to end, with no scope: `kill_tree` and `wait_tree` of
 //!    a `process_group_tree` child (the group signalled through the
-//!    pidfd, its emptiness looked at every 1 to 20 ms, exited members
-//!    counted until their parent, here init, reaps them).
+//!    pidfd, whether any member still runs looked at every 1 to 20 ms in
+//!    `/proc`).
 //!
 //! Needs a cgroup v2 directory this process may create cgroups in: its
 //! own, as root.

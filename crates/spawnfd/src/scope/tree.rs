@@ -8,7 +8,8 @@
 //!   is out of reach: not killed, not waited for;
 //! - the group cannot be frozen, accounted or limited;
 //! - no event says when it is empty: [`wait_group_gone`] looks every few
-//!   milliseconds;
+//!   milliseconds whether any member still runs (one that exited and waits
+//!   for its parent to reap it is gone, as in a cgroup);
 //! - signals are exact since Linux 6.9 (`PIDFD_SIGNAL_PROCESS_GROUP`: the
 //!   kernel finds the group from the child's pidfd, even once the child
 //!   has been reaped). Before, `kill(-pgid)` while the child is unreaped

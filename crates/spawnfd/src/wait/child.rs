@@ -639,8 +639,9 @@ impl Child {
     /// Waits for the child to exit, then for every process it started to
     /// be gone, and returns the child's status. With a scope,
     /// [`Scope::wait_empty`](crate::Scope::wait_empty); with a process
-    /// group, until no process is left in it, looked at every few
-    /// milliseconds.
+    /// group, until no process of it still runs (one that exited and
+    /// waits to be reaped by its parent is gone, as in a cgroup), looked
+    /// at every few milliseconds.
     ///
     /// # Errors
     ///
@@ -693,24 +694,26 @@ impl Child {
         }
     }
 
-    /// Whether the group the child leads as its tree is empty, the child's
-    /// own zombie included.
+    /// Whether no process of the group the child leads as its tree still
+    /// runs. A member that has exited and waits for its parent to reap it
+    /// (the child's own zombie too) counts as gone, as in a cgroup: an
+    /// orphan's zombie waits for init, which may take its time.
     pub(crate) fn group_tree_is_empty(&self) -> io::Result<bool> {
         match self.signal_group(0) {
-            Ok(()) => Ok(false),
-            // Members this process may not signal (set-user-ID programs).
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => Ok(false),
+            // Nobody at all, zombies included: the kernel found the group
+            // from the pidfd.
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) && self.group_signal_is_exact() => {
-                Ok(true)
+                return Ok(true);
             }
+            // Someone (EPERM: a member this process may not signal, such
+            // as a set-user-ID program), or no exact answer.
+            Ok(()) => {}
             Err(e)
-                if e.raw_os_error() == Some(libc::ESRCH)
-                    || e.kind() == io::ErrorKind::Unsupported =>
-            {
-                Ok(tree::members(self.pid)?.is_empty())
-            }
-            Err(e) => Err(e),
+                if matches!(e.raw_os_error(), Some(libc::EPERM | libc::ESRCH))
+                    || e.kind() == io::ErrorKind::Unsupported => {}
+            Err(e) => return Err(e),
         }
+        Ok(tree::members(self.pid)?.iter().all(|m| m.zombie))
     }
 
     /// Whether `send_signal_to_group` reaches the group through the pidfd
