@@ -401,3 +401,29 @@ async fn tokio_waits_for_the_last_member_of_the_group() {
     assert!(status.success());
     assert_eq!(group_members(pgid), Vec::<u32>::new());
 }
+
+/// The tokio module asks only for the runtime's IO driver: a group's wait
+/// needs no timer either.
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_waits_for_a_group_with_the_io_driver_alone() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut child = spawnfd::tokio::Command::new("sh")
+            .args(["-c", "sleep 0.3 & exit 0"])
+            .process_group_tree()
+            .spawn()
+            .expect("spawn");
+        let pgid = child.id().expect("running");
+        let started = Instant::now();
+        assert!(child.wait_tree().await.expect("wait_tree").success());
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "returned before the sleep ended"
+        );
+        assert_eq!(group_members(pgid), Vec::<u32>::new());
+    });
+}

@@ -234,6 +234,12 @@ fn parse_stat(stat: &[u8]) -> Option<Stat> {
     Some(Stat { state, pgrp, start })
 }
 
+/// Whether no member of the group `pgid` runs (those that exited and
+/// wait for their parent to reap them are gone).
+pub(crate) fn none_running(pgid: u32) -> io::Result<bool> {
+    Ok(members(pgid)?.iter().all(|m| m.zombie))
+}
+
 /// Looks whether the group is empty (`empty`) until it is or `timeout`
 /// passes, every 1 ms at first, backing off to every 20 ms; `Ok(false)` on
 /// time-out.
@@ -261,7 +267,7 @@ pub(crate) fn wait_group_gone(
 }
 
 /// The longest pause between two looks at a group.
-pub(crate) const GROUP_POLL_MAX: Duration = Duration::from_millis(20);
+const GROUP_POLL_MAX: Duration = Duration::from_millis(20);
 
 #[cfg(test)]
 mod tests {

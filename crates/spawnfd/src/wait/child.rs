@@ -713,7 +713,7 @@ impl Child {
                     || e.kind() == io::ErrorKind::Unsupported => {}
             Err(e) => return Err(e),
         }
-        Ok(tree::members(self.pid)?.iter().all(|m| m.zombie))
+        tree::none_running(self.pid)
     }
 
     /// Whether `send_signal_to_group` reaches the group through the pidfd

@@ -407,8 +407,8 @@ impl Child {
 
     /// Waits for the child, then for every process it started to be gone
     /// (with a scope, [`crate::Scope::wait_empty_async`]; with a process
-    /// group, looking every few milliseconds), as
-    /// [`crate::Child::wait_tree`].
+    /// group, a thread of the runtime's blocking pool looking every few
+    /// milliseconds), as [`crate::Child::wait_tree`].
     ///
     /// # Errors
     ///
@@ -426,11 +426,18 @@ impl Child {
         match self.inner.scope() {
             Some(scope) => scope.wait_empty_async().await?,
             None => {
-                let mut pause = std::time::Duration::from_millis(1);
-                while !self.inner.group_tree_is_empty()? {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(crate::scope::tree::GROUP_POLL_MAX);
-                }
+                // The child is reaped: a thread of the blocking pool looks
+                // in /proc until no member of its group runs (no timer
+                // needed of the runtime).
+                let pgid = self.inner.id();
+                tokio::task::spawn_blocking(move || {
+                    crate::scope::tree::wait_group_gone(
+                        || crate::scope::tree::none_running(pgid),
+                        None,
+                    )
+                })
+                .await
+                .map_err(io::Error::other)??;
             }
         }
         Ok(status)
