@@ -561,8 +561,6 @@ impl Child {
         self.status
     }
 
-    /// A child that was reaped before its `Child` existed (killed while it
-    /// was being set up).
     /// Whether the child is watched by pid (no pidfd: `sys::watch`).
     pub(crate) fn is_watched(&self) -> bool {
         self.watched.is_some()
