@@ -138,28 +138,23 @@ fn landlock_paths_allow_only_what_they_name() {
     // Writing: only under a --landlock-write path.
     let dir = scratch_path("sandbox", "rw");
     std::fs::create_dir_all(&dir).unwrap();
+    let touch = |file: &std::path::Path| {
+        let mut args = system.to_vec();
+        args.extend([
+            "--landlock-write",
+            dir.to_str().unwrap(),
+            "--",
+            "touch",
+            file.to_str().unwrap(),
+        ]);
+        run(&args)
+    };
     let inside = dir.join("made");
-    let mut args = system.to_vec();
-    args.extend([
-        "--landlock-write",
-        dir.to_str().unwrap(),
-        "--",
-        "touch",
-        inside.to_str().unwrap(),
-    ]);
-    let out = run(&args);
+    let out = touch(&inside);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(inside.exists());
     let outside = scratch_path("sandbox", "outside");
-    let mut args = system.to_vec();
-    args.extend([
-        "--landlock-write",
-        dir.to_str().unwrap(),
-        "--",
-        "touch",
-        outside.to_str().unwrap(),
-    ]);
-    let out = run(&args);
+    let out = touch(&outside);
     assert_ne!(out.status.code(), Some(0));
     assert!(!outside.exists());
     // A path that does not exist is spawnfd's error, before the spawn.

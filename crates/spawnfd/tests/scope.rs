@@ -42,6 +42,19 @@ macro_rules! parent_or_skip {
     };
 }
 
+/// Waits up to 20 s until the scope's directory `path` has been removed.
+fn wait_removed(path: &std::path::Path) {
+    let start = Instant::now();
+    while path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{} left behind",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Waits up to 20 s until the scope holds at least `n` processes.
 fn wait_for_members(scope: &Scope, n: usize) -> Vec<u32> {
     let start = Instant::now();
@@ -216,15 +229,7 @@ fn a_scope_dropped_without_kill_is_removed_once_empty() {
     assert!(path.exists(), "kept while the tree runs");
     drop(w);
     assert!(child.wait().unwrap().success(), "not killed");
-    let start = Instant::now();
-    while path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{} left behind",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_removed(&path);
 }
 
 #[test]
@@ -535,15 +540,7 @@ fn a_dropped_child_without_kill_on_drop_leaves_its_tree_running() {
     assert!(!exited(&fd), "killed though kill_on_drop is off");
     assert!(path.exists(), "kept while the tree runs");
     drop(w);
-    let start = Instant::now();
-    while path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{} left behind",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_removed(&path);
 }
 
 #[test]
@@ -751,13 +748,5 @@ fn a_process_bound_scope_closes_without_killing_what_it_must_keep() {
     );
     drop(w);
     assert!(child.wait().unwrap().success());
-    let start = Instant::now();
-    while path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "{} left behind",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_removed(&path);
 }
